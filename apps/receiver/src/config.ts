@@ -1,0 +1,177 @@
+import { compileEventFilter, type EventType } from '@flexprice/contracts';
+import { Webhook } from 'standardwebhooks';
+import { z } from 'zod';
+
+const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ error: 'must be a whole number' })
+    .int({ error: 'must be a whole number' })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
+
+/** Empty strings count as unset: `FOO=` in an env file should not mean "the empty value". */
+const optionalText = z.preprocess((value) => (value === '' ? undefined : value), z.string().optional());
+
+const listOf = (value: string) => value.split(/[\s,]+/).filter((item) => item.length > 0);
+
+const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+const envSchema = z
+  .object({
+    // Where the webhook, health and metrics port listens.
+    PORT: wholeNumber(1, 65_535).default(3000),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    // The Redis holding the queues; must not evict keys (jobs and dedupe marks are state).
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\/.+/, { error: 'must be a redis:// or rediss:// URL' })
+      .default('redis://127.0.0.1:6379'),
+    // BullMQ key prefix; queues are `<prefix>:flexprice.<family>`.
+    QUEUE_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_{}.-]+$/, { error: 'may hold letters, digits, "_", "-", ".", "{", "}" only' })
+      .default('bull'),
+    // Svix / Standard Webhooks signing secrets (`whsec_…`), several while rotating.
+    FLEXPRICE_WEBHOOK_SECRET: optionalText,
+    // Self-hosted Flexprice signs nothing: a static header it sends (webhook.tenants.<id>.headers).
+    FLEXPRICE_WEBHOOK_AUTH_HEADER: optionalText,
+    FLEXPRICE_WEBHOOK_AUTH_TOKEN: optionalText,
+    // `none` accepts unauthenticated webhooks: for local experiments only.
+    FLEXPRICE_WEBHOOK_AUTH: z.preprocess(
+      (value) => (value === '' ? undefined : value),
+      z.enum(['none'], { error: 'may only be "none" (or unset)' }).optional(),
+    ),
+    // Accepted clock skew of a signature's timestamp, both ways (Standard Webhooks uses 5 minutes).
+    FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS: wholeNumber(1, 3600).default(300),
+    // Largest body accepted; Flexprice's invoices with many line items are the biggest.
+    MAX_BODY_BYTES: wholeNumber(1024, 64 * 1024 * 1024).default(1024 * 1024),
+    // Which event types are queued (patterns with `*`); the rest is acknowledged and ignored.
+    ENQUEUE_EVENTS: z.string().default('customer.*'),
+    // How long a delivery id / body hash is remembered; Svix retries for ~27 h, replays come later.
+    DEDUPE_TTL_SECONDS: wholeNumber(60).default(72 * 3600),
+    // Tries per job before it lands in the failed (dead-letter) set.
+    JOB_ATTEMPTS: wholeNumber(1, 1000).default(10),
+    // First retry delay; doubled on each retry, with jitter.
+    JOB_BACKOFF_MS: wholeNumber(0).default(1000),
+    // Longest wait for Redis to take a job before answering 503 (Flexprice gives us ~5 s).
+    ENQUEUE_TIMEOUT_MS: wholeNumber(50, 30_000).default(2000),
+    // Longest graceful shutdown; in-flight requests finish first.
+    SHUTDOWN_TIMEOUT_MS: wholeNumber(100).default(10_000),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((env, ctx) => {
+    for (const [index, secret] of listOf(env.FLEXPRICE_WEBHOOK_SECRET ?? '').entries()) {
+      if (!secret.startsWith('whsec_')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['FLEXPRICE_WEBHOOK_SECRET'],
+          message: `secret #${index + 1} must start with "whsec_" (copy it from the Svix endpoint page)`,
+        });
+        continue;
+      }
+      try {
+        new Webhook(secret);
+      } catch {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['FLEXPRICE_WEBHOOK_SECRET'],
+          message: `secret #${index + 1} is not "whsec_" followed by base64`,
+        });
+      }
+    }
+    const header = env.FLEXPRICE_WEBHOOK_AUTH_HEADER;
+    const token = env.FLEXPRICE_WEBHOOK_AUTH_TOKEN;
+    if ((header === undefined) !== (token === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [header === undefined ? 'FLEXPRICE_WEBHOOK_AUTH_HEADER' : 'FLEXPRICE_WEBHOOK_AUTH_TOKEN'],
+        message: 'FLEXPRICE_WEBHOOK_AUTH_HEADER and FLEXPRICE_WEBHOOK_AUTH_TOKEN go together',
+      });
+    }
+    if (header !== undefined && !HTTP_TOKEN.test(header)) {
+      ctx.addIssue({ code: 'custom', path: ['FLEXPRICE_WEBHOOK_AUTH_HEADER'], message: 'must be an HTTP header name' });
+    }
+    if (token !== undefined && token.length < 16) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FLEXPRICE_WEBHOOK_AUTH_TOKEN'],
+        message: 'must be at least 16 characters (a guessable token is no authentication)',
+      });
+    }
+    const filter = compileEventFilter(listOf(env.ENQUEUE_EVENTS));
+    if (!filter.ok) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ENQUEUE_EVENTS'],
+        message: `${filter.unmatched.map((p) => `"${p}"`).join(', ')} match no Flexprice event type`,
+      });
+    }
+  });
+
+export interface Config {
+  http: { port: number; host: string; maxBodyBytes: number };
+  redis: { url: string };
+  auth: {
+    secrets: string[];
+    staticHeader: { name: string; token: string } | undefined;
+    /** No authentication at all: only when explicitly asked for with FLEXPRICE_WEBHOOK_AUTH=none. */
+    disabled: boolean;
+    toleranceSeconds: number;
+  };
+  queue: {
+    prefix: string;
+    enqueueEvents: readonly EventType[];
+    dedupeTtlSeconds: number;
+    attempts: number;
+    backoffMs: number;
+    enqueueTimeoutMs: number;
+  };
+  shutdownTimeoutMs: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the configuration once, at start. Throws a ConfigError naming every wrong variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    // Values are never echoed: some of these variables are secrets.
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const e = parsed.data;
+  const secrets = listOf(e.FLEXPRICE_WEBHOOK_SECRET ?? '');
+  const staticHeader =
+    e.FLEXPRICE_WEBHOOK_AUTH_HEADER !== undefined && e.FLEXPRICE_WEBHOOK_AUTH_TOKEN !== undefined
+      ? { name: e.FLEXPRICE_WEBHOOK_AUTH_HEADER.toLowerCase(), token: e.FLEXPRICE_WEBHOOK_AUTH_TOKEN }
+      : undefined;
+  const disabled = e.FLEXPRICE_WEBHOOK_AUTH === 'none';
+  if (secrets.length === 0 && staticHeader === undefined && !disabled) {
+    throw new ConfigError([
+      'No webhook authentication configured. Set FLEXPRICE_WEBHOOK_SECRET (Svix / Flexprice Cloud), or ' +
+        'FLEXPRICE_WEBHOOK_AUTH_HEADER and FLEXPRICE_WEBHOOK_AUTH_TOKEN (self-hosted Flexprice), or ' +
+        'FLEXPRICE_WEBHOOK_AUTH=none to accept unauthenticated webhooks (never in production).',
+    ]);
+  }
+  const filter = compileEventFilter(listOf(e.ENQUEUE_EVENTS));
+  return {
+    http: { port: e.PORT, host: e.HOST, maxBodyBytes: e.MAX_BODY_BYTES },
+    redis: { url: e.REDIS_URL },
+    auth: { secrets, staticHeader, disabled, toleranceSeconds: e.FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS },
+    queue: {
+      prefix: e.QUEUE_PREFIX,
+      enqueueEvents: filter.ok ? filter.selected : [],
+      dedupeTtlSeconds: e.DEDUPE_TTL_SECONDS,
+      attempts: e.JOB_ATTEMPTS,
+      backoffMs: e.JOB_BACKOFF_MS,
+      enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

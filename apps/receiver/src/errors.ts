@@ -1,0 +1,32 @@
+import type { Issue } from '@flexprice/contracts';
+import type { Response } from 'express';
+
+/**
+ * Every error the receiver answers with: a stable code (for the sender's logs and our metrics), an
+ * HTTP status and a message that helps a legitimate sender without helping a forger.
+ */
+export const ERRORS = {
+  unauthorized: { status: 401, message: 'missing or invalid webhook credentials' },
+  malformed_json: { status: 400, message: 'the body is not valid JSON' },
+  bad_request: { status: 400, message: 'the request could not be read' },
+  event_type_mismatch: { status: 400, message: 'the event type in the path does not match the body' },
+  not_found: { status: 404, message: 'no such endpoint' },
+  payload_too_large: { status: 413, message: 'the body is larger than MAX_BODY_BYTES' },
+  unsupported_media_type: { status: 415, message: 'webhooks must be sent as application/json' },
+  invalid_event: { status: 422, message: 'the event does not match the Flexprice schema' },
+  unavailable: { status: 503, message: 'the queue is unavailable; retry later' },
+  internal: { status: 500, message: 'internal error' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Seconds a sender should wait after a 503; Svix and Flexprice's cron retry on their own anyway. */
+export const RETRY_AFTER_SECONDS = 5;
+
+export function sendError(res: Response, code: ErrorCode, extra: { issues?: Issue[]; message?: string } = {}): void {
+  const { status, message } = ERRORS[code];
+  if (code === 'unavailable') res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+  res
+    .status(status)
+    .json({ error: code, message: extra.message ?? message, ...(extra.issues && { issues: extra.issues }) });
+}
