@@ -53,6 +53,8 @@ const envSchema = z
     JOB_ATTEMPTS: wholeNumber(1, 1000).default(10),
     // First retry delay; doubled on each retry, with jitter.
     JOB_BACKOFF_MS: wholeNumber(0).default(1000),
+    // Completed jobs kept (newest first, a day at most); failed jobs are always kept.
+    JOB_KEEP_COMPLETED: wholeNumber(0).default(1000),
     // Longest wait for Redis to take a job before answering 503 (Flexprice gives us ~5 s).
     ENQUEUE_TIMEOUT_MS: wholeNumber(50, 30_000).default(2000),
     // Longest graceful shutdown; in-flight requests finish first.
@@ -124,6 +126,7 @@ export interface Config {
     dedupeTtlSeconds: number;
     attempts: number;
     backoffMs: number;
+    keepCompleted: number;
     enqueueTimeoutMs: number;
   };
   shutdownTimeoutMs: number;
@@ -169,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       dedupeTtlSeconds: e.DEDUPE_TTL_SECONDS,
       attempts: e.JOB_ATTEMPTS,
       backoffMs: e.JOB_BACKOFF_MS,
+      keepCompleted: e.JOB_KEEP_COMPLETED,
       enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

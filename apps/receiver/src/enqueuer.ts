@@ -22,6 +22,7 @@ export interface EnqueuerOptions {
   dedupeTtlSeconds: number;
   attempts: number;
   backoffMs: number;
+  keepCompleted: number;
   /** Longest wait for Redis to take a job before the request is answered 503. */
   timeoutMs: number;
   logger: Logger;
@@ -52,7 +53,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  */
 export function createEnqueuer(options: EnqueuerOptions) {
   const queues = new Map<Family, Queue>();
-  const jobOptions = webhookJobOptions({ attempts: options.attempts, backoffMs: options.backoffMs });
+  const jobOptions = webhookJobOptions(options);
   const ttl = options.dedupeTtlSeconds * 1000;
 
   function queueFor(family: Family, name: QueueName): Queue {

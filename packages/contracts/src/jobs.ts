@@ -46,6 +46,8 @@ export interface JobPolicy {
   attempts: number;
   /** First retry delay; doubles each time, with jitter. */
   backoffMs: number;
+  /** Completed jobs kept for inspection (the newest ones, for a day at most). */
+  keepCompleted: number;
 }
 
 /**
@@ -56,7 +58,7 @@ export function webhookJobOptions(policy: JobPolicy) {
   return {
     attempts: policy.attempts,
     backoff: { type: 'exponential', delay: policy.backoffMs, jitter: 0.5 },
-    removeOnComplete: { age: 24 * 3600, count: 10_000 },
+    removeOnComplete: { age: 24 * 3600, count: policy.keepCompleted },
     removeOnFail: false,
   } as const;
 }

@@ -1,0 +1,334 @@
+import {
+  currentCustomer,
+  customerEvent,
+  docsCustomerCreatedAsPrinted,
+  FAMILY_FIXTURES,
+  legacyCustomer,
+} from '@flexprice/contracts/fixtures';
+import { redisTest } from '@flexprice/testing';
+import { Worker } from 'bullmq';
+import { describe, expect } from 'vitest';
+import {
+  OTHER_SECRET,
+  SECRET,
+  STATIC_HEADER,
+  STATIC_TOKEN,
+  signedHeaders,
+  startReceiver,
+  type TestReceiver,
+} from './support.js';
+
+/** A test with a receiver of its own (own queue prefix), closed when the test ends. */
+const test = redisTest.extend('receiver', async ({ redis }, { onCleanup }) => {
+  const receiver = await startReceiver(redis.url, {
+    FLEXPRICE_WEBHOOK_AUTH_HEADER: STATIC_HEADER,
+    FLEXPRICE_WEBHOOK_AUTH_TOKEN: STATIC_TOKEN,
+    MAX_BODY_BYTES: '4096',
+  });
+  onCleanup(() => receiver.close());
+  return receiver;
+});
+
+const customerBody = (overrides: Record<string, unknown> = {}) =>
+  JSON.stringify(customerEvent('customer.created', currentCustomer(overrides)));
+
+/** What the receiver answers; every field optional, the assertions say which must be there. */
+interface Answer {
+  status?: string;
+  id?: string | null;
+  reason?: string;
+  error?: string;
+  message?: string;
+  issues?: { path: string; message: string }[];
+}
+const read = async (res: Response): Promise<Answer> => (await res.json()) as Answer;
+
+async function counts(receiver: TestReceiver, queue = 'flexprice.customer') {
+  return receiver.queue(queue).getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+}
+
+async function waitingJobs(receiver: TestReceiver, queue = 'flexprice.customer') {
+  return receiver.queue(queue).getJobs(['waiting']);
+}
+
+describe('a genuine delivery', () => {
+  test('is queued with its receipt, retry policy and the validated event', async ({ receiver }) => {
+    const body = customerBody();
+    const headers = signedHeaders(body, { id: 'msg_first' });
+    const res = await receiver.post('/webhooks/flexprice', body, { ...headers, 'x-request-id': 'req-42' });
+    expect(res.status).toBe(202);
+    const answer = await read(res);
+    expect(answer).toEqual({ status: 'queued', id: expect.any(String) });
+    expect(res.headers.get('x-request-id')).toBe('req-42');
+
+    const job = await receiver.queue('flexprice.customer').getJob(String(answer.id));
+    expect(job?.name).toBe('customer.created');
+    expect(job?.data).toEqual({
+      eventType: 'customer.created',
+      event: JSON.parse(body),
+      receipt: {
+        receivedAt: expect.any(String),
+        deliveryId: 'msg_first',
+        idempotencyKey: 'id-msg_first',
+        requestId: 'req-42',
+        inferredEventType: false,
+      },
+    });
+    expect(job?.opts).toMatchObject({
+      attempts: 10,
+      backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+      removeOnFail: false,
+    });
+  });
+
+  test('is accepted with webhook-* headers as well as svix-* ones', async ({ receiver }) => {
+    const body = customerBody({ id: 'cust_webhook_family' });
+    const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body, { family: 'webhook' }));
+    expect(res.status).toBe(202);
+    expect(await read(res)).toMatchObject({ status: 'queued' });
+  });
+
+  test('signed with either of two rotated secrets passes', async ({ receiver }) => {
+    for (const secret of [SECRET, OTHER_SECRET]) {
+      const body = customerBody({ id: `cust_${secret.slice(6, 12)}` });
+      const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body, { secret }));
+      expect(res.status).toBe(202);
+    }
+    expect((await counts(receiver)).waiting).toBe(2);
+  });
+
+  test('in self-hosted mode, the static header is enough', async ({ receiver }) => {
+    const body = customerBody();
+    const res = await receiver.post('/webhooks/flexprice', body, {
+      'content-type': 'application/json',
+      [STATIC_HEADER]: STATIC_TOKEN,
+    });
+    expect(res.status).toBe(202);
+    const [job] = await waitingJobs(receiver);
+    expect(job?.data.receipt).toMatchObject({ deliveryId: null, idempotencyKey: expect.stringMatching(/^body-/) });
+  });
+
+  test('both customer generations are queued; a legacy body keeps its fields', async ({ receiver }) => {
+    const body = JSON.stringify(customerEvent('customer.updated', legacyCustomer()));
+    const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body));
+    expect(res.status).toBe(202);
+    const [job] = await waitingJobs(receiver);
+    expect(job?.data.event.customer).toMatchObject({ tenant_id: expect.any(String), metadata: null });
+  });
+
+  test('POST /webhook-events/:eventType takes the same delivery when the path matches', async ({ receiver }) => {
+    const body = customerBody();
+    const res = await receiver.post('/webhook-events/customer.created', body, signedHeaders(body));
+    expect(res.status).toBe(202);
+  });
+});
+
+describe('authentication', () => {
+  const body = customerBody();
+  const now = Math.floor(Date.now() / 1000);
+  const cases: [string, () => Record<string, string>][] = [
+    ['no credentials', () => ({ 'content-type': 'application/json' })],
+    [
+      'a signature made with another secret',
+      () => signedHeaders(body, { secret: 'whsec_dGhpcyBpcyBub3QgdGhlIHNlY3JldA==' }),
+    ],
+    ['a signature over another body', () => signedHeaders(customerBody({ name: 'Mallory' }))],
+    ['a timestamp older than 5 minutes', () => signedHeaders(body, { timestampSeconds: now - 301 - 5 })],
+    ['a timestamp more than 5 minutes ahead', () => signedHeaders(body, { timestampSeconds: now + 301 + 5 })],
+    ['a wrong static token', () => ({ 'content-type': 'application/json', [STATIC_HEADER]: `${STATIC_TOKEN}x` })],
+    ['the static token in another header', () => ({ 'content-type': 'application/json', 'x-token': STATIC_TOKEN })],
+  ];
+
+  test.for(cases)('%s is refused with 401 and nothing is queued', async ([, headers], { receiver }) => {
+    const res = await receiver.post('/webhooks/flexprice', body, headers());
+    expect(res.status).toBe(401);
+    expect(await read(res)).toEqual({ error: 'unauthorized', message: 'missing or invalid webhook credentials' });
+    expect((await counts(receiver)).waiting).toBe(0);
+  });
+
+  test('a tampered body (one byte changed after signing) is refused', async ({ receiver }) => {
+    const headers = signedHeaders(body);
+    const tampered = body.replace('Acme Inc', 'Acme Inx');
+    expect((await receiver.post('/webhooks/flexprice', tampered, headers)).status).toBe(401);
+  });
+
+  test('a timestamp within tolerance on either side passes', async ({ receiver }) => {
+    for (const offset of [-290, 290]) {
+      const signed = customerBody({ id: `cust_offset_${offset}` });
+      const headers = signedHeaders(signed, { timestampSeconds: Math.floor(Date.now() / 1000) + offset });
+      expect((await receiver.post('/webhooks/flexprice', signed, headers)).status).toBe(202);
+    }
+  });
+});
+
+describe('bad input gets a clear error and no job', () => {
+  test('400 for malformed JSON', async ({ receiver }) => {
+    const body = '{"event_type": "customer.created", ';
+    const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body));
+    expect(res.status).toBe(400);
+    expect(await read(res)).toMatchObject({ error: 'malformed_json' });
+    expect((await counts(receiver)).waiting).toBe(0);
+  });
+
+  test('400 when the path names another event type than the body', async ({ receiver }) => {
+    const body = customerBody();
+    const res = await receiver.post('/webhook-events/customer.updated', body, signedHeaders(body));
+    expect(res.status).toBe(400);
+    expect(await read(res)).toMatchObject({ error: 'event_type_mismatch' });
+    expect((await counts(receiver)).waiting).toBe(0);
+  });
+
+  test('413 over MAX_BODY_BYTES', async ({ receiver }) => {
+    const body = customerBody({ metadata: { padding: 'x'.repeat(5000) } });
+    const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body));
+    expect(res.status).toBe(413);
+    expect(await read(res)).toMatchObject({ error: 'payload_too_large' });
+    expect((await counts(receiver)).waiting).toBe(0);
+  });
+
+  test('415 for a body that is not declared JSON', async ({ receiver }) => {
+    const body = customerBody();
+    const res = await receiver.post('/webhooks/flexprice', body, {
+      ...signedHeaders(body),
+      'content-type': 'text/plain',
+    });
+    expect(res.status).toBe(415);
+    expect(await read(res)).toMatchObject({ error: 'unsupported_media_type' });
+    expect((await counts(receiver)).waiting).toBe(0);
+  });
+
+  test('422 with the path of each problem for a schema-invalid customer event', async ({ receiver }) => {
+    const body = JSON.stringify({
+      event_type: 'customer.created',
+      customer: { ...currentCustomer({ name: '' }), external_id: undefined },
+    });
+    const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body));
+    expect(res.status).toBe(422);
+    const answer = await read(res);
+    expect(answer.error).toBe('invalid_event');
+    expect(answer.issues?.map((issue) => issue.path).sort()).toEqual(['customer.external_id', 'customer.name']);
+    expect((await counts(receiver)).waiting).toBe(0);
+  });
+
+  test('422 for an event_type that is present but not a string', async ({ receiver }) => {
+    const body = JSON.stringify({ event_type: 42, customer: currentCustomer() });
+    const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body));
+    expect(res.status).toBe(422);
+    expect(await read(res)).toMatchObject({ issues: [{ path: 'event_type' }] });
+    expect((await counts(receiver)).waiting).toBe(0);
+  });
+});
+
+describe('what is not queued is acknowledged and ignored', () => {
+  test('an unknown event type', async ({ receiver }) => {
+    const body = JSON.stringify({ event_type: 'refund.created', refund: { id: 'ref_1' } });
+    const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body));
+    expect(res.status).toBe(202);
+    expect(await read(res)).toEqual({ status: 'ignored', id: null, reason: 'unknown_event_type' });
+  });
+
+  test('a known type outside ENQUEUE_EVENTS (default customer.*)', async ({ receiver }) => {
+    const body = JSON.stringify(FAMILY_FIXTURES.invoice[0]);
+    const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body));
+    expect(await read(res)).toEqual({ status: 'ignored', id: null, reason: 'not_routed' });
+    expect((await counts(receiver, 'flexprice.invoice')).waiting).toBe(0);
+  });
+
+  test('the documented example as printed is never queued as a customer event', async ({ receiver }) => {
+    const body = JSON.stringify(docsCustomerCreatedAsPrinted());
+    const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body));
+    expect(await read(res)).toMatchObject({ status: 'ignored', reason: 'not_routed' });
+    expect((await counts(receiver)).waiting).toBe(0);
+  });
+
+  test('an authenticated empty body (a wallet-balance alert that lost its ids)', async ({ receiver }) => {
+    const res = await receiver.post('/webhooks/flexprice', '', { [STATIC_HEADER]: STATIC_TOKEN });
+    expect(res.status).toBe(202);
+    expect(await read(res)).toMatchObject({ status: 'ignored', reason: 'empty_body' });
+  });
+});
+
+redisTest('with every event routed, the documented example as printed is refused with 422', async ({ redis }) => {
+  const receiver = await startReceiver(redis.url, { ENQUEUE_EVENTS: '*' });
+  try {
+    const body = JSON.stringify(docsCustomerCreatedAsPrinted());
+    const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body));
+    expect(res.status).toBe(422);
+    expect(await read(res)).toMatchObject({ issues: [{ path: 'subscription' }] });
+    expect((await counts(receiver, 'flexprice.subscription')).waiting).toBe(0);
+    expect((await counts(receiver)).waiting).toBe(0);
+  } finally {
+    await receiver.close();
+  }
+});
+
+redisTest('a natively delivered spend alert (no event_type) is queued under its inferred type', async ({ redis }) => {
+  const receiver = await startReceiver(redis.url, { ENQUEUE_EVENTS: 'subscription.*' });
+  try {
+    const body = JSON.stringify(FAMILY_FIXTURES.spend_alert[0]);
+    const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body));
+    expect(res.status).toBe(202);
+    const [job] = await receiver.queue('flexprice.spend_alert').getJobs(['waiting']);
+    expect(job?.name).toBe('subscription.line_item_spend.threshold_reached');
+    expect(job?.data.receipt.inferredEventType).toBe(true);
+  } finally {
+    await receiver.close();
+  }
+});
+
+describe('idempotency', () => {
+  test('a redelivery with the same svix-id is a duplicate of the first job', async ({ receiver }) => {
+    const body = customerBody();
+    const first = await read(await receiver.post('/webhooks/flexprice', body, signedHeaders(body, { id: 'msg_dup' })));
+    // Svix signs each attempt anew (new timestamp), the id stays.
+    const again = signedHeaders(body, { id: 'msg_dup', timestampSeconds: Math.floor(Date.now() / 1000) - 60 });
+    const second = await receiver.post('/webhooks/flexprice', body, again);
+    expect(second.status).toBe(202);
+    expect(await read(second)).toEqual({ status: 'duplicate', id: first.id });
+    expect((await counts(receiver)).waiting).toBe(1);
+  });
+
+  test('natively, the same bytes twice are one job; other bytes are another', async ({ receiver }) => {
+    const headers = { 'content-type': 'application/json', [STATIC_HEADER]: STATIC_TOKEN };
+    const body = customerBody();
+    const first = await read(await receiver.post('/webhooks/flexprice', body, headers));
+    expect(await read(await receiver.post('/webhooks/flexprice', body, headers))).toEqual({
+      status: 'duplicate',
+      id: first.id,
+    });
+    const changed = await read(await receiver.post('/webhooks/flexprice', customerBody({ name: 'Acme 2' }), headers));
+    expect(changed.status).toBe('queued');
+    expect((await counts(receiver)).waiting).toBe(2);
+  });
+});
+
+redisTest('a duplicate stays a duplicate after the first job completed and was removed', async ({ redis }) => {
+  const receiver = await startReceiver(redis.url, { JOB_KEEP_COMPLETED: '0' });
+  const worker = new Worker('flexprice.customer', async () => 'done', {
+    connection: { url: redis.url },
+    prefix: receiver.prefix,
+  });
+  try {
+    const body = customerBody();
+    const headers = () => signedHeaders(body, { id: 'msg_completed' });
+    const first = await read(await receiver.post('/webhooks/flexprice', body, headers()));
+    const queue = receiver.queue('flexprice.customer');
+    await expect.poll(async () => queue.getJob(String(first.id)), { timeout: 10_000 }).toBeUndefined();
+
+    const second = await receiver.post('/webhooks/flexprice', body, headers());
+    expect(await read(second)).toEqual({ status: 'duplicate', id: first.id });
+    expect(await queue.getJobCounts('waiting', 'active', 'completed')).toEqual({ waiting: 0, active: 0, completed: 0 });
+  } finally {
+    await worker.close();
+    await receiver.close();
+  }
+});
+
+describe('health', () => {
+  test('/healthz and /readyz answer while Redis is up; other paths are 404', async ({ receiver }) => {
+    expect(await (await fetch(`${receiver.url}/healthz`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${receiver.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect((await fetch(`${receiver.url}/admin/queues`)).status).toBe(404);
+  });
+});
