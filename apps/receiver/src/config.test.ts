@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({ FLEXPRICE_WEBHOOK_SECRET: SECRET });
+    expect(config.http).toEqual({ port: 3000, host: '0.0.0.0', maxBodyBytes: 1024 * 1024 });
+    expect(config.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(config.queue).toEqual({
+      prefix: 'bull',
+      enqueueEvents: ['customer.created', 'customer.updated', 'customer.deleted'],
+      dedupeTtlSeconds: 72 * 3600,
+      attempts: 10,
+      backoffMs: 1000,
+      keepCompleted: 1000,
+      enqueueTimeoutMs: 2000,
+    });
+    expect(config.auth).toMatchObject({
+      secrets: [SECRET],
+      staticHeader: undefined,
+      disabled: false,
+      toleranceSeconds: 300,
+    });
+  });
+
+  it('refuses to start without an authentication method, naming the ways to configure one', () => {
+    const [problem] = problemsOf({});
+    expect(problem).toContain('FLEXPRICE_WEBHOOK_SECRET');
+    expect(problem).toContain('FLEXPRICE_WEBHOOK_AUTH=none');
+  });
+
+  it('runs unauthenticated only when asked explicitly', () => {
+    expect(loadConfig({ FLEXPRICE_WEBHOOK_AUTH: 'none' }).auth.disabled).toBe(true);
+    expect(problemsOf({ FLEXPRICE_WEBHOOK_AUTH: 'off' })).toEqual([
+      'FLEXPRICE_WEBHOOK_AUTH: may only be "none" (or unset)',
+    ]);
+  });
+
+  it('takes several secrets, space- or comma-separated, for rotation', () => {
+    const other = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
+    expect(loadConfig({ FLEXPRICE_WEBHOOK_SECRET: `${SECRET}, ${other}` }).auth.secrets).toEqual([SECRET, other]);
+  });
+
+  it('names each wrong variable, without echoing secrets', () => {
+    const problems = problemsOf({
+      FLEXPRICE_WEBHOOK_SECRET: SECRET,
+      PORT: 'http',
+      JOB_ATTEMPTS: '0',
+      REDIS_URL: 'localhost:6379',
+      MAX_BODY_BYTES: '1.5',
+    });
+    expect(problems).toEqual([
+      'PORT: must be a whole number',
+      'REDIS_URL: must be a redis:// or rediss:// URL',
+      'MAX_BODY_BYTES: must be a whole number',
+      'JOB_ATTEMPTS: must be at least 1',
+    ]);
+  });
+
+  it.each([
+    [{ FLEXPRICE_WEBHOOK_SECRET: 'hunter2-plain' }, 'FLEXPRICE_WEBHOOK_SECRET: secret #1 must start with "whsec_"'],
+    [
+      { FLEXPRICE_WEBHOOK_SECRET: 'whsec_***' },
+      'FLEXPRICE_WEBHOOK_SECRET: secret #1 is not "whsec_" followed by base64',
+    ],
+    [{ FLEXPRICE_WEBHOOK_AUTH_HEADER: 'X-Api-Key' }, 'FLEXPRICE_WEBHOOK_AUTH_TOKEN: FLEXPRICE_WEBHOOK_AUTH_HEADER and'],
+    [
+      { FLEXPRICE_WEBHOOK_AUTH_HEADER: 'X-Api-Key', FLEXPRICE_WEBHOOK_AUTH_TOKEN: 'short' },
+      'FLEXPRICE_WEBHOOK_AUTH_TOKEN: must be at least 16 characters',
+    ],
+    [
+      { FLEXPRICE_WEBHOOK_AUTH_HEADER: 'X Api Key', FLEXPRICE_WEBHOOK_AUTH_TOKEN: '0123456789abcdef' },
+      'FLEXPRICE_WEBHOOK_AUTH_HEADER: must be an HTTP header name',
+    ],
+    [
+      { FLEXPRICE_WEBHOOK_AUTH: 'none', ENQUEUE_EVENTS: 'customer.*,custmer.created' },
+      'ENQUEUE_EVENTS: "custmer.created" match no Flexprice event type',
+    ],
+  ])('rejects %j', (env, expected) => {
+    const problems = problemsOf(env);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(expected);
+    expect(problems[0]).not.toContain('hunter2');
+  });
+
+  it('reads the static header name case-insensitively', () => {
+    const config = loadConfig({
+      FLEXPRICE_WEBHOOK_AUTH_HEADER: 'X-Api-Key',
+      FLEXPRICE_WEBHOOK_AUTH_TOKEN: '0123456789abcdef',
+    });
+    expect(config.auth.staticHeader).toEqual({ name: 'x-api-key', token: '0123456789abcdef' });
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(
+      loadConfig({
+        FLEXPRICE_WEBHOOK_SECRET: SECRET,
+        FLEXPRICE_WEBHOOK_AUTH_HEADER: '',
+        FLEXPRICE_WEBHOOK_AUTH_TOKEN: '',
+      }).auth.staticHeader,
+    ).toBeUndefined();
+  });
+});
