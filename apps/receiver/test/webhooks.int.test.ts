@@ -76,7 +76,7 @@ describe('a genuine delivery', () => {
     });
     expect(job?.opts).toMatchObject({
       attempts: 10,
-      backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+      backoff: { type: 'flexprice-exponential', delay: 1000 },
       removeOnFail: false,
     });
   });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EVENT_TYPES, type EventType } from './event-types.js';
-import { type ParseResult, parseEventAs } from './parse.js';
+import type { WebhookEvent } from './events.js';
+import { formatIssues, type Issue, parseEventAs } from './parse.js';
 import { nonEmpty } from './schemas/common.js';
 
 /** How the delivery reached us; kept with the job so a replay months later still knows. */
@@ -26,18 +27,17 @@ export const webhookJobSchema = z.object({
 });
 export type WebhookJob = z.infer<typeof webhookJobSchema>;
 
+export type ParsedJob =
+  | { ok: true; eventType: EventType; event: WebhookEvent; receipt: Receipt }
+  | { ok: false; issues: Issue[] };
+
 /** Validates a job's data and the event inside it; anything wrong here is permanent. */
-export function parseWebhookJob(data: unknown): ParseResult<WebhookJob> {
+export function parseWebhookJob(data: unknown): ParsedJob {
   const job = webhookJobSchema.safeParse(data);
-  if (!job.success) {
-    return {
-      ok: false,
-      issues: job.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message })),
-    };
-  }
+  if (!job.success) return { ok: false, issues: formatIssues(job.error.issues) };
   const event = parseEventAs(job.data.eventType, job.data.event);
   if (!event.ok) return { ok: false, issues: event.issues.map((i) => ({ ...i, path: `event.${i.path}` })) };
-  return { ok: true, eventType: job.data.eventType, event: job.data };
+  return { ok: true, eventType: event.eventType, event: event.event, receipt: job.data.receipt };
 }
 
 /** The retry policy and retention of every webhook job, declared once. */
@@ -51,14 +51,39 @@ export interface JobPolicy {
 }
 
 /**
+ * The backoff type of webhook jobs. Not one of BullMQ's built-ins: workers register
+ * `webhookBackoffDelay` as their backoff strategy, so a downstream's `Retry-After` is honoured.
+ */
+export const WEBHOOK_BACKOFF_TYPE = 'flexprice-exponential';
+
+/** The longest wait between two tries, whatever a `Retry-After` asks for. */
+export const MAX_BACKOFF_MS = 60 * 60 * 1000;
+
+/**
+ * Delay before the next try: exponential from `baseDelayMs` (1×, 2×, 4×, …) with ±50 % jitter, so
+ * many jobs failing together do not retry in lockstep; at least `retryAfterMs` when the downstream
+ * said when to come back; never more than an hour.
+ */
+export function webhookBackoffDelay(
+  attemptsMade: number,
+  baseDelayMs: number,
+  retryAfterMs?: number,
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.min(2 ** Math.max(attemptsMade - 1, 0) * baseDelayMs, MAX_BACKOFF_MS);
+  const jittered = Math.floor(ceiling * (0.5 + random() * 0.5));
+  return Math.min(Math.max(jittered, retryAfterMs ?? 0), MAX_BACKOFF_MS);
+}
+
+/**
  * BullMQ job options for a webhook job. Completed jobs are trimmed (bounded memory); failed ones are
  * kept: the failed set is the dead-letter queue and replay reads it.
  */
 export function webhookJobOptions(policy: JobPolicy) {
   return {
     attempts: policy.attempts,
-    backoff: { type: 'exponential', delay: policy.backoffMs, jitter: 0.5 },
+    backoff: { type: WEBHOOK_BACKOFF_TYPE, delay: policy.backoffMs },
     removeOnComplete: { age: 24 * 3600, count: policy.keepCompleted },
     removeOnFail: false,
-  } as const;
+  };
 }

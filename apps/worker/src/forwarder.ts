@@ -1,0 +1,88 @@
+import { UnrecoverableError } from 'bullmq';
+import { Webhook } from 'standardwebhooks';
+
+/** A forward that may succeed later (408, 425, 429, 5xx, timeout, connection error). */
+export class RetryableForwardError extends Error {
+  constructor(
+    message: string,
+    /** What the target's `Retry-After` asked for, in milliseconds. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'RetryableForwardError';
+  }
+}
+
+const RETRYABLE_STATUSES = new Set([408, 425, 429]);
+
+/** `Retry-After` is either seconds or an HTTP date. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(date - now, 0);
+}
+
+export interface ForwardRequest {
+  /** The job's idempotency key: sent as `webhook-id` so the target can deduplicate. */
+  id: string;
+  eventType: string;
+  requestId: string;
+  body: unknown;
+}
+
+export interface ForwarderOptions {
+  url: string;
+  secret: string;
+  timeoutMs: number;
+  now?: () => number;
+}
+
+/**
+ * POSTs an event to your own service, signed Standard-Webhooks style, and classifies the answer:
+ * resolves on 2xx, throws RetryableForwardError when a later try may succeed, and
+ * UnrecoverableError (straight to the failed set) when it will not (other 4xx, redirects).
+ */
+export function createForwarder(options: ForwarderOptions) {
+  const signer = new Webhook(options.secret);
+  const now = options.now ?? Date.now;
+
+  return async function forward(request: ForwardRequest): Promise<{ status: number }> {
+    const body = JSON.stringify(request.body);
+    const sentAt = new Date(now());
+    let response: Response;
+    try {
+      response = await fetch(options.url, {
+        method: 'POST',
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(options.timeoutMs),
+        headers: {
+          'content-type': 'application/json',
+          'webhook-id': request.id,
+          'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
+          'webhook-signature': signer.sign(request.id, sentAt, body),
+          'x-request-id': request.requestId,
+          'x-flexprice-event-type': request.eventType,
+        },
+      });
+    } catch (error) {
+      const reason =
+        error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
+          ? `no answer within ${options.timeoutMs} ms`
+          : `could not connect: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`;
+      throw new RetryableForwardError(`forward to ${options.url} failed: ${reason}`);
+    }
+    // The body is not used; reading it frees the connection for reuse.
+    await response.arrayBuffer().catch(() => undefined);
+    const { status } = response;
+    if (status >= 200 && status < 300) return { status };
+    const message = `forward to ${options.url} answered ${status}`;
+    if (status >= 500 || RETRYABLE_STATUSES.has(status)) {
+      throw new RetryableForwardError(message, parseRetryAfter(response.headers.get('retry-after'), now()));
+    }
+    throw new UnrecoverableError(`${message} (not retried: the target refused this event)`);
+  };
+}
+
+export type Forward = ReturnType<typeof createForwarder>;

@@ -1,0 +1,40 @@
+import { type EventOf, type EventType, parseWebhookJob } from '@flexprice/contracts';
+import { type Job, UnrecoverableError } from 'bullmq';
+import type { Logger } from 'pino';
+import type { HandlerContext, HandlerRegistry, HandlerResult } from './handlers/types.js';
+
+function dispatch<T extends EventType>(
+  handlers: HandlerRegistry,
+  eventType: T,
+  event: EventOf<T>,
+  context: HandlerContext,
+): Promise<HandlerResult> {
+  const handler = handlers[eventType];
+  if (!handler)
+    throw new UnrecoverableError(`no handler for ${eventType}: add one to handlers/registry.ts, then replay`);
+  return handler(event, context);
+}
+
+/**
+ * Turns a job into a handler call. The job's data is validated again with the same contracts the
+ * receiver used: data that does not parse never will, so it fails permanently.
+ */
+export function createProcessor(handlers: HandlerRegistry, logger: Logger) {
+  return async function process(job: Job): Promise<HandlerResult> {
+    const parsed = parseWebhookJob(job.data);
+    if (!parsed.ok) {
+      const detail = parsed.issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ');
+      throw new UnrecoverableError(`invalid job data: ${detail}`);
+    }
+    if (job.name !== parsed.eventType) {
+      throw new UnrecoverableError(`job name "${job.name}" does not match its event type "${parsed.eventType}"`);
+    }
+    const log = logger.child({
+      jobId: job.id,
+      eventType: parsed.eventType,
+      idempotencyKey: parsed.receipt.idempotencyKey,
+      requestId: parsed.receipt.requestId,
+    });
+    return dispatch(handlers, parsed.eventType, parsed.event, { job, receipt: parsed.receipt, log });
+  };
+}

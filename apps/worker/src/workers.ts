@@ -1,0 +1,116 @@
+import { type Family, queueNameOf, webhookBackoffDelay } from '@flexprice/contracts';
+import { type MinimalJob, type Processor, UnrecoverableError, Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import { RetryableForwardError } from './forwarder.js';
+
+export interface WorkerPoolOptions {
+  redisUrl: string;
+  prefix: string;
+  families: readonly Family[];
+  processor: Processor;
+  concurrency: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  maxStalledCount: number;
+  logger: Logger;
+  /** How often a stopped worker is looked for (and re-created). */
+  superviseEveryMs?: number;
+}
+
+function baseDelayOf(job: MinimalJob | undefined): number {
+  const backoff = job?.opts.backoff;
+  if (typeof backoff === 'number') return backoff;
+  return backoff?.delay ?? 1000;
+}
+
+/**
+ * One BullMQ worker per family that has handlers. The consumer is patient: its connections retry
+ * forever (`maxRetriesPerRequest: null`) and a worker whose run loop stopped (Redis gone for long)
+ * is re-created. Failures are logged here, once, by the `failed` listener.
+ */
+export function startWorkerPool(options: WorkerPoolOptions) {
+  const { logger } = options;
+  const workers = new Map<Family, Worker>();
+  let closing = false;
+
+  function create(family: Family): Worker {
+    const queue = queueNameOf(family);
+    const worker = new Worker(queue, options.processor, {
+      connection: { url: options.redisUrl, maxRetriesPerRequest: null },
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs,
+      maxStalledCount: options.maxStalledCount,
+      settings: {
+        // Jobs carry the `flexprice-exponential` backoff type: exponential with jitter, and at least
+        // what a forward target's Retry-After asked for.
+        backoffStrategy: (attemptsMade, _type, err, job) =>
+          webhookBackoffDelay(
+            attemptsMade,
+            baseDelayOf(job),
+            err instanceof RetryableForwardError ? err.retryAfterMs : undefined,
+          ),
+      },
+    });
+    worker.on('completed', (job, result: unknown) => {
+      logger.info({ queue, jobId: job.id, eventType: job.name, result, attempts: job.attemptsMade }, 'job completed');
+    });
+    worker.on('failed', (job, err) => {
+      const attempts = job?.opts.attempts ?? 1;
+      const final = !job || err instanceof UnrecoverableError || job.attemptsMade >= attempts;
+      const context = {
+        queue,
+        jobId: job?.id,
+        eventType: job?.name,
+        attempt: job?.attemptsMade,
+        attempts,
+        err: { name: err.name, message: err.message },
+      };
+      if (final) logger.error(context, 'job failed for good: it stays in the failed set (pnpm dlq list)');
+      else logger.warn(context, 'job failed, will retry');
+    });
+    worker.on('stalled', (jobId) => logger.warn({ queue, jobId }, 'job stalled (its worker died); it is retried'));
+    worker.on('error', (err) => logger.warn({ queue, err: { name: err.name, message: err.message } }, 'worker error'));
+    return worker;
+  }
+
+  for (const family of options.families) workers.set(family, create(family));
+  logger.info({ queues: options.families.map(queueNameOf), concurrency: options.concurrency }, 'workers started');
+
+  const supervisor = setInterval(() => {
+    if (closing) return;
+    for (const [family, worker] of workers) {
+      if (worker.isRunning() || worker.closing) continue;
+      logger.error({ queue: queueNameOf(family) }, 'worker stopped running: re-creating it');
+      void worker.close(true).catch(() => undefined);
+      workers.set(family, create(family));
+    }
+  }, options.superviseEveryMs ?? 5_000);
+  supervisor.unref();
+
+  return {
+    isRunning: () => !closing && [...workers.values()].every((worker) => worker.isRunning()),
+
+    /**
+     * Stops taking jobs and waits for the active ones, up to `timeoutMs`. Jobs still running then
+     * are abandoned: their locks expire and another worker retries them. Resolves true when every
+     * active job finished in time.
+     */
+    async close(timeoutMs: number): Promise<boolean> {
+      closing = true;
+      clearInterval(supervisor);
+      let timer: NodeJS.Timeout | undefined;
+      const drained = Promise.all([...workers.values()].map((worker) => worker.close())).then(() => true);
+      const timedOut = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      });
+      const finished = await Promise.race([drained, timedOut]);
+      clearTimeout(timer);
+      if (!finished) await Promise.all([...workers.values()].map((worker) => worker.close(true)));
+      return finished;
+    },
+  };
+}
+
+export type WorkerPool = ReturnType<typeof startWorkerPool>;
