@@ -1,0 +1,147 @@
+/**
+ * Dead-letter operations on the failed sets of the flexprice.* queues.
+ *
+ *   pnpm dlq list  [--queue flexprice.customer] [--json]
+ *   pnpm dlq retry <job id> | --all [--queue q]
+ *   pnpm dlq purge [--older-than 7d] [--queue q]
+ *
+ * Exit codes: 0 done, 1 nothing matched (unknown job id), 2 usage or configuration error.
+ */
+import { parseArgs } from 'node:util';
+import { FAMILIES, queueNameOf } from '@flexprice/contracts';
+import { type Job, Queue } from 'bullmq';
+import { ConfigError, loadConfig } from '../config.js';
+
+const USAGE = `usage:
+  pnpm dlq list  [--queue <name>] [--json]
+  pnpm dlq retry <job id> | --all [--queue <name>]
+  pnpm dlq purge [--older-than <age, e.g. 30m, 12h, 7d>] [--queue <name>]`;
+
+class UsageError extends Error {}
+
+const PAGE = 500;
+
+export function parseAge(value: string): number {
+  const match = /^(\d+)\s*(s|m|h|d)$/.exec(value.trim());
+  if (!match) throw new UsageError(`--older-than takes an age such as 30m, 12h or 7d (got "${value}")`);
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+}
+
+async function* failedJobs(queue: Queue): AsyncGenerator<Job> {
+  // Retrying or purging shrinks the set while we walk it: walk a snapshot of the ids.
+  const total = await queue.getFailedCount();
+  const jobs: Job[] = [];
+  for (let start = 0; start < total; start += PAGE) jobs.push(...(await queue.getFailed(start, start + PAGE - 1)));
+  yield* jobs;
+}
+
+function describe(queue: string, job: Job) {
+  const failedAt = job.finishedOn ? new Date(job.finishedOn).toISOString() : '';
+  const lastError = (job.failedReason ?? '').split('\n', 1)[0] ?? '';
+  return { queue, id: job.id ?? '', eventType: job.name, attempts: job.attemptsMade, failedAt, lastError };
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      queue: { type: 'string' },
+      all: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      'older-than': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined) throw new UsageError(USAGE);
+
+  const allQueues = FAMILIES.map(queueNameOf);
+  const names: string[] = values.queue === undefined ? allQueues : [values.queue];
+  if (values.queue !== undefined && !allQueues.includes(values.queue as (typeof allQueues)[number])) {
+    throw new UsageError(`unknown queue "${values.queue}"; queues are ${allQueues.join(', ')}`);
+  }
+
+  const config = loadConfig();
+  const queues = names.map((name) => {
+    const queue = new Queue(name, { connection: { url: config.redis.url }, prefix: config.queue.prefix });
+    queue.on('error', () => {});
+    return { name, queue };
+  });
+  try {
+    switch (command) {
+      case 'list': {
+        const rows = [];
+        for (const { name, queue } of queues) {
+          for await (const job of failedJobs(queue)) rows.push(describe(name, job));
+        }
+        if (values.json) {
+          process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        } else if (rows.length === 0) {
+          process.stdout.write('no failed jobs\n');
+        } else {
+          for (const row of rows) {
+            process.stdout.write(
+              `${row.queue}  ${row.id}  ${row.eventType}  attempts=${row.attempts}  failed=${row.failedAt}  ${row.lastError}\n`,
+            );
+          }
+          process.stdout.write(`${rows.length} failed job(s)\n`);
+        }
+        return 0;
+      }
+      case 'retry': {
+        const id = rest[0];
+        if ((id === undefined) === !values.all) throw new UsageError(`retry takes a job id or --all\n${USAGE}`);
+        let retried = 0;
+        for (const { name, queue } of queues) {
+          const jobs = id === undefined ? failedJobs(queue) : [await queue.getJob(id)].filter((j) => j !== undefined);
+          for await (const job of jobs) {
+            if (id !== undefined && !(await job.isFailed())) {
+              throw new UsageError(`job ${id} in ${name} is not in the failed set`);
+            }
+            // A replay gets the full retry budget again.
+            await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+            retried += 1;
+            process.stdout.write(`retried ${name} ${job.id} (${job.name})\n`);
+          }
+        }
+        if (id !== undefined && retried === 0) {
+          process.stderr.write(`no job ${id} in ${names.join(', ')}\n`);
+          return 1;
+        }
+        if (id === undefined) process.stdout.write(`${retried} job(s) moved back to waiting\n`);
+        return 0;
+      }
+      case 'purge': {
+        const grace = values['older-than'] === undefined ? 0 : parseAge(values['older-than']);
+        let purged = 0;
+        for (const { queue } of queues) {
+          let batch: string[];
+          do {
+            batch = await queue.clean(grace, 1000, 'failed');
+            purged += batch.length;
+          } while (batch.length > 0);
+        }
+        process.stdout.write(`${purged} failed job(s) purged\n`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"\n${USAGE}`);
+    }
+  } finally {
+    await Promise.all(queues.map(({ queue }) => queue.close()));
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError || error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`dlq: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

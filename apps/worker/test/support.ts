@@ -1,0 +1,132 @@
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type EventType, type WebhookJob, webhookJobOptions } from '@flexprice/contracts';
+import { uniquePrefix } from '@flexprice/testing';
+import { Queue } from 'bullmq';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config.js';
+import { createCustomerStore } from '../src/customer-store.js';
+import { createForwarder } from '../src/forwarder.js';
+import { createHandlers, handledFamilies } from '../src/handlers/registry.js';
+import { createProcessor } from '../src/processor.js';
+import { createStoreConnection } from '../src/redis.js';
+import { startWorkerPool } from '../src/workers.js';
+
+export const FORWARD_SECRET = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
+
+export interface Received {
+  headers: IncomingHttpHeaders;
+  body: string;
+  at: number;
+}
+
+/** What the target does with the nth request (0-based): a status, optionally after a delay. */
+export type Responder = (n: number) => { status: number; delayMs?: number; headers?: Record<string, string> };
+
+/** A real HTTP server standing in for the service customers are forwarded to. */
+export async function startForwardTarget(responder: Responder = () => ({ status: 200 })) {
+  const received: Received[] = [];
+  let respond = responder;
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      const n = received.length;
+      received.push({ headers: req.headers, body, at: Date.now() });
+      const { status, delayMs = 0, headers = {} } = respond(n);
+      const timer = setTimeout(() => res.writeHead(status, headers).end(), delayMs);
+      res.on('close', () => clearTimeout(timer));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/provision`,
+    received,
+    /** Requests that the target answered 2xx. */
+    setResponder(next: Responder) {
+      respond = next;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+export type ForwardTarget = Awaited<ReturnType<typeof startForwardTarget>>;
+
+/** The worker as `main.ts` composes it, with a queue and store prefix of its own. */
+export async function startTestWorker(redisUrl: string, env: Record<string, string> = {}) {
+  const prefix = uniquePrefix('wrk');
+  const config = loadConfig({
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    STORE_PREFIX: `${prefix}-store`,
+    CUSTOMER_FORWARD_SECRET: FORWARD_SECRET,
+    CUSTOMER_FORWARD_TIMEOUT_MS: '2000',
+    ...env,
+  });
+  const logger = pino({ level: 'silent' });
+  const storeRedis = createStoreConnection(config.redis.url);
+  const store = createCustomerStore(storeRedis, config.store);
+  const forward = config.forward ? createForwarder(config.forward) : undefined;
+  const handlers = createHandlers({ store, forward });
+  const processor = createProcessor(handlers, logger);
+  const pool = startWorkerPool({
+    redisUrl: config.redis.url,
+    prefix,
+    families: handledFamilies(handlers),
+    processor,
+    ...config.worker,
+    logger,
+  });
+  const queue = new Queue('flexprice.customer', { connection: { url: redisUrl }, prefix });
+  return {
+    prefix,
+    store,
+    processor,
+    queue,
+    pool,
+    async close() {
+      await pool.close(5_000);
+      await queue.close();
+      storeRedis.disconnect();
+    },
+  };
+}
+
+export type TestWorker = Awaited<ReturnType<typeof startTestWorker>>;
+
+let sequence = 0;
+
+/** Queues a job the way the receiver does (same data shape and options). */
+export async function enqueue(
+  queue: Queue,
+  eventType: EventType,
+  event: Record<string, unknown>,
+  options: { key?: string; attempts?: number; backoffMs?: number } = {},
+) {
+  sequence += 1;
+  const key = options.key ?? `id-msg_test_${sequence}_${Date.now()}`;
+  const data: WebhookJob = {
+    eventType,
+    event,
+    receipt: {
+      receivedAt: new Date().toISOString(),
+      deliveryId: null,
+      idempotencyKey: key,
+      requestId: `req-${sequence}`,
+      inferredEventType: false,
+    },
+  };
+  const opts = webhookJobOptions({
+    attempts: options.attempts ?? 5,
+    backoffMs: options.backoffMs ?? 10,
+    keepCompleted: 1000,
+  });
+  return queue.add(eventType, data, opts);
+}

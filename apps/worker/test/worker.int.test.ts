@@ -1,0 +1,240 @@
+import { currentCustomer, customerEvent, legacyCustomer } from '@flexprice/contracts/fixtures';
+import { redisTest } from '@flexprice/testing';
+import type { Job, Queue } from 'bullmq';
+import { Webhook } from 'standardwebhooks';
+import { describe, expect } from 'vitest';
+import {
+  enqueue,
+  FORWARD_SECRET,
+  type ForwardTarget,
+  startForwardTarget,
+  startTestWorker,
+  type TestWorker,
+} from './support.js';
+
+/** A worker forwarding to a target of its own; both closed when the test ends. */
+const test = redisTest
+  .extend('target', async ({}, { onCleanup }) => {
+    const target = await startForwardTarget();
+    onCleanup(() => target.close());
+    return target;
+  })
+  .extend('worker', async ({ redis, target }, { onCleanup }) => {
+    const worker = await startTestWorker(redis.url, { CUSTOMER_FORWARD_URL: target.url });
+    onCleanup(() => worker.close());
+    return worker;
+  });
+
+async function settled(queue: Queue, job: Job, timeout = 10_000) {
+  await expect
+    .poll(async () => queue.getJobState(job.id ?? ''), { timeout, interval: 25 })
+    .toMatch(/^(completed|failed)$/);
+  const finished = await queue.getJob(job.id ?? '');
+  if (!finished) throw new Error(`job ${job.id} vanished`);
+  return { state: await finished.getState(), job: finished };
+}
+
+const created = (overrides: Record<string, unknown> = {}) =>
+  customerEvent('customer.created', currentCustomer(overrides));
+
+describe('customer.created', () => {
+  test('is stored, indexed and forwarded once, signed, with the idempotency key as webhook-id', async ({
+    worker,
+    target,
+  }) => {
+    const job = await enqueue(worker.queue, 'customer.created', created(), { key: 'id-msg_once' });
+    const { state, job: done } = await settled(worker.queue, job);
+    expect(state).toBe('completed');
+    expect(done.returnvalue).toEqual({ outcome: 'applied', forwarded: 'sent' });
+
+    expect(target.received).toHaveLength(1);
+    const [request] = target.received;
+    expect(request?.headers['webhook-id']).toBe('id-msg_once');
+    expect(request?.headers['x-flexprice-event-type']).toBe('customer.created');
+    const verified = new Webhook(FORWARD_SECRET).verify(
+      request?.body ?? '',
+      request?.headers as Record<string, string>,
+    );
+    expect(verified).toEqual(created());
+
+    const stored = await worker.store.get('cust_01K2ZQ8R3V7M5N4P6Q8R0S2T4V');
+    expect(stored).toMatchObject({ externalId: 'acme-42', deleted: false, customer: created().customer });
+    const found = await worker.store.findByExternalId('acme-42', 'env_01K2ZQ0A1B2C3D4E5F6G7H8J9K');
+    expect(found.map((customer) => customer.id)).toEqual(['cust_01K2ZQ8R3V7M5N4P6Q8R0S2T4V']);
+  });
+});
+
+describe('failure classes', () => {
+  test('500, 500, 200: forwarded once, after three attempts, always with the same webhook-id', async ({
+    worker,
+    target,
+  }) => {
+    target.setResponder((n) => ({ status: n < 2 ? 500 : 200 }));
+    const job = await enqueue(worker.queue, 'customer.created', created(), { key: 'id-msg_flaky' });
+    const { state, job: done } = await settled(worker.queue, job);
+    expect(state).toBe('completed');
+    expect(done.attemptsMade).toBe(3);
+    expect(target.received.map((r) => r.headers['webhook-id'])).toEqual([
+      'id-msg_flaky',
+      'id-msg_flaky',
+      'id-msg_flaky',
+    ]);
+    expect(done.returnvalue).toEqual({ outcome: 'applied', forwarded: 'sent' });
+  });
+
+  test('400: failed after one attempt, kept in the failed set with its error', async ({ worker, target }) => {
+    target.setResponder(() => ({ status: 400 }));
+    const job = await enqueue(worker.queue, 'customer.created', created());
+    const { state, job: done } = await settled(worker.queue, job);
+    expect(state).toBe('failed');
+    expect(done.attemptsMade).toBe(1);
+    expect(done.failedReason).toContain('answered 400');
+    expect(target.received).toHaveLength(1);
+  });
+
+  test('a timeout is retried', async ({ redis, target }) => {
+    const worker = await startTestWorker(redis.url, {
+      CUSTOMER_FORWARD_URL: target.url,
+      CUSTOMER_FORWARD_TIMEOUT_MS: '200',
+    });
+    try {
+      target.setResponder((n) => ({ status: 200, delayMs: n === 0 ? 1_000 : 0 }));
+      const job = await enqueue(worker.queue, 'customer.created', created());
+      const { state, job: done } = await settled(worker.queue, job);
+      expect(state).toBe('completed');
+      expect(done.attemptsMade).toBe(2);
+      expect(target.received).toHaveLength(2);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  test('a connection refused is retried until the attempts run out', async ({ redis }) => {
+    const worker = await startTestWorker(redis.url, { CUSTOMER_FORWARD_URL: 'http://127.0.0.1:9/nothing-listens' });
+    try {
+      const job = await enqueue(worker.queue, 'customer.created', created(), { attempts: 3 });
+      const { state, job: done } = await settled(worker.queue, job);
+      expect(state).toBe('failed');
+      expect(done.attemptsMade).toBe(3);
+      expect(done.failedReason).toContain('could not connect');
+    } finally {
+      await worker.close();
+    }
+  });
+
+  test('429 with Retry-After waits at least that long', async ({ worker, target }) => {
+    target.setResponder((n) => (n === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }));
+    const job = await enqueue(worker.queue, 'customer.created', created(), { backoffMs: 10 });
+    const { state } = await settled(worker.queue, job);
+    expect(state).toBe('completed');
+    const [first, second] = target.received;
+    expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(950);
+  });
+
+  test('schema-invalid job data fails at once, without a forward', async ({ worker, target }) => {
+    const job = await enqueue(worker.queue, 'customer.created', created({ external_id: '' }));
+    const { state, job: done } = await settled(worker.queue, job);
+    expect(state).toBe('failed');
+    expect(done.attemptsMade).toBe(1);
+    expect(done.failedReason).toContain('event.customer.external_id');
+    expect(target.received).toHaveLength(0);
+  });
+});
+
+describe('exactly once in effect', () => {
+  test('two jobs of one delivery (same idempotency key): one forward', async ({ worker, target }) => {
+    const first = await enqueue(worker.queue, 'customer.created', created(), { key: 'id-msg_twice' });
+    expect((await settled(worker.queue, first)).state).toBe('completed');
+    const second = await enqueue(worker.queue, 'customer.created', created(), { key: 'id-msg_twice' });
+    const { job: done } = await settled(worker.queue, second);
+    expect(done.returnvalue).toEqual({ outcome: 'applied', forwarded: 'already' });
+    expect(target.received).toHaveLength(1);
+  });
+
+  test('a job run twice (a lost lock) applies once and never forwards after a recorded success', async ({
+    redis,
+    target,
+  }) => {
+    // No worker pool here: the processor is called directly on the same job, as two workers would.
+    const worker = await startTestWorker(redis.url, { CUSTOMER_FORWARD_URL: target.url });
+    await worker.pool.close(1_000);
+    try {
+      const job = await enqueue(worker.queue, 'customer.updated', customerEvent('customer.updated', currentCustomer()));
+      const concurrent = await Promise.all([worker.processor(job), worker.processor(job)]);
+      expect(concurrent.map((r) => r.outcome)).toEqual(['applied', 'applied']);
+      const appliedAt = (await worker.store.get('cust_01K2ZQ8R3V7M5N4P6Q8R0S2T4V'))?.appliedAt;
+      // Two runs racing may both reach the target, but only ever with the same webhook-id.
+      const forwards = target.received.length;
+      expect(new Set(target.received.map((r) => r.headers['webhook-id']))).toEqual(
+        new Set([job.data.receipt.idempotencyKey]),
+      );
+
+      expect(await worker.processor(job)).toEqual({ outcome: 'applied', forwarded: 'already' });
+      expect(target.received).toHaveLength(forwards);
+      expect((await worker.store.get('cust_01K2ZQ8R3V7M5N4P6Q8R0S2T4V'))?.appliedAt).toBe(appliedAt);
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
+describe('order independence', () => {
+  test('deleted, then a late created: the tombstone holds, nothing more is forwarded', async ({ worker, target }) => {
+    const deleted = await enqueue(
+      worker.queue,
+      'customer.deleted',
+      customerEvent('customer.deleted', currentCustomer({ name: 'Acme (gone)' })),
+    );
+    expect((await settled(worker.queue, deleted)).job.returnvalue).toEqual({ outcome: 'applied', forwarded: 'sent' });
+    const late = await enqueue(worker.queue, 'customer.created', created());
+    const { state, job: done } = await settled(worker.queue, late);
+    expect(state).toBe('completed');
+    expect(done.returnvalue).toEqual({ outcome: 'skipped_tombstone', forwarded: 'skipped' });
+    expect(target.received.map((r) => r.headers['x-flexprice-event-type'])).toEqual(['customer.deleted']);
+    const stored = await worker.store.get('cust_01K2ZQ8R3V7M5N4P6Q8R0S2T4V');
+    expect(stored).toMatchObject({ deleted: true, customer: { name: 'Acme (gone)' } });
+  });
+
+  test('legacy: an older updated_at never overwrites a newer one', async ({ worker, target }) => {
+    const newer = customerEvent(
+      'customer.updated',
+      legacyCustomer({ name: 'Globex v2', updated_at: '2026-06-03T00:00:00Z' }),
+    );
+    const older = customerEvent(
+      'customer.updated',
+      legacyCustomer({ name: 'Globex v1', updated_at: '2026-06-02T23:59:59.999Z' }),
+    );
+    expect(
+      (await settled(worker.queue, await enqueue(worker.queue, 'customer.updated', newer))).job.returnvalue,
+    ).toEqual({
+      outcome: 'applied',
+      forwarded: 'sent',
+    });
+    const stale = await settled(worker.queue, await enqueue(worker.queue, 'customer.updated', older));
+    expect(stale.job.returnvalue).toEqual({ outcome: 'skipped_stale', forwarded: 'skipped' });
+    expect((await worker.store.get('cust_01J9ZQ8R3V7M5N4P6Q8R0S2T4V'))?.customer.name).toBe('Globex v2');
+    expect(target.received).toHaveLength(1);
+  });
+
+  test('current-shape payloads (no updated_at): the latest arrival wins', async ({ worker }) => {
+    for (const name of ['Acme 1', 'Acme 2']) {
+      await settled(
+        worker.queue,
+        await enqueue(worker.queue, 'customer.updated', customerEvent('customer.updated', currentCustomer({ name }))),
+      );
+    }
+    expect((await worker.store.get('cust_01K2ZQ8R3V7M5N4P6Q8R0S2T4V'))?.customer.name).toBe('Acme 2');
+  });
+});
+
+describe('without CUSTOMER_FORWARD_URL', () => {
+  redisTest('the store is updated and nothing is forwarded', async ({ redis }) => {
+    const worker: TestWorker = await startTestWorker(redis.url);
+    try {
+      const { job } = await settled(worker.queue, await enqueue(worker.queue, 'customer.created', created()));
+      expect(job.returnvalue).toEqual({ outcome: 'applied', forwarded: 'disabled' });
+    } finally {
+      await worker.close();
+    }
+  });
+});
