@@ -1,35 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
-import { freePort, redisTest as test, uniquePrefix } from '@flexprice/testing';
+import { freePort, runNode, redisTest as test, uniquePrefix } from '@flexprice/testing';
 import { Queue } from 'bullmq';
 import { describe, expect } from 'vitest';
 import { SECRET, STATIC_TOKEN, signedHeaders } from './support.js';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
 /** Runs the built receiver as users do: `node dist/main.js`, configured by its environment only. */
-function run(env: Record<string, string>): Running {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`pnpm build\` first (pnpm test does)`);
-  const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH, ...env }, stdio: 'pipe' });
-  let output = '';
-  child.stdout?.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on('data', (chunk) => {
-    output += chunk;
-  });
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  return { child, output: () => output, exited };
-}
+const run = (env: Record<string, string>) => runNode(MAIN, env);
 
 describe('the built receiver process', () => {
   test('refuses to start without an authentication method, and says how to configure one', async () => {

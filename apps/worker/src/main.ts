@@ -41,7 +41,8 @@ async function main(): Promise<void> {
     else logger.info({ signal }, 'shutting down: finishing active jobs');
     health.close();
     const drained = await pool.close(config.shutdownTimeoutMs);
-    await storeRedis.quit().catch(() => storeRedis.disconnect());
+    if (drained) await storeRedis.quit().catch(() => storeRedis.disconnect());
+    else storeRedis.disconnect();
     if (!drained) {
       throw new Error(
         `active jobs did not finish within SHUTDOWN_TIMEOUT_MS (${config.shutdownTimeoutMs} ms); they are retried once their locks expire`,

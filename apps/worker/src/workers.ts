@@ -81,7 +81,7 @@ export function startWorkerPool(options: WorkerPoolOptions) {
   const supervisor = setInterval(() => {
     if (closing) return;
     for (const [family, worker] of workers) {
-      if (worker.isRunning() || worker.closing) continue;
+      if (worker.isRunning() || worker.closing !== undefined) continue;
       logger.error({ queue: queueNameOf(family) }, 'worker stopped running: re-creating it');
       void worker.close(true).catch(() => undefined);
       workers.set(family, create(family));
@@ -107,7 +107,11 @@ export function startWorkerPool(options: WorkerPoolOptions) {
       });
       const finished = await Promise.race([drained, timedOut]);
       clearTimeout(timer);
-      if (!finished) await Promise.all([...workers.values()].map((worker) => worker.close(true)));
+      if (!finished) {
+        // Even a forced close waits for the running processors, which nothing can cancel. The
+        // process is about to exit: their locks lapse and another worker retries those jobs.
+        for (const worker of workers.values()) void worker.close(true).catch(() => undefined);
+      }
       return finished;
     },
   };

@@ -3,17 +3,11 @@ import { redisTest } from '@flexprice/testing';
 import type { Job, Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
-import {
-  enqueue,
-  FORWARD_SECRET,
-  type ForwardTarget,
-  startForwardTarget,
-  startTestWorker,
-  type TestWorker,
-} from './support.js';
+import { enqueue, FORWARD_SECRET, startForwardTarget, startTestWorker, type TestWorker } from './support.js';
 
 /** A worker forwarding to a target of its own; both closed when the test ends. */
 const test = redisTest
+  // biome-ignore lint/correctness/noEmptyPattern: vitest requires a destructuring pattern here.
   .extend('target', async ({}, { onCleanup }) => {
     const target = await startForwardTarget();
     onCleanup(() => target.close());
