@@ -17,7 +17,7 @@ describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig({ FLEXPRICE_WEBHOOK_SECRET: SECRET });
     expect(config.http).toEqual({ port: 3000, host: '0.0.0.0', maxBodyBytes: 1024 * 1024 });
-    expect(config.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(config.redis).toEqual({ mode: 'standalone', url: 'redis://127.0.0.1:6379' });
     expect(config.queue).toEqual({
       prefix: 'bull',
       enqueueEvents: ['customer.created', 'customer.updated', 'customer.deleted'],

@@ -1,18 +1,27 @@
 import { compileEventFilter, type EventType } from '@flexprice/contracts';
+import {
+  ConfigError,
+  checkRedisEnv,
+  listOf,
+  logLevel,
+  optional,
+  type PrefixDefaults,
+  parseEnv,
+  type RedisTarget,
+  redisEnv,
+  redisTargetOf,
+  resolvePrefix,
+  wholeNumber,
+} from '@flexprice/runtime';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 
-const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce
-    .number({ error: 'must be a whole number' })
-    .int({ error: 'must be a whole number' })
-    .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` });
+export { ConfigError };
 
-/** Empty strings count as unset: `FOO=` in an env file should not mean "the empty value". */
-const optionalText = z.preprocess((value) => (value === '' ? undefined : value), z.string().optional());
+const optionalText = optional(z.string());
 
-const listOf = (value: string) => value.split(/[\s,]+/).filter((item) => item.length > 0);
+/** QUEUE_PREFIX when unset; the cluster one carries a hash tag (all queue keys in one slot). */
+export const QUEUE_PREFIX_DEFAULTS: PrefixDefaults = { standalone: 'bull', cluster: '{flexprice}' };
 
 const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -21,26 +30,15 @@ const envSchema = z
     // Where the webhook, health and metrics port listens.
     PORT: wholeNumber(1, 65_535).default(3000),
     HOST: z.string().min(1).default('0.0.0.0'),
-    // The Redis holding the queues; must not evict keys (jobs and dedupe marks are state).
-    REDIS_URL: z
-      .string()
-      .regex(/^rediss?:\/\/.+/, { error: 'must be a redis:// or rediss:// URL' })
-      .default('redis://127.0.0.1:6379'),
-    // BullMQ key prefix; queues are `<prefix>:flexprice.<family>`.
-    QUEUE_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z0-9_{}.-]+$/, { error: 'may hold letters, digits, "_", "-", ".", "{", "}" only' })
-      .default('bull'),
+    // The Redis holding the queues (REDIS_URL or REDIS_CLUSTER_NODES); it must not evict keys.
+    ...redisEnv,
     // Svix / Standard Webhooks signing secrets (`whsec_…`), several while rotating.
     FLEXPRICE_WEBHOOK_SECRET: optionalText,
     // Self-hosted Flexprice signs nothing: a static header it sends (webhook.tenants.<id>.headers).
     FLEXPRICE_WEBHOOK_AUTH_HEADER: optionalText,
     FLEXPRICE_WEBHOOK_AUTH_TOKEN: optionalText,
     // `none` accepts unauthenticated webhooks: for local experiments only.
-    FLEXPRICE_WEBHOOK_AUTH: z.preprocess(
-      (value) => (value === '' ? undefined : value),
-      z.enum(['none'], { error: 'may only be "none" (or unset)' }).optional(),
-    ),
+    FLEXPRICE_WEBHOOK_AUTH: optional(z.enum(['none'], { error: 'may only be "none" (or unset)' })),
     // Accepted clock skew of a signature's timestamp, both ways (Standard Webhooks uses 5 minutes).
     FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS: wholeNumber(1, 3600).default(300),
     // Largest body accepted; Flexprice's invoices with many line items are the biggest.
@@ -59,10 +57,11 @@ const envSchema = z
     ENQUEUE_TIMEOUT_MS: wholeNumber(50, 30_000).default(2000),
     // Longest graceful shutdown; in-flight requests finish first.
     SHUTDOWN_TIMEOUT_MS: wholeNumber(100).default(10_000),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_LEVEL: logLevel,
   })
   .superRefine((env, ctx) => {
-    for (const [index, secret] of listOf(env.FLEXPRICE_WEBHOOK_SECRET ?? '').entries()) {
+    checkRedisEnv(env, ctx, [{ variable: 'QUEUE_PREFIX', value: env.QUEUE_PREFIX, defaults: QUEUE_PREFIX_DEFAULTS }]);
+    for (const [index, secret] of listOf(env.FLEXPRICE_WEBHOOK_SECRET).entries()) {
       if (!secret.startsWith('whsec_')) {
         ctx.addIssue({
           code: 'custom',
@@ -112,7 +111,7 @@ const envSchema = z
 
 export interface Config {
   http: { port: number; host: string; maxBodyBytes: number };
-  redis: { url: string };
+  redis: RedisTarget;
   auth: {
     secrets: string[];
     staticHeader: { name: string; token: string } | undefined;
@@ -133,22 +132,10 @@ export interface Config {
   logLevel: string;
 }
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
-
 /** Reads the configuration once, at start. Throws a ConfigError naming every wrong variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    // Values are never echoed: some of these variables are secrets.
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  }
-  const e = parsed.data;
-  const secrets = listOf(e.FLEXPRICE_WEBHOOK_SECRET ?? '');
+  const e = parseEnv(envSchema, env);
+  const secrets = listOf(e.FLEXPRICE_WEBHOOK_SECRET);
   const staticHeader =
     e.FLEXPRICE_WEBHOOK_AUTH_HEADER !== undefined && e.FLEXPRICE_WEBHOOK_AUTH_TOKEN !== undefined
       ? { name: e.FLEXPRICE_WEBHOOK_AUTH_HEADER.toLowerCase(), token: e.FLEXPRICE_WEBHOOK_AUTH_TOKEN }
@@ -162,12 +149,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ]);
   }
   const filter = compileEventFilter(listOf(e.ENQUEUE_EVENTS));
+  const redis = redisTargetOf(e);
   return {
     http: { port: e.PORT, host: e.HOST, maxBodyBytes: e.MAX_BODY_BYTES },
-    redis: { url: e.REDIS_URL },
+    redis,
     auth: { secrets, staticHeader, disabled, toleranceSeconds: e.FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS },
     queue: {
-      prefix: e.QUEUE_PREFIX,
+      prefix: resolvePrefix(redis, e.QUEUE_PREFIX, QUEUE_PREFIX_DEFAULTS),
       enqueueEvents: filter.ok ? filter.selected : [],
       dedupeTtlSeconds: e.DEDUPE_TTL_SECONDS,
       attempts: e.JOB_ATTEMPTS,

@@ -7,8 +7,8 @@ import {
   type WebhookJob,
   webhookJobOptions,
 } from '@flexprice/contracts';
+import type { RedisClient } from '@flexprice/runtime';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
 export type EnqueueResult =
@@ -17,7 +17,7 @@ export type EnqueueResult =
 
 export interface EnqueuerOptions {
   /** A fail-fast connection: no offline queue, so a Redis outage surfaces as an error at once. */
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   dedupeTtlSeconds: number;
   attempts: number;

@@ -1,14 +1,12 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { describeTarget, runMain } from '@flexprice/runtime';
 import closeWithGrace from 'close-with-grace';
-import { createApp } from './app.js';
-import { createAuthenticator } from './auth/authenticate.js';
-import { ConfigError, loadConfig } from './config.js';
-import { createEnqueuer } from './enqueuer.js';
+import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
-import { createProducerConnection, ping } from './redis.js';
+import { createReceiver } from './receiver.js';
 
-async function main(): Promise<void> {
+runMain('receiver', async () => {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   if (config.auth.disabled) {
@@ -17,35 +15,13 @@ async function main(): Promise<void> {
     );
   }
 
-  const redis = createProducerConnection(config.redis.url);
-  redis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
-  const enqueuer = createEnqueuer({
-    connection: redis,
-    ...config.queue,
-    timeoutMs: config.queue.enqueueTimeoutMs,
-    logger,
-  });
-  logger.info({ redis: redactUrl(config.redis.url) }, 'waiting for redis');
-  await enqueuer.open(config.queue.enqueueEvents);
-
-  let shuttingDown = false;
-  const routed = new Set(config.queue.enqueueEvents);
-  const app = createApp({
-    logger,
-    authenticate: createAuthenticator(config.auth),
-    enqueuer,
-    isRouted: (type) => routed.has(type),
-    maxBodyBytes: config.http.maxBodyBytes,
-    isReady: () => ping(redis),
-    isShuttingDown: () => shuttingDown,
-  });
-
-  const server = app.listen(config.http.port, config.http.host);
+  logger.info({ redis: describeTarget(config.redis), prefix: config.queue.prefix }, 'waiting for redis');
+  const receiver = await createReceiver(config, logger);
+  const server = receiver.app.listen(config.http.port, config.http.host);
   await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
   logger.info(
     {
-      port,
+      port: (server.address() as AddressInfo).port,
       auth: {
         signatureSecrets: config.auth.secrets.length,
         staticHeader: config.auth.staticHeader?.name ?? null,
@@ -59,35 +35,12 @@ async function main(): Promise<void> {
   closeWithGrace({ delay: config.shutdownTimeoutMs, logger }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'fatal error, shutting down');
     else logger.info({ signal }, 'shutting down: finishing in-flight requests');
-    shuttingDown = true;
+    receiver.beginShutdown();
     // Stop accepting; requests already read are answered (each one's job is in Redis or it got 503).
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     await closed;
-    await enqueuer.close();
-    await redis.quit().catch(() => redis.disconnect());
+    await receiver.close();
     logger.info('receiver stopped');
   });
-}
-
-/** Logs a Redis URL without its password. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'redis://(unparseable)';
-  }
-}
-
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\n`);
-  } else {
-    process.stderr.write(
-      `receiver failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-  }
-  process.exit(1);
 });

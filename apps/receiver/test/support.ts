@@ -1,16 +1,13 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { RedisClient } from '@flexprice/runtime';
 import { uniquePrefix } from '@flexprice/testing';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
-import { createApp } from '../src/app.js';
-import { createAuthenticator } from '../src/auth/authenticate.js';
 import { loadConfig } from '../src/config.js';
-import { createEnqueuer } from '../src/enqueuer.js';
-import { createProducerConnection, ping } from '../src/redis.js';
+import { createReceiver } from '../src/receiver.js';
 
 /** Two valid Standard Webhooks secrets (base64 of 24 random-looking bytes). */
 export const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -38,7 +35,7 @@ export function signedHeaders(
 export interface TestReceiver {
   url: string;
   prefix: string;
-  connection: Redis;
+  connection: RedisClient;
   post(path: string, body: string | Uint8Array, headers: Record<string, string>): Promise<Response>;
   /** A BullMQ handle on one of this receiver's queues, for inspecting what was queued. */
   queue(name: string): Queue;
@@ -58,25 +55,9 @@ export async function startReceiver(redisUrl: string, env: Record<string, string
     ENQUEUE_TIMEOUT_MS: '1000',
     ...env,
   });
-  const logger = pino({ level: 'silent' });
-  const connection = createProducerConnection(config.redis.url);
+  const receiver = await createReceiver(config, pino({ level: 'silent' }));
+  const { app, redis: connection } = receiver;
   connection.on('error', () => {});
-  const enqueuer = createEnqueuer({
-    connection,
-    ...config.queue,
-    timeoutMs: config.queue.enqueueTimeoutMs,
-    logger,
-  });
-  await enqueuer.open(config.queue.enqueueEvents);
-  const routed = new Set(config.queue.enqueueEvents);
-  const app = createApp({
-    logger,
-    authenticate: createAuthenticator(config.auth),
-    enqueuer,
-    isRouted: (type) => routed.has(type),
-    maxBodyBytes: config.http.maxBodyBytes,
-    isReady: () => ping(connection),
-  });
   const server: Server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -97,8 +78,7 @@ export async function startReceiver(redisUrl: string, env: Record<string, string
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await Promise.all(inspectors.map((queue) => queue.close()));
-      await enqueuer.close();
-      connection.disconnect();
+      await receiver.close();
     },
   };
 }

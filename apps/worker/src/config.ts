@@ -1,29 +1,30 @@
+import {
+  ConfigError,
+  checkRedisEnv,
+  logLevel,
+  optional,
+  type PrefixDefaults,
+  parseEnv,
+  type RedisTarget,
+  redisEnv,
+  redisTargetOf,
+  resolvePrefix,
+  wholeNumber,
+} from '@flexprice/runtime';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 
-const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce
-    .number({ error: 'must be a whole number' })
-    .int({ error: 'must be a whole number' })
-    .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` });
+export { ConfigError };
 
-/** Empty strings count as unset: `FOO=` in an env file should not mean "the empty value". */
-const optional = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+/** Must match the receiver's (the queues are shared state). */
+export const QUEUE_PREFIX_DEFAULTS: PrefixDefaults = { standalone: 'bull', cluster: '{flexprice}' };
+/** The store's Lua script touches a customer's record, its index and the marks: one slot in a cluster. */
+export const STORE_PREFIX_DEFAULTS: PrefixDefaults = { standalone: 'fpstore', cluster: '{fpstore}' };
 
 const envSchema = z
   .object({
-    // The Redis holding the queues and the customer store.
-    REDIS_URL: z
-      .string()
-      .regex(/^rediss?:\/\/.+/, { error: 'must be a redis:// or rediss:// URL' })
-      .default('redis://127.0.0.1:6379'),
-    // BullMQ key prefix; must match the receiver's.
-    QUEUE_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z0-9_{}.-]+$/, { error: 'may hold letters, digits, "_", "-", ".", "{", "}" only' })
-      .default('bull'),
+    // The Redis holding the queues and the customer store (REDIS_URL or REDIS_CLUSTER_NODES).
+    ...redisEnv,
     // Jobs processed at once per queue in this process (they mostly wait on the network).
     WORKER_CONCURRENCY: wholeNumber(1, 1000).default(32),
     // Health (and, later, metrics) listener of the worker.
@@ -35,10 +36,9 @@ const envSchema = z
     CUSTOMER_FORWARD_SECRET: optional(z.string()),
     CUSTOMER_FORWARD_TIMEOUT_MS: wholeNumber(100, 120_000).default(10_000),
     // Key prefix of the customer store and the processed / forwarded marks.
-    STORE_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z0-9_{}.:-]+$/, { error: 'may hold letters, digits and "_-.:{}" only' })
-      .default('fpstore'),
+    STORE_PREFIX: optional(
+      z.string().regex(/^[A-Za-z0-9_{}.:-]+$/, { error: 'may hold letters, digits and "_-.:{}" only' }),
+    ),
     // How long a processed / forwarded mark is kept (a replay within it never applies twice).
     PROCESSED_TTL_SECONDS: wholeNumber(3600).default(7 * 24 * 3600),
     // A job's lock lives this long without renewal; a crashed worker's jobs are retried after it.
@@ -49,9 +49,13 @@ const envSchema = z
     WORKER_MAX_STALLED_COUNT: wholeNumber(0, 100).default(2),
     // Longest wait for active jobs at shutdown; jobs still running then are retried elsewhere.
     SHUTDOWN_TIMEOUT_MS: wholeNumber(100).default(25_000),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_LEVEL: logLevel,
   })
   .superRefine((env, ctx) => {
+    checkRedisEnv(env, ctx, [
+      { variable: 'QUEUE_PREFIX', value: env.QUEUE_PREFIX, defaults: QUEUE_PREFIX_DEFAULTS },
+      { variable: 'STORE_PREFIX', value: env.STORE_PREFIX, defaults: STORE_PREFIX_DEFAULTS },
+    ]);
     if (env.CUSTOMER_FORWARD_URL !== undefined && env.CUSTOMER_FORWARD_SECRET === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -77,7 +81,7 @@ const envSchema = z
   });
 
 export interface Config {
-  redis: { url: string };
+  redis: RedisTarget;
   queue: { prefix: string };
   worker: {
     concurrency: number;
@@ -92,23 +96,13 @@ export interface Config {
   logLevel: string;
 }
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
-
 /** Reads the configuration once, at start. Throws a ConfigError naming every wrong variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  }
-  const e = parsed.data;
+  const e = parseEnv(envSchema, env);
+  const redis = redisTargetOf(e);
   return {
-    redis: { url: e.REDIS_URL },
-    queue: { prefix: e.QUEUE_PREFIX },
+    redis,
+    queue: { prefix: resolvePrefix(redis, e.QUEUE_PREFIX, QUEUE_PREFIX_DEFAULTS) },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       lockDurationMs: e.WORKER_LOCK_DURATION_MS,
@@ -120,7 +114,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       e.CUSTOMER_FORWARD_URL !== undefined && e.CUSTOMER_FORWARD_SECRET !== undefined
         ? { url: e.CUSTOMER_FORWARD_URL, secret: e.CUSTOMER_FORWARD_SECRET, timeoutMs: e.CUSTOMER_FORWARD_TIMEOUT_MS }
         : undefined,
-    store: { prefix: e.STORE_PREFIX, processedTtlSeconds: e.PROCESSED_TTL_SECONDS },
+    store: {
+      prefix: resolvePrefix(redis, e.STORE_PREFIX, STORE_PREFIX_DEFAULTS),
+      processedTtlSeconds: e.PROCESSED_TTL_SECONDS,
+    },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   };

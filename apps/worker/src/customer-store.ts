@@ -1,5 +1,5 @@
 import { type CustomerEvent, isLegacyCustomer } from '@flexprice/contracts';
-import type { Redis } from 'ioredis';
+import { type RedisClient, scanKeys } from '@flexprice/runtime';
 
 /**
  * Customers as Flexprice last told us, in Redis, under one prefix (STORE_PREFIX, default `fpstore`):
@@ -86,7 +86,7 @@ export interface CustomerStoreOptions {
   now?: () => number;
 }
 
-export function createCustomerStore(redis: Redis, options: CustomerStoreOptions) {
+export function createCustomerStore(redis: RedisClient, options: CustomerStoreOptions) {
   const { prefix, processedTtlSeconds } = options;
   const now = options.now ?? Date.now;
   if (!('applyCustomerEvent' in redis)) {
@@ -159,13 +159,7 @@ export function createCustomerStore(redis: Redis, options: CustomerStoreOptions)
       if (environmentId !== undefined) {
         indexKeys.push(keys.index(environmentId, externalId));
       } else {
-        const pattern = keys.index('*', externalId.replace(/[*?[\]\\]/g, '\\$&'));
-        let cursor = '0';
-        do {
-          const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-          cursor = next;
-          indexKeys.push(...found);
-        } while (cursor !== '0');
+        indexKeys.push(...(await scanKeys(redis, keys.index('*', externalId.replace(/[*?[\]\\]/g, '\\$&')))));
       }
       const found: StoredCustomer[] = [];
       for (const indexKey of indexKeys) {

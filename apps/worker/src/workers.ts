@@ -1,10 +1,11 @@
 import { type Family, queueNameOf, webhookBackoffDelay } from '@flexprice/contracts';
+import { createRedis, type RedisClient, type RedisTarget } from '@flexprice/runtime';
 import { type MinimalJob, type Processor, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { RetryableForwardError } from './forwarder.js';
 
 export interface WorkerPoolOptions {
-  redisUrl: string;
+  redis: RedisTarget;
   prefix: string;
   families: readonly Family[];
   processor: Processor;
@@ -31,12 +32,17 @@ function baseDelayOf(job: MinimalJob | undefined): number {
 export function startWorkerPool(options: WorkerPoolOptions) {
   const { logger } = options;
   const workers = new Map<Family, Worker>();
+  // BullMQ leaves a connection it was given open; these are ours to close.
+  const connections = new Set<RedisClient>();
   let closing = false;
 
   function create(family: Family): Worker {
     const queue = queueNameOf(family);
+    const connection = createRedis(options.redis, 'consumer');
+    connection.on('error', () => {}); // reported by the worker's 'error' listener
+    connections.add(connection);
     const worker = new Worker(queue, options.processor, {
-      connection: { url: options.redisUrl, maxRetriesPerRequest: null },
+      connection,
       prefix: options.prefix,
       concurrency: options.concurrency,
       lockDuration: options.lockDurationMs,
@@ -107,10 +113,13 @@ export function startWorkerPool(options: WorkerPoolOptions) {
       });
       const finished = await Promise.race([drained, timedOut]);
       clearTimeout(timer);
-      if (!finished) {
+      if (finished) {
+        await Promise.all([...connections].map((connection) => connection.quit().catch(() => connection.disconnect())));
+      } else {
         // Even a forced close waits for the running processors, which nothing can cancel. The
         // process is about to exit: their locks lapse and another worker retries those jobs.
         for (const worker of workers.values()) void worker.close(true).catch(() => undefined);
+        for (const connection of connections) connection.disconnect();
       }
       return finished;
     },

@@ -6,12 +6,7 @@ import { uniquePrefix } from '@flexprice/testing';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
-import { createCustomerStore } from '../src/customer-store.js';
-import { createForwarder } from '../src/forwarder.js';
-import { createHandlers, handledFamilies } from '../src/handlers/registry.js';
-import { createProcessor } from '../src/processor.js';
-import { createStoreConnection } from '../src/redis.js';
-import { startWorkerPool } from '../src/workers.js';
+import { startWorker } from '../src/worker.js';
 
 export const FORWARD_SECRET = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
 
@@ -70,20 +65,7 @@ export async function startTestWorker(redisUrl: string, env: Record<string, stri
     CUSTOMER_FORWARD_TIMEOUT_MS: '2000',
     ...env,
   });
-  const logger = pino({ level: 'silent' });
-  const storeRedis = createStoreConnection(config.redis.url);
-  const store = createCustomerStore(storeRedis, config.store);
-  const forward = config.forward ? createForwarder(config.forward) : undefined;
-  const handlers = createHandlers({ store, forward });
-  const processor = createProcessor(handlers, logger);
-  const pool = startWorkerPool({
-    redisUrl: config.redis.url,
-    prefix,
-    families: handledFamilies(handlers),
-    processor,
-    ...config.worker,
-    logger,
-  });
+  const { store, processor, pool, close } = startWorker(config, pino({ level: 'silent' }));
   const queue = new Queue('flexprice.customer', { connection: { url: redisUrl }, prefix });
   return {
     prefix,
@@ -92,9 +74,8 @@ export async function startTestWorker(redisUrl: string, env: Record<string, stri
     queue,
     pool,
     async close() {
-      await pool.close(5_000);
+      await close(5_000);
       await queue.close();
-      storeRedis.disconnect();
     },
   };
 }

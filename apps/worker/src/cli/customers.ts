@@ -7,15 +7,13 @@
  * Prints JSON. Exit codes: 0 found, 1 not found, 2 usage or configuration error.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.js';
+import { createRedis, runCli, UsageError } from '@flexprice/runtime';
+import { loadConfig } from '../config.js';
 import { createCustomerStore } from '../customer-store.js';
-import { createStoreConnection } from '../redis.js';
 
 const USAGE = `usage:
   pnpm customers get <flexprice id>
   pnpm customers find --external-id <id> [--environment <environment id>]`;
-
-class UsageError extends Error {}
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -30,7 +28,8 @@ async function run(argv: string[]): Promise<number> {
     throw new UsageError(`find takes --external-id\n${USAGE}`);
 
   const config = loadConfig();
-  const redis = createStoreConnection(config.redis.url);
+  const redis = createRedis(config.redis, 'oneshot');
+  redis.on('error', () => {});
   try {
     const store = createCustomerStore(redis, config.store);
     const found =
@@ -48,14 +47,4 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-run(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof UsageError || error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    process.stderr.write(`customers: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runCli('customers', run);

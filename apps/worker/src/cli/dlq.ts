@@ -9,15 +9,14 @@
  */
 import { parseArgs } from 'node:util';
 import { FAMILIES, queueNameOf } from '@flexprice/contracts';
+import { createRedis, runCli, UsageError } from '@flexprice/runtime';
 import { type Job, Queue } from 'bullmq';
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfig } from '../config.js';
 
 const USAGE = `usage:
   pnpm dlq list  [--queue <name>] [--json]
   pnpm dlq retry <job id> | --all [--queue <name>]
   pnpm dlq purge [--older-than <age, e.g. 30m, 12h, 7d>] [--queue <name>]`;
-
-class UsageError extends Error {}
 
 const PAGE = 500;
 
@@ -64,8 +63,10 @@ async function run(argv: string[]): Promise<number> {
   }
 
   const config = loadConfig();
+  const connection = createRedis(config.redis, 'oneshot');
+  connection.on('error', () => {});
   const queues = names.map((name) => {
-    const queue = new Queue(name, { connection: { url: config.redis.url }, prefix: config.queue.prefix });
+    const queue = new Queue(name, { connection, prefix: config.queue.prefix });
     queue.on('error', () => {});
     return { name, queue };
   });
@@ -131,17 +132,8 @@ async function run(argv: string[]): Promise<number> {
     }
   } finally {
     await Promise.all(queues.map(({ queue }) => queue.close()));
+    connection.disconnect();
   }
 }
 
-run(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof UsageError || error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    process.stderr.write(`dlq: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runCli('dlq', run);

@@ -1,0 +1,53 @@
+import { createRedis, ping } from '@flexprice/runtime';
+import type { Logger } from 'pino';
+import { createApp } from './app.js';
+import { createAuthenticator } from './auth/authenticate.js';
+import type { Config } from './config.js';
+import { createEnqueuer } from './enqueuer.js';
+
+/**
+ * The receiver's parts, wired: a fail-fast producer connection, the queues of the routed events
+ * (opened before the first request: this waits for Redis), the Express app. `main.ts` adds the
+ * listener and the shutdown; tests use the same wiring against their own Redis.
+ */
+export async function createReceiver(config: Config, logger: Logger) {
+  const redis = createRedis(config.redis, 'producer');
+  redis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
+  const enqueuer = createEnqueuer({
+    connection: redis,
+    prefix: config.queue.prefix,
+    dedupeTtlSeconds: config.queue.dedupeTtlSeconds,
+    attempts: config.queue.attempts,
+    backoffMs: config.queue.backoffMs,
+    keepCompleted: config.queue.keepCompleted,
+    timeoutMs: config.queue.enqueueTimeoutMs,
+    logger,
+  });
+  await enqueuer.open(config.queue.enqueueEvents);
+
+  let shuttingDown = false;
+  const routed = new Set(config.queue.enqueueEvents);
+  const app = createApp({
+    logger,
+    authenticate: createAuthenticator(config.auth),
+    enqueuer,
+    isRouted: (type) => routed.has(type),
+    maxBodyBytes: config.http.maxBodyBytes,
+    isReady: () => ping(redis),
+    isShuttingDown: () => shuttingDown,
+  });
+
+  return {
+    app,
+    redis,
+    /** From now on /readyz answers 503 and responses close their connections. */
+    beginShutdown(): void {
+      shuttingDown = true;
+    },
+    /** Closes the queues and the connection; call once the HTTP server has drained. */
+    async close(): Promise<void> {
+      await enqueuer.close();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

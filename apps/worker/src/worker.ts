@@ -1,0 +1,45 @@
+import { createRedis, ping } from '@flexprice/runtime';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { createCustomerStore } from './customer-store.js';
+import { createForwarder } from './forwarder.js';
+import { createHandlers, handledFamilies } from './handlers/registry.js';
+import { createProcessor } from './processor.js';
+import { startWorkerPool } from './workers.js';
+
+/**
+ * The worker's parts, wired and running: the store on its own patient connection, the forwarder,
+ * the handlers, one BullMQ worker per handled family. `main.ts` adds health and shutdown; tests
+ * use the same wiring against their own Redis.
+ */
+export function startWorker(config: Config, logger: Logger) {
+  const storeRedis = createRedis(config.redis, 'consumer');
+  storeRedis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'store connection error'));
+  const store = createCustomerStore(storeRedis, config.store);
+  const forward = config.forward ? createForwarder(config.forward) : undefined;
+  const handlers = createHandlers({ store, forward });
+  const processor = createProcessor(handlers, logger);
+  const pool = startWorkerPool({
+    redis: config.redis,
+    prefix: config.queue.prefix,
+    families: handledFamilies(handlers),
+    processor,
+    ...config.worker,
+    logger,
+  });
+
+  return {
+    store,
+    processor,
+    pool,
+    /** Redis answers and every worker runs. */
+    isReady: async () => pool.isRunning() && (await ping(storeRedis)),
+    /** Drains the workers (up to `timeoutMs`) and closes the store. True when nothing was cut off. */
+    async close(timeoutMs: number): Promise<boolean> {
+      const drained = await pool.close(timeoutMs);
+      if (drained) await storeRedis.quit().catch(() => storeRedis.disconnect());
+      else storeRedis.disconnect();
+      return drained;
+    },
+  };
+}

@@ -1,0 +1,4 @@
+// Process plumbing shared by the receiver and the worker (and their CLIs).
+export * from './env.js';
+export * from './main.js';
+export * from './redis.js';

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ConfigError, parseEnv } from './env.js';
+import { checkRedisEnv, describeTarget, redisEnv, redisTargetOf, resolvePrefix } from './redis.js';
+
+const DEFAULTS = { standalone: 'bull', cluster: '{flexprice}' };
+const schema = z.object(redisEnv).superRefine((env, ctx) => {
+  checkRedisEnv(env, ctx, [{ variable: 'QUEUE_PREFIX', value: env.QUEUE_PREFIX, defaults: DEFAULTS }]);
+});
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    parseEnv(schema, env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+}
+
+describe('Redis targets', () => {
+  it('is one server by REDIS_URL unless REDIS_CLUSTER_NODES is set', () => {
+    expect(redisTargetOf(parseEnv(schema, {}))).toEqual({ mode: 'standalone', url: 'redis://127.0.0.1:6379' });
+    expect(
+      redisTargetOf(parseEnv(schema, { REDIS_CLUSTER_NODES: 'redis-1:7000, redis-2:7001', REDIS_PASSWORD: 's3cret' })),
+    ).toEqual({
+      mode: 'cluster',
+      nodes: [
+        { host: 'redis-1', port: 7000 },
+        { host: 'redis-2', port: 7001 },
+      ],
+      password: 's3cret',
+    });
+  });
+
+  it('defaults the prefix by mode, and refuses a cluster prefix without a hash tag', () => {
+    const cluster = redisTargetOf(parseEnv(schema, { REDIS_CLUSTER_NODES: 'a:1' }));
+    expect(resolvePrefix(cluster, undefined, DEFAULTS)).toBe('{flexprice}');
+    expect(resolvePrefix({ mode: 'standalone', url: 'redis://x' }, undefined, DEFAULTS)).toBe('bull');
+    const [problem] = problemsOf({ REDIS_CLUSTER_NODES: 'a:1', QUEUE_PREFIX: 'bull' });
+    expect(problem).toContain('QUEUE_PREFIX: must carry a hash tag in cluster mode, e.g. "{flexprice}"');
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:1', QUEUE_PREFIX: 'app{q}' })).toEqual([]);
+    expect(problemsOf({ QUEUE_PREFIX: 'bull' })).toEqual([]);
+  });
+
+  it('rejects malformed node lists', () => {
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'redis-1' })).toEqual([
+      'REDIS_CLUSTER_NODES: must be host:port,host:port,...',
+    ]);
+  });
+
+  it('never shows a password', () => {
+    expect(describeTarget({ mode: 'standalone', url: 'redis://:hunter2@redis:6379/0' })).toBe(
+      'redis://:***@redis:6379/0',
+    );
+    expect(describeTarget({ mode: 'cluster', nodes: [{ host: 'a', port: 1 }], password: 'hunter2' })).toBe(
+      'cluster a:1',
+    );
+  });
+});
