@@ -1,6 +1,7 @@
 // Test helpers shared by the apps; a devDependency only, never shipped in an image.
 export * from './fixtures.js';
 export * from './process.js';
+export * from './redis-cluster.js';
 export * from './redis-container.js';
 export * from './redis-server.js';
 export * from './test-redis.js';
