@@ -80,6 +80,9 @@ const envSchema = z
     }
   });
 
+/** Every variable this app reads, for the deployment files' checks. */
+export const ENV_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export interface Config {
   redis: RedisTarget;
   queue: { prefix: string };

@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1.7
+# One image build for both apps: `--target receiver` or `--target worker`.
+# Builds the pnpm workspace once, then `pnpm deploy`s each app with its production dependencies only.
+
+ARG NODE_VERSION=22.21.1
+
+FROM node:${NODE_VERSION}-bookworm-slim AS base
+# Keep in step with package.json's packageManager.
+RUN npm install --global --no-fund --no-audit pnpm@10.34.9
+WORKDIR /repo
+
+FROM base AS build
+# Dependencies first (cached until the lockfile changes), then the sources.
+COPY pnpm-lock.yaml pnpm-workspace.yaml ./
+RUN pnpm fetch
+COPY . .
+RUN pnpm install --offline --frozen-lockfile \
+ && pnpm --recursive run build \
+ && pnpm deploy --legacy --prod --filter @flexprice/receiver /out/receiver \
+ && pnpm deploy --legacy --prod --filter @flexprice/worker /out/worker
+
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+# tini as PID 1: forwards SIGTERM to node (graceful shutdown) and reaps zombies.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production
+WORKDIR /app
+ENTRYPOINT ["/usr/bin/tini", "--"]
+
+FROM runtime AS receiver
+COPY --from=build --chown=node:node /out/receiver /app
+USER node
+EXPOSE 3000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "dist/main.js"]
+
+FROM runtime AS worker
+COPY --from=build --chown=node:node /out/worker /app
+USER node
+EXPOSE 9464
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.WORKER_METRICS_PORT||9464)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "dist/main.js"]
