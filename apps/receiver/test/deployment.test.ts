@@ -80,6 +80,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('publishes the receiver on 3000 with a /readyz healthcheck', () => {
+    // A compose variable, not a JS template: the host port is RECEIVER_PORT, 3000 by default.
     expect(receiver?.ports).toEqual(['${RECEIVER_PORT:-3000}:3000']);
     expect(receiver?.environment?.PORT).toBe('3000');
     expect(receiver?.healthcheck?.test.join(' ')).toContain('127.0.0.1:3000/readyz');

@@ -1,11 +1,13 @@
 /**
  * Sends one correctly authenticated `customer.created` to a running receiver, the way Flexprice
  * would: signed (Svix / Standard Webhooks) when FLEXPRICE_WEBHOOK_SECRET is set, else with the
- * static header. Reads the same variables as the receiver.
+ * static header. Reads the same variables as the receiver, from the environment, then ./.env,
+ * then ./.env.example (as `pnpm start` does).
  *
  *   node apps/receiver/dist/cli/send-test-webhook.js [--url http://127.0.0.1:3000] [--legacy] [--curl]
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { currentCustomer, customerEvent, legacyCustomer } from '@flexprice/contracts/fixtures';
 import { Webhook } from 'standardwebhooks';
@@ -19,6 +21,15 @@ const { values } = parseArgs({
 });
 
 const env = process.env;
+const AUTH_VARIABLES = ['FLEXPRICE_WEBHOOK_SECRET', 'FLEXPRICE_WEBHOOK_AUTH_HEADER', 'FLEXPRICE_WEBHOOK_AUTH'];
+if (!AUTH_VARIABLES.some((name) => env[name])) {
+  for (const file of ['.env', '.env.example']) {
+    if (existsSync(file)) {
+      process.loadEnvFile(file);
+      break;
+    }
+  }
+}
 const url = values.url ?? `http://127.0.0.1:${env.PORT ?? '3000'}/webhooks/flexprice`;
 const suffix = randomBytes(8).toString('hex');
 const customer = values.legacy
