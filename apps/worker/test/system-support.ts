@@ -1,0 +1,106 @@
+import { fileURLToPath } from 'node:url';
+import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
+import { freePort, runNode } from '@flexprice/testing';
+import { Webhook } from 'standardwebhooks';
+import { expect } from 'vitest';
+import { FORWARD_SECRET } from './support.js';
+
+export const RECEIVER_MAIN = fileURLToPath(new URL('../../receiver/dist/main.js', import.meta.url));
+export const WORKER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+export const WEBHOOK_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+const signer = new Webhook(WEBHOOK_SECRET);
+
+/** Customer id `i` of a run, zero-padded so ids sort. */
+export const customerId = (run: string, i: number) => `cust_${run}_${String(i).padStart(5, '0')}`;
+
+export type Outcome =
+  | { ok: true; status: number; answer: { status?: string; id?: string } }
+  | { ok: false; error: string };
+
+/** POSTs delivery `i` of a run, signed as Svix does (its `svix-id` is stable for that delivery). */
+export async function deliver(port: number, run: string, i: number): Promise<Outcome> {
+  const id = customerId(run, i);
+  const body = JSON.stringify(customerEvent('customer.created', currentCustomer({ id, external_id: `ext-${id}` })));
+  const now = new Date();
+  const msgId = `msg_${id}`;
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/webhooks/flexprice`, {
+      method: 'POST',
+      body,
+      headers: {
+        'content-type': 'application/json',
+        'svix-id': msgId,
+        'svix-timestamp': String(Math.floor(now.getTime() / 1000)),
+        'svix-signature': signer.sign(msgId, now, body),
+      },
+    });
+    return { ok: true, status: res.status, answer: (await res.json()) as { status?: string; id?: string } };
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** Delivers `count` webhooks, `concurrency` at a time, calling `during(i)` before each batch. */
+export async function deliverAll(
+  port: number,
+  run: string,
+  count: number,
+  options: { concurrency?: number; during?: (sent: number) => Promise<void> | void } = {},
+): Promise<Map<number, Outcome>> {
+  const concurrency = options.concurrency ?? 25;
+  const outcomes = new Map<number, Outcome>();
+  for (let start = 0; start < count; start += concurrency) {
+    await options.during?.(start);
+    const batch = Array.from({ length: Math.min(concurrency, count - start) }, (_, k) => start + k);
+    const results = await Promise.all(batch.map((i) => deliver(port, run, i)));
+    batch.forEach((i, k) => {
+      const outcome = results[k];
+      if (outcome) outcomes.set(i, outcome);
+    });
+  }
+  return outcomes;
+}
+
+/** The deliveries the receiver acknowledged (202). */
+export function acknowledged(outcomes: Map<number, Outcome>): number[] {
+  return [...outcomes].filter(([, o]) => o.ok && o.status === 202).map(([i]) => i);
+}
+
+export async function waitReady(port: number, timeout = 15_000): Promise<void> {
+  await expect
+    .poll(
+      () =>
+        fetch(`http://127.0.0.1:${port}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        ),
+      { timeout, interval: 100 },
+    )
+    .toBe(200);
+}
+
+/** A built receiver process on a free port. */
+export async function startReceiverProcess(env: Record<string, string>) {
+  const port = await freePort();
+  const proc = runNode(RECEIVER_MAIN, {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    FLEXPRICE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+  return { ...proc, port };
+}
+
+/** A built worker process forwarding to `forwardUrl`. */
+export async function startWorkerProcess(env: Record<string, string>, forwardUrl: string) {
+  return runNode(WORKER_MAIN, {
+    WORKER_METRICS_HOST: '127.0.0.1',
+    WORKER_METRICS_PORT: String(await freePort()),
+    CUSTOMER_FORWARD_URL: forwardUrl,
+    CUSTOMER_FORWARD_SECRET: FORWARD_SECRET,
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+}
