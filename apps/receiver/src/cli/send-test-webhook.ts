@@ -61,6 +61,7 @@ if (values.curl) {
 } else {
   try {
     const res = await fetch(url, { method: 'POST', headers, body });
+    process.stdout.write(`customer.created ${customer.id} (external id ${customer.external_id})\n`);
     process.stdout.write(`${res.status} ${await res.text()}\n`);
     process.exit(res.ok ? 0 : 1);
   } catch (error) {
