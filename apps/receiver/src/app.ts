@@ -5,10 +5,12 @@ import type { Authenticate } from './auth/authenticate.js';
 import type { Enqueuer } from './enqueuer.js';
 import { type ErrorCode, sendError } from './errors.js';
 import { createHttpLogger } from './logger.js';
+import type { ReceiverMetrics } from './metrics.js';
 import { createWebhookHandler } from './webhook-handler.js';
 
 export interface AppDeps {
   logger: Logger;
+  metrics: ReceiverMetrics;
   authenticate: Authenticate;
   enqueuer: Pick<Enqueuer, 'enqueue'>;
   isRouted: (eventType: EventType) => boolean;
@@ -51,13 +53,18 @@ export function createApp(deps: AppDeps): express.Express {
     const ready = !deps.isShuttingDown?.() && (await deps.isReady());
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
   });
+  // No secrets and no personal data in here; still, expose the port to your network only.
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
 
   // Signatures are over the exact bytes: read the body raw, whatever its declared type, and parse
   // JSON once, after authentication. Compressed bodies are refused (Flexprice never sends them).
   const rawBody = express.raw({ type: () => true, limit: deps.maxBodyBytes, inflate: false });
-  const handleWebhook = createWebhookHandler(deps);
-  app.post('/webhooks/flexprice', rawBody, handleWebhook);
-  app.post('/webhook-events/:eventType', rawBody, handleWebhook);
+  const handleWebhook = createWebhookHandler({ ...deps, observeEnqueue: deps.metrics.observeEnqueue });
+  const count = deps.metrics.middleware;
+  app.post('/webhooks/flexprice', count, rawBody, handleWebhook);
+  app.post('/webhook-events/:eventType', count, rawBody, handleWebhook);
 
   app.use((_req, res) => sendError(res, 'not_found'));
 

@@ -4,6 +4,7 @@ import { createApp } from './app.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import type { Config } from './config.js';
 import { createEnqueuer } from './enqueuer.js';
+import { createReceiverMetrics } from './metrics.js';
 
 /**
  * The receiver's parts, wired: a fail-fast producer connection, the queues of the routed events
@@ -27,8 +28,10 @@ export async function createReceiver(config: Config, logger: Logger) {
 
   let shuttingDown = false;
   const routed = new Set(config.queue.enqueueEvents);
+  const metrics = createReceiverMetrics();
   const app = createApp({
     logger,
+    metrics,
     authenticate: createAuthenticator(config.auth),
     enqueuer,
     isRouted: (type) => routed.has(type),
@@ -40,6 +43,7 @@ export async function createReceiver(config: Config, logger: Logger) {
   return {
     app,
     redis,
+    metrics,
     /** From now on /readyz answers 503 and responses close their connections. */
     beginShutdown(): void {
       shuttingDown = true;

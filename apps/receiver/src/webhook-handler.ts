@@ -7,6 +7,8 @@ import { sendError } from './errors.js';
 export interface WebhookHandlerDeps {
   authenticate: Authenticate;
   enqueuer: Pick<Enqueuer, 'enqueue'>;
+  /** Times each enqueue (Prometheus). */
+  observeEnqueue?: (result: 'queued' | 'duplicate' | 'unavailable', seconds: number) => void;
   /** Whether an event type is queued (ENQUEUE_EVENTS); the others are acknowledged and ignored. */
   isRouted: (eventType: EventType) => boolean;
   now?: () => number;
@@ -104,7 +106,9 @@ export function createWebhookHandler(deps: WebhookHandlerDeps) {
         inferredEventType: type.inferred,
       },
     };
+    const enqueueStarted = process.hrtime.bigint();
     const result = await deps.enqueuer.enqueue(job);
+    deps.observeEnqueue?.(result.status, Number(process.hrtime.bigint() - enqueueStarted) / 1e9);
     if (result.status === 'unavailable') {
       record(res, { outcome: 'unavailable', eventType: type.eventType, idempotencyKey: key });
       req.log.warn({ err: result.error, queue: result.queue }, 'enqueue failed');

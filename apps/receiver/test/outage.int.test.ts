@@ -1,5 +1,5 @@
 import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
-import { redisTest as test } from '@flexprice/testing';
+import { metricValue, redisTest as test } from '@flexprice/testing';
 import { expect } from 'vitest';
 import { signedHeaders, startReceiver } from './support.js';
 
@@ -29,7 +29,9 @@ test('Redis stopped mid-stream: 503 while down, recovery after restart, every 20
   }
   const burst = (n: number) => Promise.all(Array.from({ length: n }, send));
 
+  const scrape = async () => (await fetch(`${receiver.url}/metrics`)).text();
   try {
+    const before = await scrape();
     await burst(20);
     // Stop Redis while requests are in flight.
     const inFlight = burst(20);
@@ -57,6 +59,14 @@ test('Redis stopped mid-stream: 503 while down, recovery after restart, every 20
     }
     expect(missing).toEqual([]);
     expect((await fetch(`${receiver.url}/readyz`)).status).toBe(200);
+
+    // Every 503 was counted as `unavailable`, every 202 as `queued`.
+    const after = await scrape();
+    const delta = (outcome: string) =>
+      metricValue(after, 'flexprice_webhook_requests_total', { outcome }) -
+      metricValue(before, 'flexprice_webhook_requests_total', { outcome });
+    expect(delta('unavailable')).toBe(results.filter((r) => r.status === 503).length);
+    expect(delta('queued')).toBe(acknowledged.length);
   } finally {
     await receiver.close();
   }

@@ -5,7 +5,7 @@ import {
   FAMILY_FIXTURES,
   legacyCustomer,
 } from '@flexprice/contracts/fixtures';
-import { redisTest } from '@flexprice/testing';
+import { metricValue, redisTest } from '@flexprice/testing';
 import { Worker } from 'bullmq';
 import { describe, expect } from 'vitest';
 import {
@@ -330,5 +330,58 @@ describe('health', () => {
     const ready = await fetch(`${receiver.url}/readyz`);
     expect(ready.status).toBe(200);
     expect((await fetch(`${receiver.url}/admin/queues`)).status).toBe(404);
+  });
+});
+
+describe('metrics', () => {
+  test('GET /metrics counts each outcome exactly, by event type', async ({ receiver }) => {
+    const scrape = async () => (await fetch(`${receiver.url}/metrics`)).text();
+    const before = await scrape();
+    const send = (body: string, headers: Record<string, string>) => receiver.post('/webhooks/flexprice', body, headers);
+    const customer = (id: string) => customerBody({ id });
+
+    await send(customer('cust_m1'), signedHeaders(customer('cust_m1'), { id: 'msg_m1' }));
+    await send(customer('cust_m2'), signedHeaders(customer('cust_m2'), { id: 'msg_m2' }));
+    await send(customer('cust_m1'), signedHeaders(customer('cust_m1'), { id: 'msg_m1' })); // duplicate
+    const unknown = JSON.stringify({ event_type: 'refund.created' });
+    await send(unknown, signedHeaders(unknown));
+    const unrouted = JSON.stringify(FAMILY_FIXTURES.invoice[0]);
+    await send(unrouted, signedHeaders(unrouted));
+    await send(customer('cust_m3'), { 'content-type': 'application/json' }); // unauthorized
+    await send('{"event_type":', signedHeaders('{"event_type":')); // malformed
+    const invalid = customerBody({ name: '' });
+    await send(invalid, signedHeaders(invalid));
+    const huge = customerBody({ metadata: { padding: 'x'.repeat(5000) } });
+    await send(huge, signedHeaders(huge));
+
+    const after = await scrape();
+    const delta = (labels: Record<string, string>) =>
+      metricValue(after, 'flexprice_webhook_requests_total', labels) -
+      metricValue(before, 'flexprice_webhook_requests_total', labels);
+    expect({
+      queued: delta({ event_type: 'customer.created', outcome: 'queued' }),
+      duplicate: delta({ event_type: 'customer.created', outcome: 'duplicate' }),
+      unknown: delta({ event_type: 'unknown', outcome: 'ignored' }),
+      notRouted: delta({ event_type: 'invoice.update.finalized', outcome: 'ignored' }),
+      unauthorized: delta({ event_type: 'none', outcome: 'unauthorized' }),
+      malformed: delta({ event_type: 'none', outcome: 'invalid' }),
+      schemaInvalid: delta({ event_type: 'customer.created', outcome: 'invalid' }),
+      tooLarge: delta({ outcome: 'too_large' }),
+      all: delta({}),
+    }).toEqual({
+      queued: 2,
+      duplicate: 1,
+      unknown: 1,
+      notRouted: 1,
+      unauthorized: 1,
+      malformed: 1,
+      schemaInvalid: 1,
+      tooLarge: 1,
+      all: 9,
+    });
+    const histogram = (name: string) => metricValue(after, name) - metricValue(before, name);
+    expect(histogram('flexprice_webhook_request_duration_seconds_count')).toBe(9);
+    expect(histogram('flexprice_webhook_enqueue_duration_seconds_count')).toBe(3);
+    expect(metricValue(after, 'process_resident_memory_bytes')).toBeGreaterThan(0);
   });
 });
