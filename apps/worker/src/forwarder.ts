@@ -1,5 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
+import type { ForwardStatusClass } from './metrics.js';
 
 /** A forward that may succeed later (408, 425, 429, 5xx, timeout, connection error). */
 export class RetryableForwardError extends Error {
@@ -36,6 +37,8 @@ export interface ForwarderOptions {
   secret: string;
   timeoutMs: number;
   now?: () => number;
+  /** Times each forward by answer class (Prometheus). */
+  observe?: (statusClass: ForwardStatusClass, seconds: number) => void;
 }
 
 /**
@@ -50,6 +53,8 @@ export function createForwarder(options: ForwarderOptions) {
   return async function forward(request: ForwardRequest): Promise<{ status: number }> {
     const body = JSON.stringify(request.body);
     const sentAt = new Date(now());
+    const started = process.hrtime.bigint();
+    const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
     let response: Response;
     try {
       response = await fetch(options.url, {
@@ -67,15 +72,17 @@ export function createForwarder(options: ForwarderOptions) {
         },
       });
     } catch (error) {
-      const reason =
-        error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
-          ? `no answer within ${options.timeoutMs} ms`
-          : `could not connect: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`;
+      const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+      options.observe?.(timedOut ? 'timeout' : 'error', elapsed());
+      const reason = timedOut
+        ? `no answer within ${options.timeoutMs} ms`
+        : `could not connect: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`;
       throw new RetryableForwardError(`forward to ${options.url} failed: ${reason}`);
     }
     // The body is not used; reading it frees the connection for reuse.
     await response.arrayBuffer().catch(() => undefined);
     const { status } = response;
+    options.observe?.(`${Math.min(Math.max(Math.floor(status / 100), 2), 5)}xx` as ForwardStatusClass, elapsed());
     if (status >= 200 && status < 300) return { status };
     const message = `forward to ${options.url} answered ${status}`;
     if (status >= 500 || RETRYABLE_STATUSES.has(status)) {

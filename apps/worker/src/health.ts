@@ -1,11 +1,13 @@
 import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
 
 export interface HealthDeps {
   /** Redis answers and every worker runs. */
   isReady: () => Promise<boolean>;
+  metrics: Registry;
 }
 
-/** The worker's own small listener: `/healthz` (process up), `/readyz` (able to work). */
+/** The worker's own small listener: `/healthz` (process up), `/readyz` (able to work), `/metrics`. */
 export function createHealthServer(deps: HealthDeps): Server {
   return createServer((req, res) => {
     const reply = (status: number, body: object) => {
@@ -17,6 +19,13 @@ export function createHealthServer(deps: HealthDeps): Server {
       deps.isReady().then(
         (ready) => reply(ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable' }),
         () => reply(503, { status: 'unavailable' }),
+      );
+      return;
+    }
+    if (req.url === '/metrics') {
+      deps.metrics.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': deps.metrics.contentType }).end(text),
+        () => reply(500, { error: 'metrics_unavailable' }),
       );
       return;
     }

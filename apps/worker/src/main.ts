@@ -14,7 +14,7 @@ runMain('worker', async () => {
   if (!config.forward) logger.info('CUSTOMER_FORWARD_URL is not set: customer events update the store only');
   const worker = startWorker(config, logger);
 
-  const health = createHealthServer({ isReady: worker.isReady });
+  const health = createHealthServer({ isReady: worker.isReady, metrics: worker.metrics.registry });
   health.listen(config.health.port, config.health.host);
   await once(health, 'listening');
   logger.info({ port: (health.address() as AddressInfo).port }, 'worker health listening');

@@ -3,6 +3,7 @@ import { createRedis, type RedisClient, type RedisTarget } from '@flexprice/runt
 import { type MinimalJob, type Processor, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { RetryableForwardError } from './forwarder.js';
+import type { JobResult, WorkerMetrics } from './metrics.js';
 
 export interface WorkerPoolOptions {
   redis: RedisTarget;
@@ -14,8 +15,20 @@ export interface WorkerPoolOptions {
   stalledIntervalMs: number;
   maxStalledCount: number;
   logger: Logger;
+  metrics: WorkerMetrics;
   /** How often a stopped worker is looked for (and re-created). */
   superviseEveryMs?: number;
+}
+
+/** What ties a job's log lines to the webhook's request: its request id and idempotency key. */
+function trace(job: MinimalJob | undefined): { requestId?: unknown; idempotencyKey?: unknown } {
+  const receipt = (job?.data as { receipt?: { requestId?: unknown; idempotencyKey?: unknown } } | undefined)?.receipt;
+  return { requestId: receipt?.requestId, idempotencyKey: receipt?.idempotencyKey };
+}
+
+/** How long the try took; a try that will be retried has no `finishedOn`, it just ended. */
+function secondsOf(job: MinimalJob): number | undefined {
+  return job.processedOn ? ((job.finishedOn ?? Date.now()) - job.processedOn) / 1000 : undefined;
 }
 
 function baseDelayOf(job: MinimalJob | undefined): number {
@@ -60,15 +73,23 @@ export function startWorkerPool(options: WorkerPoolOptions) {
       },
     });
     worker.on('completed', (job, result: unknown) => {
-      logger.info({ queue, jobId: job.id, eventType: job.name, result, attempts: job.attemptsMade }, 'job completed');
+      const outcome = (result as { outcome?: unknown } | undefined)?.outcome;
+      const kind: JobResult = typeof outcome === 'string' && outcome.startsWith('skipped') ? 'skipped' : 'completed';
+      options.metrics.jobFinished(queue, job.name, kind, secondsOf(job));
+      logger.info(
+        { queue, jobId: job.id, eventType: job.name, ...trace(job), result, attempts: job.attemptsMade },
+        'job completed',
+      );
     });
     worker.on('failed', (job, err) => {
       const attempts = job?.opts.attempts ?? 1;
       const final = !job || err instanceof UnrecoverableError || job.attemptsMade >= attempts;
+      options.metrics.jobFinished(queue, job?.name ?? 'unknown', final ? 'failed' : 'retried', job && secondsOf(job));
       const context = {
         queue,
         jobId: job?.id,
         eventType: job?.name,
+        ...trace(job),
         attempt: job?.attemptsMade,
         attempts,
         err: { name: err.name, message: err.message },

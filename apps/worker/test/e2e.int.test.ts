@@ -1,15 +1,18 @@
+import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
 import { redisTest as test, uniquePrefix } from '@flexprice/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { Webhook } from 'standardwebhooks';
 import { expect } from 'vitest';
 import { createCustomerStore } from '../src/customer-store.js';
-import { startForwardTarget } from './support.js';
+import { FORWARD_SECRET, startForwardTarget } from './support.js';
 import {
   acknowledged,
   customerId,
   deliverAll,
   startReceiverProcess,
   startWorkerProcess,
+  WEBHOOK_SECRET,
   waitReady,
 } from './system-support.js';
 
@@ -21,8 +24,9 @@ test('500 signed webhooks through the built receiver and worker: every customer 
   const target = await startForwardTarget();
   const prefix = uniquePrefix('e2e');
   const env = { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, STORE_PREFIX: `${prefix}-store` };
-  const receiver = await startReceiverProcess(env);
-  const worker = await startWorkerProcess(env, target.url);
+  // Info level: the log capture below must hold no secret and no personal data at that level.
+  const receiver = await startReceiverProcess({ ...env, LOG_LEVEL: 'info' });
+  const worker = await startWorkerProcess({ ...env, LOG_LEVEL: 'info' }, target.url);
   const queue = new Queue('flexprice.customer', { connection: { url: redis.url }, prefix });
   const storeRedis = new Redis(redis.url);
   try {
@@ -40,6 +44,32 @@ test('500 signed webhooks through the built receiver and worker: every customer 
       .toEqual({ completed: WEBHOOKS, waiting: 0, active: 0, delayed: 0, failed: 0 });
     expect(target.received).toHaveLength(WEBHOOKS);
     expect(new Set(target.received.map((r) => r.headers['webhook-id'])).size).toBe(WEBHOOKS);
+
+    // One request id from the HTTP request through the job to the worker's lines and the forward.
+    const traced = JSON.stringify(customerEvent('customer.created', currentCustomer({ id: 'cust_traced' })));
+    const signedAt = new Date();
+    const res = await fetch(`http://127.0.0.1:${receiver.port}/webhooks/flexprice`, {
+      method: 'POST',
+      body: traced,
+      headers: {
+        'content-type': 'application/json',
+        'x-request-id': 'req-trace-42',
+        'svix-id': 'msg_traced',
+        'svix-timestamp': String(Math.floor(signedAt.getTime() / 1000)),
+        'svix-signature': new Webhook(WEBHOOK_SECRET).sign('msg_traced', signedAt, traced),
+      },
+    });
+    expect(res.headers.get('x-request-id')).toBe('req-trace-42');
+    await expect.poll(() => worker.output(), { timeout: 10_000 }).toContain('"requestId":"req-trace-42"');
+    expect(receiver.output()).toContain('"id":"req-trace-42"');
+    expect(target.received.at(-1)?.headers['x-request-id']).toBe('req-trace-42');
+
+    const logs = receiver.output() + worker.output();
+    for (const secret of [WEBHOOK_SECRET, WEBHOOK_SECRET.slice(6), FORWARD_SECRET, FORWARD_SECRET.slice(6)]) {
+      expect(logs).not.toContain(secret);
+    }
+    expect(logs).not.toMatch(/@acme\.test/); // the customers' emails
+    expect(logs).not.toContain('Acme Inc'); // and names
 
     const store = createCustomerStore(storeRedis, { prefix: env.STORE_PREFIX, processedTtlSeconds: 3600 });
     const ids = Array.from({ length: WEBHOOKS }, (_, i) => customerId('e2e', i));

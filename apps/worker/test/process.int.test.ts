@@ -46,6 +46,7 @@ describe('the built worker process', () => {
       expect(await worker.exited).toBe(0);
       expect(await queue.getJobState(job.id ?? '')).toBe('completed');
       expect(worker.output()).toContain('worker stopped');
+      expect(worker.output()).toContain('"jobId":"' + job.id + '"');
     } finally {
       worker.child.kill('SIGKILL');
     }
@@ -84,6 +85,15 @@ describe('the built worker process', () => {
     try {
       const job = await enqueue(queue, 'customer.created', event('cust_replayed'));
       await expect.poll(() => queue.getJobState(job.id ?? ''), { timeout: 10_000 }).toBe('failed');
+
+      const health = `http://127.0.0.1:${env.WORKER_METRICS_PORT}`;
+      expect((await fetch(`${health}/healthz`)).status).toBe(200);
+      await expect.poll(async () => (await fetch(`${health}/readyz`)).status).toBe(200);
+      const metrics = await (await fetch(`${health}/metrics`)).text();
+      expect(metrics).toContain('flexprice_queue_jobs{queue="flexprice.customer",state="failed"} 1');
+      expect(metrics).toContain(
+        'flexprice_jobs_total{queue="flexprice.customer",event_type="customer.created",result="failed"} 1',
+      );
 
       const list = runNode(DLQ, env, ['list', '--queue', 'flexprice.customer']);
       expect(await list.exited).toBe(0);

@@ -17,7 +17,10 @@ export interface Received {
 }
 
 /** What the target does with the nth request (0-based): a status, optionally after a delay. */
-export type Responder = (n: number) => { status: number; delayMs?: number; headers?: Record<string, string> };
+export type Responder = (
+  n: number,
+  body: string,
+) => { status: number; delayMs?: number; headers?: Record<string, string> };
 
 /** A real HTTP server standing in for the service customers are forwarded to. */
 export async function startForwardTarget(responder: Responder = () => ({ status: 200 })) {
@@ -31,7 +34,7 @@ export async function startForwardTarget(responder: Responder = () => ({ status:
     req.on('end', () => {
       const n = received.length;
       received.push({ headers: req.headers, body, at: Date.now() });
-      const { status, delayMs = 0, headers = {} } = respond(n);
+      const { status, delayMs = 0, headers = {} } = respond(n, body);
       const timer = setTimeout(() => res.writeHead(status, headers).end(), delayMs);
       res.on('close', () => clearTimeout(timer));
     });
@@ -41,7 +44,6 @@ export async function startForwardTarget(responder: Responder = () => ({ status:
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/provision`,
     received,
-    /** Requests that the target answered 2xx. */
     setResponder(next: Responder) {
       respond = next;
     },
@@ -65,7 +67,7 @@ export async function startTestWorker(redisUrl: string, env: Record<string, stri
     CUSTOMER_FORWARD_TIMEOUT_MS: '2000',
     ...env,
   });
-  const { store, processor, pool, close } = startWorker(config, pino({ level: 'silent' }));
+  const { store, processor, pool, metrics, close } = startWorker(config, pino({ level: 'silent' }));
   const queue = new Queue('flexprice.customer', { connection: { url: redisUrl }, prefix });
   return {
     prefix,
@@ -73,6 +75,7 @@ export async function startTestWorker(redisUrl: string, env: Record<string, stri
     processor,
     queue,
     pool,
+    metrics,
     async close() {
       await close(5_000);
       await queue.close();

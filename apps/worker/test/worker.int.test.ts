@@ -1,5 +1,5 @@
 import { currentCustomer, customerEvent, legacyCustomer } from '@flexprice/contracts/fixtures';
-import { redisTest } from '@flexprice/testing';
+import { metricValue, redisTest } from '@flexprice/testing';
 import type { Job, Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
@@ -227,6 +227,69 @@ describe('without CUSTOMER_FORWARD_URL', () => {
     try {
       const { job } = await settled(worker.queue, await enqueue(worker.queue, 'customer.created', created()));
       expect(job.returnvalue).toEqual({ outcome: 'applied', forwarded: 'disabled' });
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
+describe('metrics', () => {
+  test('count each try by result, time forwards by answer class, and read the queue gauges', async ({
+    worker,
+    target,
+  }) => {
+    const scrape = () => worker.metrics.registry.metrics();
+    const before = await scrape();
+    const tries: Record<string, number> = {};
+    target.setResponder((_n, body) => {
+      const id = (JSON.parse(body) as { customer: { id: string } }).customer.id;
+      tries[id] = (tries[id] ?? 0) + 1;
+      if (id === 'cust_bad') return { status: 400 };
+      return { status: id === 'cust_a' && tries[id] === 1 ? 500 : 200 };
+    });
+    const run = async (type: 'customer.created' | 'customer.deleted', id: string) =>
+      settled(worker.queue, await enqueue(worker.queue, type, customerEvent(type, currentCustomer({ id }))));
+    await run('customer.created', 'cust_a'); // 500, then 200
+    await run('customer.created', 'cust_bad'); // 400: failed for good
+    await run('customer.deleted', 'cust_d');
+    await run('customer.created', 'cust_d'); // tombstone: skipped
+
+    const after = await scrape();
+    const delta = (name: string, labels: Record<string, string> = {}) =>
+      metricValue(after, name, labels) - metricValue(before, name, labels);
+    const jobs = (event_type: string, result: string) =>
+      delta('flexprice_jobs_total', { queue: 'flexprice.customer', event_type, result });
+    expect({
+      created: jobs('customer.created', 'completed'),
+      retried: jobs('customer.created', 'retried'),
+      failed: jobs('customer.created', 'failed'),
+      skipped: jobs('customer.created', 'skipped'),
+      deleted: jobs('customer.deleted', 'completed'),
+    }).toEqual({ created: 1, retried: 1, failed: 1, skipped: 1, deleted: 1 });
+    expect(delta('flexprice_job_duration_seconds_count')).toBe(5);
+    expect({
+      ok: delta('flexprice_forward_duration_seconds_count', { status_class: '2xx' }),
+      client: delta('flexprice_forward_duration_seconds_count', { status_class: '4xx' }),
+      server: delta('flexprice_forward_duration_seconds_count', { status_class: '5xx' }),
+    }).toEqual({ ok: 2, client: 1, server: 1 });
+
+    const gauge = (state: string) => metricValue(after, 'flexprice_queue_jobs', { queue: 'flexprice.customer', state });
+    const counts = await worker.queue.getJobCounts('waiting', 'failed', 'completed');
+    expect({ waiting: gauge('waiting'), failed: gauge('failed'), completed: gauge('completed') }).toEqual(counts);
+    expect(counts).toEqual({ waiting: 0, failed: 1, completed: 3 });
+  });
+
+  test("the oldest waiting job's age grows while no worker takes it", async ({ redis }) => {
+    const worker = await startTestWorker(redis.url);
+    await worker.pool.close(1_000);
+    try {
+      await enqueue(worker.queue, 'customer.created', created());
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const text = await worker.metrics.registry.metrics();
+      expect(metricValue(text, 'flexprice_queue_jobs', { queue: 'flexprice.customer', state: 'waiting' })).toBe(1);
+      expect(
+        metricValue(text, 'flexprice_queue_oldest_waiting_age_seconds', { queue: 'flexprice.customer' }),
+      ).toBeGreaterThan(0);
     } finally {
       await worker.close();
     }

@@ -1,0 +1,84 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export type JobResult = 'completed' | 'skipped' | 'retried' | 'failed';
+export type ForwardStatusClass = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'error';
+
+/** What the queue gauges read on each scrape (one round trip per queue). */
+export interface QueueProbe {
+  queue: string;
+  counts(): Promise<Record<string, number>>;
+  /** Enqueue time (ms) of the oldest waiting job, or undefined when none waits. */
+  oldestWaitingAt(): Promise<number | undefined>;
+}
+
+const STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+
+/** The worker's Prometheus metrics, in a registry of its own. */
+export function createWorkerMetrics(now: () => number = Date.now) {
+  const probes: QueueProbe[] = [];
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const jobs = new Counter({
+    name: 'flexprice_jobs_total',
+    help: 'Job tries by result: completed, skipped (applied nothing: tombstone, stale), retried, failed (for good).',
+    labelNames: ['queue', 'event_type', 'result'] as const,
+    registers: [registry],
+  });
+  const jobDuration = new Histogram({
+    name: 'flexprice_job_duration_seconds',
+    help: 'Processing time of one try of a job.',
+    labelNames: ['queue', 'event_type'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const forwardDuration = new Histogram({
+    name: 'flexprice_forward_duration_seconds',
+    help: 'Time of one forward to CUSTOMER_FORWARD_URL, by answer class (timeout, error: no answer).',
+    labelNames: ['status_class'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'flexprice_queue_jobs',
+    help: 'Jobs per queue and state, read from Redis at scrape time.',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const probe of probes) {
+        const counts = await probe.counts();
+        for (const state of STATES) this.set({ queue: probe.queue, state }, counts[state] ?? 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'flexprice_queue_oldest_waiting_age_seconds',
+    help: 'Age of the oldest job waiting for a worker (0 when none waits): alert when it grows.',
+    labelNames: ['queue'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const probe of probes) {
+        const at = await probe.oldestWaitingAt();
+        this.set({ queue: probe.queue }, at === undefined ? 0 : Math.max(now() - at, 0) / 1000);
+      }
+    },
+  });
+
+  return {
+    registry,
+    /** Queues whose gauges are read on each scrape. */
+    watch(...queues: QueueProbe[]): void {
+      probes.push(...queues);
+    },
+    jobFinished(queue: string, eventType: string, result: JobResult, seconds: number | undefined): void {
+      jobs.inc({ queue, event_type: eventType, result });
+      if (seconds !== undefined) jobDuration.observe({ queue, event_type: eventType }, seconds);
+    },
+    forwarded(statusClass: ForwardStatusClass, seconds: number): void {
+      forwardDuration.observe({ status_class: statusClass }, seconds);
+    },
+  };
+}
+
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
