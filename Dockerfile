@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1.7
-# One image build for both apps: `--target receiver` or `--target worker`.
+# One image build for the apps: `--target receiver`, `--target worker` or `--target dashboard`.
 # Builds the pnpm workspace once, then `pnpm deploy`s each app with its production dependencies only.
 
 ARG NODE_VERSION=22.21.1
@@ -17,7 +17,8 @@ COPY . .
 RUN pnpm install --offline --frozen-lockfile \
  && pnpm --recursive run build \
  && pnpm deploy --legacy --prod --filter @flexprice/receiver /out/receiver \
- && pnpm deploy --legacy --prod --filter @flexprice/worker /out/worker
+ && pnpm deploy --legacy --prod --filter @flexprice/worker /out/worker \
+ && pnpm deploy --legacy --prod --filter @flexprice/dashboard /out/dashboard
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 # tini as PID 1: forwards SIGTERM to node (graceful shutdown) and reaps zombies.
@@ -42,4 +43,10 @@ USER node
 EXPOSE 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.WORKER_METRICS_PORT||9464)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "dist/main.js"]
+
+FROM runtime AS dashboard
+COPY --from=build --chown=node:node /out/dashboard /app
+USER node
+EXPOSE 3001
 CMD ["node", "dist/main.js"]

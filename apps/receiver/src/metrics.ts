@@ -44,7 +44,7 @@ export function createReceiverMetrics() {
       enqueueDuration.observe({ result }, seconds);
     },
     /** Counts every webhook request once, when its answer is sent. */
-    middleware(req: Request, res: Response, next: NextFunction): void {
+    middleware(_req: Request, res: Response, next: NextFunction): void {
       const started = process.hrtime.bigint();
       res.on('finish', () => {
         const webhook = res.locals.webhook as WebhookOutcome | undefined;

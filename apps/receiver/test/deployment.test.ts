@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { ENV_VARIABLES as DASHBOARD_ENV, loadConfig as loadDashboardConfig } from '../../dashboard/src/config.js';
 import { loadConfig as loadWorkerConfig, ENV_VARIABLES as WORKER_ENV } from '../../worker/src/config.js';
 import { loadConfig as loadReceiverConfig, ENV_VARIABLES as RECEIVER_ENV } from '../src/config.js';
 
@@ -12,6 +13,7 @@ const read = (path: string) => readFileSync(root(path), 'utf8');
 
 interface Service {
   image?: string;
+  profiles?: string[];
   build?: { context: string; target: string };
   command?: string[];
   environment?: Record<string, string>;
@@ -27,7 +29,10 @@ const compose = parse(read('docker-compose.yml')) as {
   services: Record<string, Service>;
   volumes: Record<string, unknown>;
 };
-const { redis, receiver, worker } = compose.services as Record<'redis' | 'receiver' | 'worker', Service>;
+const { redis, receiver, worker, dashboard, prometheus, grafana } = compose.services as Record<
+  'redis' | 'receiver' | 'worker' | 'dashboard' | 'prometheus' | 'grafana',
+  Service
+>;
 
 /** `.env.example` as the apps would see it: `KEY=value` lines, comments skipped. */
 const envExample = Object.fromEntries(
@@ -71,6 +76,7 @@ describe('docker-compose.yml', () => {
   it.each([
     ['receiver', receiver],
     ['worker', worker],
+    ['dashboard', dashboard],
   ])('builds the %s target, waits for a healthy Redis, reads .env', (target, service) => {
     expect(service?.build).toEqual({ context: '.', target });
     expect(dockerStages().has(target)).toBe(true);
@@ -103,18 +109,70 @@ describe('docker-compose.yml', () => {
   it('sets only variables the apps read', () => {
     expect(Object.keys(receiver?.environment ?? {}).filter((name) => !RECEIVER_ENV.includes(name))).toEqual([]);
     expect(Object.keys(worker?.environment ?? {}).filter((name) => !WORKER_ENV.includes(name))).toEqual([]);
+    expect(Object.keys(dashboard?.environment ?? {}).filter((name) => !DASHBOARD_ENV.includes(name))).toEqual([]);
+  });
+
+  it('serves the dashboard on its own port, on loopback only, never the webhook port', () => {
+    expect(dashboard?.environment?.ADMIN_PORT).toBe('3001');
+    expect(dashboard?.ports).toEqual(['127.0.0.1:${ADMIN_PORT:-3001}:3001']);
+    expect(receiver?.environment?.PORT).not.toBe(dashboard?.environment?.ADMIN_PORT);
+  });
+
+  it('adds Prometheus and Grafana only with the observability profile', () => {
+    for (const service of [prometheus, grafana]) {
+      expect(service?.profiles).toEqual(['observability']);
+      expect(service?.image).toMatch(/:v?\d+\.\d+\.\d+$/);
+    }
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (!['prometheus', 'grafana'].includes(name)) expect(service.profiles, name).toBeUndefined();
+    }
+  });
+});
+
+describe('deploy/ (Prometheus, alerts, Grafana)', () => {
+  /** Every flexprice_* metric the apps define. */
+  const defined = new Set(
+    ['apps/receiver/src/metrics.ts', 'apps/worker/src/metrics.ts'].flatMap((file) =>
+      [...read(file).matchAll(/name: '(flexprice_\w+)'/g)].map((m) => m[1]),
+    ),
+  );
+  const referenced = (text: string) =>
+    [...text.matchAll(/flexprice_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, ''));
+
+  it('scrapes the receiver on its port and every worker replica on WORKER_METRICS_PORT', () => {
+    const config = parse(read('deploy/prometheus/prometheus.yml')) as {
+      scrape_configs: { job_name: string; dns_sd_configs: { names: string[]; port: number }[] }[];
+    };
+    const jobs = Object.fromEntries(config.scrape_configs.map((job) => [job.job_name, job.dns_sd_configs[0]]));
+    expect(jobs.receiver).toMatchObject({ names: ['receiver'], port: Number(receiver?.environment?.PORT) });
+    expect(jobs.worker).toMatchObject({ names: ['worker'], port: Number(worker?.environment?.WORKER_METRICS_PORT) });
+    expect(prometheus?.volumes).toContain('./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+  });
+
+  it('the dashboard and the alerts only query metrics the apps export', () => {
+    const dashboardJson = read('deploy/grafana/dashboards/flexprice-webhooks.json');
+    const alerts = read('deploy/prometheus/alerts.yml');
+    const used = new Set([...referenced(dashboardJson), ...referenced(alerts)]);
+    expect(used.size).toBeGreaterThan(5);
+    expect([...used].filter((name) => !defined.has(name))).toEqual([]);
+    const board = JSON.parse(dashboardJson) as { panels: { datasource: { uid: string } }[] };
+    const datasources = parse(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as {
+      datasources: { uid: string }[];
+    };
+    expect(new Set(board.panels.map((p) => p.datasource.uid))).toEqual(new Set([datasources.datasources[0]?.uid]));
   });
 });
 
 describe('.env.example', () => {
   it('names only variables an app (or compose itself) reads', () => {
-    const known = new Set([...RECEIVER_ENV, ...WORKER_ENV, 'RECEIVER_PORT', 'REDIS_APPENDFSYNC']);
+    const known = new Set([...RECEIVER_ENV, ...WORKER_ENV, ...DASHBOARD_ENV, 'RECEIVER_PORT', 'REDIS_APPENDFSYNC']);
     expect(Object.keys(envExample).filter((name) => !known.has(name))).toEqual([]);
   });
 
   it('starts both apps as compose would run them (placeholders, but valid ones)', () => {
     expect(() => loadReceiverConfig({ ...envExample, ...receiver?.environment })).not.toThrow();
     expect(() => loadWorkerConfig({ ...envExample, ...worker?.environment })).not.toThrow();
+    expect(() => loadDashboardConfig({ ...envExample, ...dashboard?.environment })).not.toThrow();
   });
 
   it('holds placeholders only', () => {
@@ -137,13 +195,14 @@ describe('Dockerfile', () => {
     expect(build).toContain('pnpm install --offline --frozen-lockfile');
     expect(build).toContain('pnpm deploy --legacy --prod --filter @flexprice/receiver /out/receiver');
     expect(build).toContain('pnpm deploy --legacy --prod --filter @flexprice/worker /out/worker');
+    expect(build).toContain('pnpm deploy --legacy --prod --filter @flexprice/dashboard /out/dashboard');
   });
 
   it('runs a current Node LTS under an init, as a non-root user', () => {
     const version = /ARG NODE_VERSION=(\d+)/.exec(read('Dockerfile'))?.[1];
     expect(Number(version)).toBeGreaterThanOrEqual(22);
     expect(stages.get('runtime')?.join('\n')).toContain('ENTRYPOINT ["/usr/bin/tini", "--"]');
-    for (const app of ['receiver', 'worker']) {
+    for (const app of ['receiver', 'worker', 'dashboard']) {
       const stage = stages.get(app) ?? [];
       expect(stage[0]).toMatch(/^FROM runtime AS/);
       expect(stage).toContain('USER node');
@@ -153,7 +212,7 @@ describe('Dockerfile', () => {
   });
 
   it('ships dist only (each app publishes its dist; sources stay out of the image)', () => {
-    for (const app of ['receiver', 'worker']) {
+    for (const app of ['receiver', 'worker', 'dashboard']) {
       const manifest = JSON.parse(read(`apps/${app}/package.json`)) as { files?: string[]; main?: string };
       expect(manifest.files).toEqual(['dist']);
       expect(manifest.main).toBe('dist/main.js');

@@ -46,7 +46,7 @@ describe('the built worker process', () => {
       expect(await worker.exited).toBe(0);
       expect(await queue.getJobState(job.id ?? '')).toBe('completed');
       expect(worker.output()).toContain('worker stopped');
-      expect(worker.output()).toContain('"jobId":"' + job.id + '"');
+      expect(worker.output()).toContain(`"jobId":"${job.id}"`);
     } finally {
       worker.child.kill('SIGKILL');
     }

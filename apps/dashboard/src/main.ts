@@ -1,0 +1,37 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { describeTarget, runMain } from '@flexprice/runtime';
+import closeWithGrace from 'close-with-grace';
+import { pino } from 'pino';
+import { loadConfig } from './config.js';
+import { BASE_PATH, createDashboard } from './dashboard.js';
+
+runMain('dashboard', async () => {
+  const config = loadConfig();
+  const logger = pino({ level: config.logLevel, base: { service: 'dashboard' } });
+  const { credentials } = config;
+  if (!credentials) {
+    logger.warn(
+      'dashboard disabled: set ADMIN_USERNAME and ADMIN_PASSWORD to serve it (it never runs unauthenticated)',
+    );
+    return;
+  }
+  const dashboard = createDashboard({ ...config, credentials });
+  const server = dashboard.app.listen(config.http.port, config.http.host);
+  await once(server, 'listening');
+  logger.info(
+    {
+      port: (server.address() as AddressInfo).port,
+      path: BASE_PATH,
+      readOnly: config.readOnly,
+      redis: describeTarget(config.redis),
+    },
+    'dashboard listening',
+  );
+  closeWithGrace({ delay: 5_000, logger }, async () => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections(); // browsers keep connections open; nothing here is worth waiting for
+    await closed;
+    await dashboard.close();
+  });
+});
