@@ -1,0 +1,16 @@
+// The worker a hurried team writes: one HSET per job, BullMQ's defaults (concurrency 1).
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+
+const redis = new Redis(process.env.REDIS_URL);
+new Worker(
+  'flexprice.customer',
+  async (job) => {
+    const { customer } = job.data.event ?? job.data;
+    await redis.hset(`naive:customer:${customer.id}`, 'data', JSON.stringify(customer), 'event', job.name);
+  },
+  {
+    connection: { url: process.env.REDIS_URL, maxRetriesPerRequest: null },
+    prefix: process.env.QUEUE_PREFIX ?? 'bull',
+  },
+);

@@ -1,0 +1,481 @@
+#!/usr/bin/env node
+// pnpm bench [--soak]: the built receiver and worker against a bare Express app, a naive receiver and
+// a naive worker, side by side in one run, on a Redis of its own. Prints a table and writes
+// bench/results/latest.json. These machines are noisy: compare the ratios of one run, not runs.
+//
+//   BENCH_SECONDS (10)  measured seconds per receiver run      BENCH_JOBS (20000)  jobs per drain
+//   BENCH_RATE (500)    offered req/s of the end-to-end run    --soak              adds 5 minutes
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { idempotencyKey, webhookJobOptions } from '@flexprice/contracts';
+import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
+import autocannon from 'autocannon';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Webhook } from 'standardwebhooks';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const SOAK = process.argv.includes('--soak');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
+const RATE = Number(process.env.BENCH_RATE ?? 500);
+const CONNECTIONS = 50;
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+const FORWARD_SECRET = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
+const STATIC = { header: 'x-api-key', token: 'bench-static-token-0123456789' };
+const log = (message) => process.stderr.write(`[bench] ${message}\n`);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function freePort() {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  return port;
+}
+
+const children = new Set();
+function start(script, env, { stdout = 'ignore' } = {}) {
+  const child = spawn(process.execPath, [join(root, script)], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['pipe', stdout, 'inherit'],
+  });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+async function stop(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(15_000).then(() => child.kill('SIGKILL'))]);
+}
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+async function waitHttp(url, timeout = 20_000) {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { method: 'GET' });
+      if (res.status < 500) return;
+    } catch {}
+    await sleep(50);
+  }
+  throw new Error(`${url} did not answer`);
+}
+
+/** Resident set size of a process, in MiB. */
+function rssMiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+// --- Redis of our own (AOF everysec, as compose runs it) -------------------------------------------
+const redisDir = mkdtempSync(join(tmpdir(), 'flexprice-bench-'));
+const redisPort = await freePort();
+const redisUrl = `redis://127.0.0.1:${redisPort}`;
+const redisServer = spawn(
+  'redis-server',
+  [
+    '--port',
+    String(redisPort),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    redisDir,
+    '--save',
+    '',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'everysec',
+    '--maxmemory-policy',
+    'noeviction',
+  ],
+  { stdio: 'ignore' },
+);
+children.add(redisServer);
+// Reconnects every 50 ms until redis-server listens; PING waits in the offline queue until then.
+const redis = new Redis(redisUrl, { retryStrategy: () => 50 });
+redis.on('error', () => {});
+await redis.ping();
+const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
+
+async function commandCalls() {
+  const stats = await redis.info('commandstats');
+  let total = 0;
+  for (const match of stats.matchAll(/cmdstat_(\w+):calls=(\d+)/g)) {
+    if (!['info', 'flushall', 'ping', 'client', 'config'].includes(match[1])) total += Number(match[2]);
+  }
+  return total;
+}
+
+// --- Requests: distinct customer.created deliveries, pre-signed --------------------------------------
+let sequence = 0;
+function makePool(count, auth) {
+  const signer = new Webhook(SECRET);
+  const pool = [];
+  for (let i = 0; i < count; i += 1) {
+    sequence += 1;
+    const id = `cust_bench_${sequence}`;
+    const body = JSON.stringify(
+      customerEvent('customer.created', currentCustomer({ id, external_id: `ext-${sequence}` })),
+    );
+    const headers = { 'content-type': 'application/json' };
+    if (auth === 'static') {
+      headers[STATIC.header] = STATIC.token;
+    } else {
+      const now = new Date();
+      headers['svix-id'] = `msg_bench_${sequence}`;
+      headers['svix-timestamp'] = String(Math.floor(now.getTime() / 1000));
+      headers['svix-signature'] = signer.sign(`msg_bench_${sequence}`, now, body);
+    }
+    pool.push({ headers, body });
+  }
+  return pool;
+}
+
+/** autocannon against `port`, each request the next distinct delivery of `pool`. */
+async function load(port, pool, { seconds, overallRate } = {}) {
+  let next = 0;
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: overallRate ? 10 : CONNECTIONS,
+    duration: seconds,
+    ...(overallRate ? { overallRate } : {}),
+    requests: [
+      {
+        method: 'POST',
+        path: '/webhooks/flexprice',
+        setupRequest: (request) => {
+          const delivery = pool[next % pool.length];
+          next += 1;
+          return { ...request, headers: delivery.headers, body: delivery.body };
+        },
+      },
+    ],
+  });
+  const accepted = result['2xx'];
+  return {
+    rps: accepted / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    accepted,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    sent: next,
+  };
+}
+
+const receiverEnv = (port, extra = {}) => ({
+  REDIS_URL: redisUrl,
+  PORT: String(port),
+  HOST: '127.0.0.1',
+  FLEXPRICE_WEBHOOK_SECRET: SECRET,
+  FLEXPRICE_WEBHOOK_AUTH_HEADER: STATIC.header,
+  FLEXPRICE_WEBHOOK_AUTH_TOKEN: STATIC.token,
+  JOB_KEEP_COMPLETED: '100000',
+  ...extra,
+});
+
+const results = { receivers: {}, redis: {}, workers: {}, endToEnd: {}, soak: null };
+const poolSize = (seconds) => Math.ceil(seconds * 25_000);
+
+// --- 1. Receivers: bare Express, naive, ours (signed, static header), same load ----------------------
+const receivers = [
+  ['bare Express (express.json, 202, no work)', 'bench/baselines/bare-express.mjs', 'signed'],
+  ['naive receiver (Express + zod + queue.add)', 'bench/baselines/naive-receiver.mjs', 'signed'],
+  ['ours, Svix-signed', 'apps/receiver/dist/main.js', 'signed'],
+  ['ours, static header', 'apps/receiver/dist/main.js', 'static'],
+];
+for (const [name, script, auth] of receivers) {
+  await redis.flushall();
+  const port = await freePort();
+  const child = start(script, receiverEnv(port));
+  await waitHttp(`http://127.0.0.1:${port}/healthz`);
+  log(`receiver: ${name}`);
+  await load(port, makePool(poolSize(2), auth), { seconds: 2 }); // warm-up (JIT, connections)
+  const before = await commandCalls();
+  const measured = await load(port, makePool(poolSize(SECONDS), auth), { seconds: SECONDS });
+  const calls = (await commandCalls()) - before;
+  results.receivers[name] = {
+    ...measured,
+    redisCommandsPerAccepted: script.includes('bare') ? 0 : calls / Math.max(measured.accepted, 1),
+  };
+  await stop(child);
+}
+
+// --- 2. Network round trips to Redis per accepted webhook (through a counting proxy) ----------------
+for (const [name, script] of [receivers[1], receivers[2]]) {
+  await redis.flushall();
+  const proxyPort = await freePort();
+  const proxy = start(
+    'bench/baselines/redis-proxy.mjs',
+    { PORT: String(proxyPort), REDIS_PORT: String(redisPort) },
+    { stdout: 'pipe' },
+  );
+  await sleep(200);
+  const port = await freePort();
+  const child = start(script, receiverEnv(port, { REDIS_URL: `redis://127.0.0.1:${proxyPort}` }));
+  await waitHttp(`http://127.0.0.1:${port}/healthz`);
+  await load(port, makePool(poolSize(1), 'signed'), { seconds: 1 });
+  const read = async () => {
+    proxy.stdin.write('\n');
+    const [line] = await once(proxy.stdout, 'data');
+    return JSON.parse(line.toString());
+  };
+  const before = await read();
+  const measured = await load(port, makePool(poolSize(5), 'signed'), { seconds: 5 });
+  const after = await read();
+  results.redis[name] = {
+    roundTripsPerAccepted: (after.writes - before.writes) / Math.max(measured.accepted, 1),
+    bytesPerAccepted: (after.bytes - before.bytes) / Math.max(measured.accepted, 1),
+    rpsThroughProxy: measured.rps,
+  };
+  await stop(child);
+  await stop(proxy);
+}
+
+// --- 3. Worker drain rate ------------------------------------------------------------------------------
+async function fill(prefix, count) {
+  const queue = new Queue('flexprice.customer', { connection: redis, prefix });
+  await queue.pause();
+  const options = webhookJobOptions({ attempts: 10, backoffMs: 1000, keepCompleted: 100_000 });
+  for (let start = 0; start < count; start += 1000) {
+    const batch = [];
+    for (let i = start; i < Math.min(start + 1000, count); i += 1) {
+      sequence += 1;
+      const event = customerEvent(
+        'customer.created',
+        currentCustomer({ id: `cust_drain_${sequence}`, external_id: `ext-${sequence}` }),
+      );
+      const key = idempotencyKey({
+        deliveryId: `msg_drain_${sequence}`,
+        eventType: 'customer.created',
+        rawBody: Buffer.from(''),
+      });
+      const data = {
+        eventType: 'customer.created',
+        event,
+        receipt: {
+          receivedAt: new Date().toISOString(),
+          deliveryId: `msg_drain_${sequence}`,
+          idempotencyKey: key,
+          requestId: `req-${sequence}`,
+          inferredEventType: false,
+        },
+      };
+      batch.push({ name: 'customer.created', data, opts: options });
+    }
+    await queue.addBulk(batch);
+  }
+  return queue;
+}
+
+async function drain(name, { script, replicas, forward, prefix }) {
+  await redis.flushall();
+  const queue = await fill(prefix, JOBS);
+  const targetPort = await freePort();
+  const target = forward ? start('bench/baselines/forward-target.mjs', { PORT: String(targetPort) }) : undefined;
+  const workers = [];
+  for (let i = 0; i < replicas; i += 1) {
+    const metricsPort = await freePort();
+    workers.push(
+      start(script, {
+        REDIS_URL: redisUrl,
+        QUEUE_PREFIX: prefix,
+        WORKER_METRICS_PORT: String(metricsPort),
+        WORKER_METRICS_HOST: '127.0.0.1',
+        ...(forward
+          ? { CUSTOMER_FORWARD_URL: `http://127.0.0.1:${targetPort}/`, CUSTOMER_FORWARD_SECRET: FORWARD_SECRET }
+          : {}),
+      }),
+    );
+    if (!script.includes('naive')) await waitHttp(`http://127.0.0.1:${metricsPort}/readyz`);
+  }
+  await sleep(500);
+  log(`worker: ${name}`);
+  const started = Date.now();
+  await queue.resume();
+  let done = 0;
+  while (done < JOBS) {
+    await sleep(50);
+    const counts = await queue.getJobCounts('completed', 'failed');
+    done = counts.completed + counts.failed;
+    if (Date.now() - started > 120_000) throw new Error(`${name}: ${done}/${JOBS} after 120 s`);
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const failed = (await queue.getJobCounts('failed')).failed;
+  results.workers[name] = { jobsPerSecond: JOBS / seconds, perReplica: JOBS / seconds / replicas, replicas, failed };
+  await Promise.all(workers.map(stop));
+  await stop(target);
+  await queue.close();
+}
+await drain('naive worker (one HSET per job)', {
+  script: 'bench/baselines/naive-worker.mjs',
+  replicas: 1,
+  prefix: 'naive',
+});
+for (const replicas of [1, 2]) {
+  await drain(`ours, store only, ${replicas} replica(s)`, {
+    script: 'apps/worker/dist/main.js',
+    replicas,
+    prefix: 'bull',
+  });
+}
+for (const replicas of [1, 2]) {
+  await drain(`ours, store + forward, ${replicas} replica(s)`, {
+    script: 'apps/worker/dist/main.js',
+    replicas,
+    forward: true,
+    prefix: 'bull',
+  });
+}
+
+// --- 4. End to end: POST → processed at a fixed offered load -------------------------------------------
+async function system() {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const receiver = start('apps/receiver/dist/main.js', receiverEnv(port));
+  const worker = start('apps/worker/dist/main.js', {
+    REDIS_URL: redisUrl,
+    WORKER_METRICS_PORT: String(metricsPort),
+    WORKER_METRICS_HOST: '127.0.0.1',
+  });
+  await waitHttp(`http://127.0.0.1:${port}/healthz`);
+  await waitHttp(`http://127.0.0.1:${metricsPort}/readyz`);
+  return { port, receiver, worker };
+}
+{
+  await redis.flushall();
+  const { port, receiver, worker } = await system();
+  log(`end to end at ${RATE} req/s`);
+  const measured = await load(port, makePool(RATE * 12, 'signed'), { seconds: 10, overallRate: RATE });
+  const queue = new Queue('flexprice.customer', { connection: redis });
+  await sleep(2_000);
+  const jobs = await queue.getJobs(['completed'], 0, -1);
+  const latencies = jobs
+    .map((job) => job.finishedOn - Date.parse(job.data.receipt.receivedAt))
+    .filter(Number.isFinite)
+    .sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  results.endToEnd = {
+    offeredRps: RATE,
+    acceptedRps: measured.rps,
+    processed: latencies.length,
+    httpP50ms: measured.p50,
+    httpP99ms: measured.p99,
+    toProcessedP50ms: at(0.5),
+    toProcessedP99ms: at(0.99),
+  };
+  await queue.close();
+  await stop(receiver);
+  await stop(worker);
+}
+
+// --- 5. Soak: memory before / after 5 minutes of steady load --------------------------------------------
+if (SOAK) {
+  await redis.flushall();
+  const { port, receiver, worker } = await system();
+  const memory = async () => ({
+    receiverRssMiB: rssMiB(receiver.pid),
+    workerRssMiB: rssMiB(worker.pid),
+    redisUsedMemoryMiB: Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]) / 2 ** 20,
+  });
+  await load(port, makePool(RATE * 32, 'signed'), { seconds: 30, overallRate: RATE });
+  const before = await memory();
+  log(`soak: 5 minutes at ${RATE} req/s`);
+  const measured = await load(port, makePool(RATE * 310, 'signed'), { seconds: 300, overallRate: RATE });
+  await sleep(2_000);
+  results.soak = {
+    offeredRps: RATE,
+    acceptedRps: measured.rps,
+    non2xx: measured.non2xx,
+    before,
+    after: await memory(),
+  };
+  await stop(receiver);
+  await stop(worker);
+}
+
+// --- Report ----------------------------------------------------------------------------------------------
+const machine = {
+  cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  redis: redisVersion,
+  date: new Date().toISOString(),
+};
+const bare = results.receivers[receivers[0][0]];
+const naive = results.receivers[receivers[1][0]];
+const ours = results.receivers[receivers[2][0]];
+const naiveWorker = results.workers['naive worker (one HSET per job)'];
+const ratios = {
+  receiverVsBareExpress: ours.rps / bare.rps,
+  receiverVsNaive: ours.rps / naive.rps,
+  p99VsBareExpress: ours.p99 / bare.p99,
+  workerPerReplicaVsNaive: results.workers['ours, store only, 1 replica(s)'].perReplica / naiveWorker.perReplica,
+};
+const report = {
+  machine,
+  settings: { seconds: SECONDS, connections: CONNECTIONS, jobs: JOBS, rate: RATE },
+  results,
+  ratios,
+};
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+writeFileSync(join(root, 'bench/results/latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+
+const fmt = (n, digits = 0) => (typeof n === 'number' ? n.toFixed(digits) : String(n));
+const lines = [];
+lines.push(`machine: ${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}, Redis ${machine.redis}`);
+lines.push('');
+lines.push(
+  `receivers (${CONNECTIONS} connections, ${SECONDS} s, distinct customer.created)   req/s    p50 ms  p99 ms  non-2xx  Redis cmds/webhook`,
+);
+for (const [name, r] of Object.entries(results.receivers)) {
+  lines.push(
+    `  ${name.padEnd(74)} ${fmt(r.rps).padStart(6)}  ${fmt(r.p50, 1).padStart(6)}  ${fmt(r.p99, 1).padStart(6)}  ${fmt(r.non2xx).padStart(7)}  ${fmt(r.redisCommandsPerAccepted, 1).padStart(6)}`,
+  );
+}
+lines.push('');
+lines.push('Redis round trips per accepted webhook (counted by a proxy at the client side)');
+for (const [name, r] of Object.entries(results.redis)) {
+  lines.push(
+    `  ${name.padEnd(74)} ${fmt(r.roundTripsPerAccepted, 2).padStart(6)} round trips, ${fmt(r.bytesPerAccepted).padStart(5)} bytes`,
+  );
+}
+lines.push('');
+lines.push(`workers (drain of ${JOBS} jobs)                                              jobs/s  per replica  failed`);
+for (const [name, r] of Object.entries(results.workers)) {
+  lines.push(
+    `  ${name.padEnd(74)} ${fmt(r.jobsPerSecond).padStart(6)}  ${fmt(r.perReplica).padStart(11)}  ${fmt(r.failed).padStart(6)}`,
+  );
+}
+lines.push('');
+const e = results.endToEnd;
+lines.push(
+  `end to end at ${e.offeredRps} req/s offered: HTTP p50 ${fmt(e.httpP50ms, 1)} ms, p99 ${fmt(e.httpP99ms, 1)} ms; received → processed p50 ${fmt(e.toProcessedP50ms)} ms, p99 ${fmt(e.toProcessedP99ms)} ms (${e.processed} jobs)`,
+);
+if (results.soak) {
+  const { before, after } = results.soak;
+  lines.push(
+    `soak 5 min at ${results.soak.offeredRps} req/s: receiver RSS ${fmt(before.receiverRssMiB)} → ${fmt(after.receiverRssMiB)} MiB, worker RSS ${fmt(before.workerRssMiB)} → ${fmt(after.workerRssMiB)} MiB, Redis used_memory ${fmt(before.redisUsedMemoryMiB, 1)} → ${fmt(after.redisUsedMemoryMiB, 1)} MiB`,
+  );
+}
+lines.push('');
+lines.push(
+  `ratios: receiver ${fmt(ratios.receiverVsBareExpress, 2)}× bare Express, ${fmt(ratios.receiverVsNaive, 2)}× naive; p99 ${fmt(ratios.p99VsBareExpress, 2)}× bare Express's; worker ${fmt(ratios.workerPerReplicaVsNaive, 2)}× naive per replica`,
+);
+process.stdout.write(`${lines.join('\n')}\n`);
+
+redis.disconnect();
+await stop(redisServer);
+rmSync(redisDir, { recursive: true, force: true });
+process.exit(0);
