@@ -89,7 +89,15 @@ export type RedisClient = Redis | Cluster;
 export function createRedis(target: RedisTarget, role: 'producer' | 'consumer' | 'oneshot'): RedisClient {
   const backoff = (attempt: number) => Math.min(100 * attempt, 2_000);
   const options: RedisOptions = {
-    producer: { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000, retryStrategy: backoff },
+    // Auto-pipelining sends every command issued in one event-loop tick in one write: under load
+    // many webhooks share one round trip to Redis (`pnpm bench`).
+    producer: {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2_000,
+      retryStrategy: backoff,
+      enableAutoPipelining: true,
+    },
     consumer: { maxRetriesPerRequest: null, retryStrategy: backoff },
     oneshot: {
       maxRetriesPerRequest: 1,

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { createSignatureVerifier } from './signature.js';
@@ -59,5 +60,17 @@ describe('createSignatureVerifier', () => {
   ])('refuses %s', (_, override, reason) => {
     const input = Object.keys(override).length === 0 ? {} : { ...headers(), ...override };
     expect(verify(input, body)).toEqual({ ok: false, reason });
+  });
+});
+
+describe('raw bytes', () => {
+  it('verifies the exact bytes, also when they are not valid UTF-8', () => {
+    const bytes = Buffer.concat([Buffer.from('{"x":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    const key = Buffer.from(SECRET.slice(6), 'base64');
+    const mac = createHmac('sha256', key).update(`msg_raw.${NOW}.`).update(bytes).digest('base64');
+    const signed = { 'webhook-id': 'msg_raw', 'webhook-timestamp': String(NOW), 'webhook-signature': `v1,${mac}` };
+    expect(verify(signed, bytes)).toEqual({ ok: true, deliveryId: 'msg_raw' });
+    // The same text after a UTF-8 round trip is other bytes: refused.
+    expect(verify(signed, Buffer.from(bytes.toString('utf8')))).toEqual({ ok: false, reason: 'no_match' });
   });
 });
