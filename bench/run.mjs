@@ -5,6 +5,7 @@
 //
 //   BENCH_SECONDS (10)  measured seconds per receiver run      BENCH_JOBS (20000)  jobs per drain
 //   BENCH_RATE (500)    offered req/s of the end-to-end run    --soak              adds 5 minutes
+//   BENCH_APPENDFSYNC (everysec)  Redis's AOF policy           --receivers-only    skips the rest
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,8 @@ import { Webhook } from 'standardwebhooks';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SOAK = process.argv.includes('--soak');
+const RECEIVERS_ONLY = process.argv.includes('--receivers-only');
+const APPENDFSYNC = process.env.BENCH_APPENDFSYNC ?? 'everysec';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const RATE = Number(process.env.BENCH_RATE ?? 500);
@@ -95,7 +98,7 @@ const redisServer = spawn(
     '--appendonly',
     'yes',
     '--appendfsync',
-    'everysec',
+    APPENDFSYNC,
     '--maxmemory-policy',
     'noeviction',
   ],
@@ -119,12 +122,13 @@ async function commandCalls() {
 
 // --- Requests: distinct customer.created deliveries, pre-signed --------------------------------------
 let sequence = 0;
-function makePool(count, auth) {
+/** `customers`: how many distinct customers the deliveries are about (default: one each). */
+function makePool(count, auth, customers = Number.POSITIVE_INFINITY) {
   const signer = new Webhook(SECRET);
   const pool = [];
   for (let i = 0; i < count; i += 1) {
     sequence += 1;
-    const id = `cust_bench_${sequence}`;
+    const id = `cust_bench_${Number.isFinite(customers) ? sequence % customers : sequence}`;
     const body = JSON.stringify(
       customerEvent('customer.created', currentCustomer({ id, external_id: `ext-${sequence}` })),
     );
@@ -212,197 +216,206 @@ for (const [name, script, auth] of receivers) {
   await stop(child);
 }
 
-// --- 2. Network round trips to Redis per accepted webhook (through a counting proxy) ----------------
-for (const [name, script] of [receivers[1], receivers[2]]) {
-  await redis.flushall();
-  const proxyPort = await freePort();
-  const proxy = start(
-    'bench/baselines/redis-proxy.mjs',
-    { PORT: String(proxyPort), REDIS_PORT: String(redisPort) },
-    { stdout: 'pipe' },
-  );
-  await sleep(200);
-  const port = await freePort();
-  const child = start(script, receiverEnv(port, { REDIS_URL: `redis://127.0.0.1:${proxyPort}` }));
-  await waitHttp(`http://127.0.0.1:${port}/healthz`);
-  await load(port, makePool(poolSize(1), 'signed'), { seconds: 1 });
-  const read = async () => {
-    proxy.stdin.write('\n');
-    const [line] = await once(proxy.stdout, 'data');
-    return JSON.parse(line.toString());
-  };
-  const before = await read();
-  const measured = await load(port, makePool(poolSize(5), 'signed'), { seconds: 5 });
-  const after = await read();
-  results.redis[name] = {
-    roundTripsPerAccepted: (after.writes - before.writes) / Math.max(measured.accepted, 1),
-    bytesPerAccepted: (after.bytes - before.bytes) / Math.max(measured.accepted, 1),
-    rpsThroughProxy: measured.rps,
-  };
-  await stop(child);
-  await stop(proxy);
-}
-
-// --- 3. Worker drain rate ------------------------------------------------------------------------------
-async function fill(prefix, count) {
-  const queue = new Queue('flexprice.customer', { connection: redis, prefix });
-  await queue.pause();
-  const options = webhookJobOptions({ attempts: 10, backoffMs: 1000, keepCompleted: 100_000 });
-  for (let start = 0; start < count; start += 1000) {
-    const batch = [];
-    for (let i = start; i < Math.min(start + 1000, count); i += 1) {
-      sequence += 1;
-      const event = customerEvent(
-        'customer.created',
-        currentCustomer({ id: `cust_drain_${sequence}`, external_id: `ext-${sequence}` }),
-      );
-      const key = idempotencyKey({
-        deliveryId: `msg_drain_${sequence}`,
-        eventType: 'customer.created',
-        rawBody: Buffer.from(''),
-      });
-      const data = {
-        eventType: 'customer.created',
-        event,
-        receipt: {
-          receivedAt: new Date().toISOString(),
-          deliveryId: `msg_drain_${sequence}`,
-          idempotencyKey: key,
-          requestId: `req-${sequence}`,
-          inferredEventType: false,
-        },
-      };
-      batch.push({ name: 'customer.created', data, opts: options });
-    }
-    await queue.addBulk(batch);
-  }
-  return queue;
-}
-
-async function drain(name, { script, replicas, forward, prefix }) {
-  await redis.flushall();
-  const queue = await fill(prefix, JOBS);
-  const targetPort = await freePort();
-  const target = forward ? start('bench/baselines/forward-target.mjs', { PORT: String(targetPort) }) : undefined;
-  const workers = [];
-  for (let i = 0; i < replicas; i += 1) {
-    const metricsPort = await freePort();
-    workers.push(
-      start(script, {
-        REDIS_URL: redisUrl,
-        QUEUE_PREFIX: prefix,
-        WORKER_METRICS_PORT: String(metricsPort),
-        WORKER_METRICS_HOST: '127.0.0.1',
-        ...(forward
-          ? { CUSTOMER_FORWARD_URL: `http://127.0.0.1:${targetPort}/`, CUSTOMER_FORWARD_SECRET: FORWARD_SECRET }
-          : {}),
-      }),
+if (!RECEIVERS_ONLY) {
+  // --- 2. Network round trips to Redis per accepted webhook (through a counting proxy) ----------------
+  for (const [name, script] of [receivers[1], receivers[2]]) {
+    await redis.flushall();
+    const proxyPort = await freePort();
+    const proxy = start(
+      'bench/baselines/redis-proxy.mjs',
+      { PORT: String(proxyPort), REDIS_PORT: String(redisPort) },
+      { stdout: 'pipe' },
     );
-    if (!script.includes('naive')) await waitHttp(`http://127.0.0.1:${metricsPort}/readyz`);
+    await sleep(200);
+    const port = await freePort();
+    const child = start(script, receiverEnv(port, { REDIS_URL: `redis://127.0.0.1:${proxyPort}` }));
+    await waitHttp(`http://127.0.0.1:${port}/healthz`);
+    await load(port, makePool(poolSize(1), 'signed'), { seconds: 1 });
+    const read = async () => {
+      proxy.stdin.write('\n');
+      const [line] = await once(proxy.stdout, 'data');
+      return JSON.parse(line.toString());
+    };
+    const before = await read();
+    const measured = await load(port, makePool(poolSize(5), 'signed'), { seconds: 5 });
+    const after = await read();
+    results.redis[name] = {
+      roundTripsPerAccepted: (after.writes - before.writes) / Math.max(measured.accepted, 1),
+      bytesPerAccepted: (after.bytes - before.bytes) / Math.max(measured.accepted, 1),
+      rpsThroughProxy: measured.rps,
+    };
+    await stop(child);
+    await stop(proxy);
   }
-  await sleep(500);
-  log(`worker: ${name}`);
-  const started = Date.now();
-  await queue.resume();
-  let done = 0;
-  while (done < JOBS) {
-    await sleep(50);
-    const counts = await queue.getJobCounts('completed', 'failed');
-    done = counts.completed + counts.failed;
-    if (Date.now() - started > 120_000) throw new Error(`${name}: ${done}/${JOBS} after 120 s`);
+
+  // --- 3. Worker drain rate ------------------------------------------------------------------------------
+  async function fill(prefix, count) {
+    const queue = new Queue('flexprice.customer', { connection: redis, prefix });
+    await queue.pause();
+    const options = webhookJobOptions({ attempts: 10, backoffMs: 1000, keepCompleted: 100_000 });
+    for (let start = 0; start < count; start += 1000) {
+      const batch = [];
+      for (let i = start; i < Math.min(start + 1000, count); i += 1) {
+        sequence += 1;
+        const event = customerEvent(
+          'customer.created',
+          currentCustomer({ id: `cust_drain_${sequence}`, external_id: `ext-${sequence}` }),
+        );
+        const key = idempotencyKey({
+          deliveryId: `msg_drain_${sequence}`,
+          eventType: 'customer.created',
+          rawBody: Buffer.from(''),
+        });
+        const data = {
+          eventType: 'customer.created',
+          event,
+          receipt: {
+            receivedAt: new Date().toISOString(),
+            deliveryId: `msg_drain_${sequence}`,
+            idempotencyKey: key,
+            requestId: `req-${sequence}`,
+            inferredEventType: false,
+          },
+        };
+        batch.push({ name: 'customer.created', data, opts: options });
+      }
+      await queue.addBulk(batch);
+    }
+    return queue;
   }
-  const seconds = (Date.now() - started) / 1000;
-  const failed = (await queue.getJobCounts('failed')).failed;
-  results.workers[name] = { jobsPerSecond: JOBS / seconds, perReplica: JOBS / seconds / replicas, replicas, failed };
-  await Promise.all(workers.map(stop));
-  await stop(target);
-  await queue.close();
-}
-await drain('naive worker (one HSET per job)', {
-  script: 'bench/baselines/naive-worker.mjs',
-  replicas: 1,
-  prefix: 'naive',
-});
-for (const replicas of [1, 2]) {
-  await drain(`ours, store only, ${replicas} replica(s)`, {
-    script: 'apps/worker/dist/main.js',
-    replicas,
-    prefix: 'bull',
-  });
-}
-for (const replicas of [1, 2]) {
-  await drain(`ours, store + forward, ${replicas} replica(s)`, {
-    script: 'apps/worker/dist/main.js',
-    replicas,
-    forward: true,
-    prefix: 'bull',
-  });
-}
 
-// --- 4. End to end: POST → processed at a fixed offered load -------------------------------------------
-async function system() {
-  const port = await freePort();
-  const metricsPort = await freePort();
-  const receiver = start('apps/receiver/dist/main.js', receiverEnv(port));
-  const worker = start('apps/worker/dist/main.js', {
-    REDIS_URL: redisUrl,
-    WORKER_METRICS_PORT: String(metricsPort),
-    WORKER_METRICS_HOST: '127.0.0.1',
+  async function drain(name, { script, replicas, forward, prefix }) {
+    await redis.flushall();
+    const queue = await fill(prefix, JOBS);
+    const targetPort = await freePort();
+    const target = forward ? start('bench/baselines/forward-target.mjs', { PORT: String(targetPort) }) : undefined;
+    const workers = [];
+    for (let i = 0; i < replicas; i += 1) {
+      const metricsPort = await freePort();
+      workers.push(
+        start(script, {
+          REDIS_URL: redisUrl,
+          QUEUE_PREFIX: prefix,
+          WORKER_METRICS_PORT: String(metricsPort),
+          WORKER_METRICS_HOST: '127.0.0.1',
+          ...(forward
+            ? { CUSTOMER_FORWARD_URL: `http://127.0.0.1:${targetPort}/`, CUSTOMER_FORWARD_SECRET: FORWARD_SECRET }
+            : {}),
+        }),
+      );
+      if (!script.includes('naive')) await waitHttp(`http://127.0.0.1:${metricsPort}/readyz`);
+    }
+    await sleep(500);
+    log(`worker: ${name}`);
+    const started = Date.now();
+    await queue.resume();
+    let done = 0;
+    while (done < JOBS) {
+      await sleep(50);
+      const counts = await queue.getJobCounts('completed', 'failed');
+      done = counts.completed + counts.failed;
+      if (Date.now() - started > 120_000) throw new Error(`${name}: ${done}/${JOBS} after 120 s`);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const failed = (await queue.getJobCounts('failed')).failed;
+    results.workers[name] = { jobsPerSecond: JOBS / seconds, perReplica: JOBS / seconds / replicas, replicas, failed };
+    await Promise.all(workers.map(stop));
+    await stop(target);
+    await queue.close();
+  }
+  await drain('naive worker (one HSET per job)', {
+    script: 'bench/baselines/naive-worker.mjs',
+    replicas: 1,
+    prefix: 'naive',
   });
-  await waitHttp(`http://127.0.0.1:${port}/healthz`);
-  await waitHttp(`http://127.0.0.1:${metricsPort}/readyz`);
-  return { port, receiver, worker };
-}
-{
-  await redis.flushall();
-  const { port, receiver, worker } = await system();
-  log(`end to end at ${RATE} req/s`);
-  const measured = await load(port, makePool(RATE * 12, 'signed'), { seconds: 10, overallRate: RATE });
-  const queue = new Queue('flexprice.customer', { connection: redis });
-  await sleep(2_000);
-  const jobs = await queue.getJobs(['completed'], 0, -1);
-  const latencies = jobs
-    .map((job) => job.finishedOn - Date.parse(job.data.receipt.receivedAt))
-    .filter(Number.isFinite)
-    .sort((a, b) => a - b);
-  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  results.endToEnd = {
-    offeredRps: RATE,
-    acceptedRps: measured.rps,
-    processed: latencies.length,
-    httpP50ms: measured.p50,
-    httpP99ms: measured.p99,
-    toProcessedP50ms: at(0.5),
-    toProcessedP99ms: at(0.99),
-  };
-  await queue.close();
-  await stop(receiver);
-  await stop(worker);
-}
+  for (const replicas of [1, 2]) {
+    await drain(`ours, store only, ${replicas} replica(s)`, {
+      script: 'apps/worker/dist/main.js',
+      replicas,
+      prefix: 'bull',
+    });
+  }
+  for (const replicas of [1, 2]) {
+    await drain(`ours, store + forward, ${replicas} replica(s)`, {
+      script: 'apps/worker/dist/main.js',
+      replicas,
+      forward: true,
+      prefix: 'bull',
+    });
+  }
 
-// --- 5. Soak: memory before / after 5 minutes of steady load --------------------------------------------
-if (SOAK) {
-  await redis.flushall();
-  const { port, receiver, worker } = await system();
-  const memory = async () => ({
-    receiverRssMiB: rssMiB(receiver.pid),
-    workerRssMiB: rssMiB(worker.pid),
-    redisUsedMemoryMiB: Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]) / 2 ** 20,
-  });
-  await load(port, makePool(RATE * 32, 'signed'), { seconds: 30, overallRate: RATE });
-  const before = await memory();
-  log(`soak: 5 minutes at ${RATE} req/s`);
-  const measured = await load(port, makePool(RATE * 310, 'signed'), { seconds: 300, overallRate: RATE });
-  await sleep(2_000);
-  results.soak = {
-    offeredRps: RATE,
-    acceptedRps: measured.rps,
-    non2xx: measured.non2xx,
-    before,
-    after: await memory(),
-  };
-  await stop(receiver);
-  await stop(worker);
+  // --- 4. End to end: POST → processed at a fixed offered load -------------------------------------------
+  async function system(receiverExtra = {}, workerExtra = {}) {
+    const port = await freePort();
+    const metricsPort = await freePort();
+    const receiver = start('apps/receiver/dist/main.js', receiverEnv(port, receiverExtra));
+    const worker = start('apps/worker/dist/main.js', {
+      REDIS_URL: redisUrl,
+      WORKER_METRICS_PORT: String(metricsPort),
+      WORKER_METRICS_HOST: '127.0.0.1',
+      ...workerExtra,
+    });
+    await waitHttp(`http://127.0.0.1:${port}/healthz`);
+    await waitHttp(`http://127.0.0.1:${metricsPort}/readyz`);
+    return { port, receiver, worker };
+  }
+  {
+    await redis.flushall();
+    const { port, receiver, worker } = await system();
+    log(`end to end at ${RATE} req/s`);
+    const measured = await load(port, makePool(RATE * 12, 'signed'), { seconds: 10, overallRate: RATE });
+    const queue = new Queue('flexprice.customer', { connection: redis });
+    await sleep(2_000);
+    const jobs = await queue.getJobs(['completed'], 0, -1);
+    const latencies = jobs
+      .map((job) => job.finishedOn - Date.parse(job.data.receipt.receivedAt))
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b);
+    const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+    results.endToEnd = {
+      offeredRps: RATE,
+      acceptedRps: measured.rps,
+      processed: latencies.length,
+      httpP50ms: measured.p50,
+      httpP99ms: measured.p99,
+      toProcessedP50ms: at(0.5),
+      toProcessedP99ms: at(0.99),
+    };
+    await queue.close();
+    await stop(receiver);
+    await stop(worker);
+  }
+
+  // --- 5. Soak: memory before / after 5 minutes of steady load --------------------------------------------
+  if (SOAK) {
+    await redis.flushall();
+    // Production retention (JOB_KEEP_COMPLETED 1000) but one-minute dedupe and processed marks, so
+    // that five minutes reach the steady state a real deployment reaches after 72 h / 7 d; 1,000
+    // customers updated over and over, so the store itself stays the same size.
+    const { port, receiver, worker } = await system(
+      { JOB_KEEP_COMPLETED: '1000', DEDUPE_TTL_SECONDS: '60' },
+      { PROCESSED_TTL_SECONDS: '60' },
+    );
+    const memory = async () => ({
+      receiverRssMiB: rssMiB(receiver.pid),
+      workerRssMiB: rssMiB(worker.pid),
+      redisUsedMemoryMiB: Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]) / 2 ** 20,
+    });
+    await load(port, makePool(RATE * 92, 'signed', 1_000), { seconds: 90, overallRate: RATE });
+    const before = await memory();
+    log(`soak: 5 minutes at ${RATE} req/s`);
+    const measured = await load(port, makePool(RATE * 310, 'signed', 1_000), { seconds: 300, overallRate: RATE });
+    await sleep(2_000);
+    results.soak = {
+      offeredRps: RATE,
+      acceptedRps: measured.rps,
+      non2xx: measured.non2xx,
+      before,
+      after: await memory(),
+    };
+    await stop(receiver);
+    await stop(worker);
+  }
 }
 
 // --- Report ----------------------------------------------------------------------------------------------
@@ -416,16 +429,17 @@ const machine = {
 const bare = results.receivers[receivers[0][0]];
 const naive = results.receivers[receivers[1][0]];
 const ours = results.receivers[receivers[2][0]];
-const naiveWorker = results.workers['naive worker (one HSET per job)'];
+const naiveWorker = results.workers['naive worker (one HSET per job)'] ?? { perReplica: Number.NaN };
+const ourWorker = results.workers['ours, store only, 1 replica(s)'] ?? { perReplica: Number.NaN };
 const ratios = {
   receiverVsBareExpress: ours.rps / bare.rps,
   receiverVsNaive: ours.rps / naive.rps,
   p99VsBareExpress: ours.p99 / bare.p99,
-  workerPerReplicaVsNaive: results.workers['ours, store only, 1 replica(s)'].perReplica / naiveWorker.perReplica,
+  workerPerReplicaVsNaive: ourWorker.perReplica / naiveWorker.perReplica,
 };
 const report = {
   machine,
-  settings: { seconds: SECONDS, connections: CONNECTIONS, jobs: JOBS, rate: RATE },
+  settings: { seconds: SECONDS, connections: CONNECTIONS, jobs: JOBS, rate: RATE, appendfsync: APPENDFSYNC },
   results,
   ratios,
 };
@@ -434,7 +448,9 @@ writeFileSync(join(root, 'bench/results/latest.json'), `${JSON.stringify(report,
 
 const fmt = (n, digits = 0) => (typeof n === 'number' ? n.toFixed(digits) : String(n));
 const lines = [];
-lines.push(`machine: ${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}, Redis ${machine.redis}`);
+lines.push(
+  `machine: ${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}, Redis ${machine.redis} (appendfsync ${APPENDFSYNC})`,
+);
 lines.push('');
 lines.push(
   `receivers (${CONNECTIONS} connections, ${SECONDS} s, distinct customer.created)   req/s    p50 ms  p99 ms  non-2xx  Redis cmds/webhook`,
@@ -460,9 +476,10 @@ for (const [name, r] of Object.entries(results.workers)) {
 }
 lines.push('');
 const e = results.endToEnd;
-lines.push(
-  `end to end at ${e.offeredRps} req/s offered: HTTP p50 ${fmt(e.httpP50ms, 1)} ms, p99 ${fmt(e.httpP99ms, 1)} ms; received → processed p50 ${fmt(e.toProcessedP50ms)} ms, p99 ${fmt(e.toProcessedP99ms)} ms (${e.processed} jobs)`,
-);
+if (e.offeredRps)
+  lines.push(
+    `end to end at ${e.offeredRps} req/s offered: HTTP p50 ${fmt(e.httpP50ms, 1)} ms, p99 ${fmt(e.httpP99ms, 1)} ms; received → processed p50 ${fmt(e.toProcessedP50ms)} ms, p99 ${fmt(e.toProcessedP99ms)} ms (${e.processed} jobs)`,
+  );
 if (results.soak) {
   const { before, after } = results.soak;
   lines.push(

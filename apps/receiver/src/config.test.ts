@@ -16,7 +16,14 @@ function problemsOf(env: Record<string, string>): string[] {
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig({ FLEXPRICE_WEBHOOK_SECRET: SECRET });
-    expect(config.http).toEqual({ port: 3000, host: '0.0.0.0', maxBodyBytes: 1024 * 1024 });
+    expect(config.http).toEqual({
+      port: 3000,
+      host: '0.0.0.0',
+      maxBodyBytes: 1024 * 1024,
+      requestTimeoutMs: 15_000,
+      maxHeaderBytes: 16 * 1024,
+      maxConnections: 4096,
+    });
     expect(config.redis).toEqual({ mode: 'standalone', url: 'redis://127.0.0.1:6379' });
     expect(config.queue).toEqual({
       prefix: 'bull',

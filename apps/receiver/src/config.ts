@@ -55,6 +55,12 @@ const envSchema = z
     JOB_KEEP_COMPLETED: wholeNumber(0).default(1000),
     // Longest wait for Redis to take a job before answering 503 (Flexprice gives us ~5 s).
     ENQUEUE_TIMEOUT_MS: wholeNumber(50, 30_000).default(2000),
+    // A request whose headers and body have not all arrived by then is cut off (slowloris).
+    REQUEST_TIMEOUT_MS: wholeNumber(1000, 300_000).default(15_000),
+    // Largest header section accepted (431 above): Flexprice's headers are well under 2 KiB.
+    MAX_HEADER_BYTES: wholeNumber(1024, 64 * 1024).default(16 * 1024),
+    // Open connections per process; more are refused at once, so memory stays bounded.
+    MAX_CONNECTIONS: wholeNumber(1, 1_000_000).default(4096),
     // Longest graceful shutdown; in-flight requests finish first.
     SHUTDOWN_TIMEOUT_MS: wholeNumber(100).default(10_000),
     LOG_LEVEL: logLevel,
@@ -113,7 +119,14 @@ const envSchema = z
 export const ENV_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 export interface Config {
-  http: { port: number; host: string; maxBodyBytes: number };
+  http: {
+    port: number;
+    host: string;
+    maxBodyBytes: number;
+    requestTimeoutMs: number;
+    maxHeaderBytes: number;
+    maxConnections: number;
+  };
   redis: RedisTarget;
   auth: {
     secrets: string[];
@@ -154,7 +167,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const filter = compileEventFilter(listOf(e.ENQUEUE_EVENTS));
   const redis = redisTargetOf(e);
   return {
-    http: { port: e.PORT, host: e.HOST, maxBodyBytes: e.MAX_BODY_BYTES },
+    http: {
+      port: e.PORT,
+      host: e.HOST,
+      maxBodyBytes: e.MAX_BODY_BYTES,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      maxHeaderBytes: e.MAX_HEADER_BYTES,
+      maxConnections: e.MAX_CONNECTIONS,
+    },
     redis,
     auth: { secrets, staticHeader, disabled, toleranceSeconds: e.FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS },
     queue: {

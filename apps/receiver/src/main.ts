@@ -17,7 +17,7 @@ runMain('receiver', async () => {
 
   logger.info({ redis: describeTarget(config.redis), prefix: config.queue.prefix }, 'waiting for redis');
   const receiver = await createReceiver(config, logger);
-  const server = receiver.app.listen(config.http.port, config.http.host);
+  const server = receiver.createServer().listen(config.http.port, config.http.host);
   await once(server, 'listening');
   logger.info(
     {

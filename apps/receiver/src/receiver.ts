@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:http';
 import { createRedis, ping } from '@flexprice/runtime';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
@@ -44,6 +45,26 @@ export async function createReceiver(config: Config, logger: Logger) {
     app,
     redis,
     metrics,
+    /**
+     * The HTTP server for the app, with the limits that keep slow or hostile clients from holding
+     * sockets or memory: whole-request deadline, header size, connection cap.
+     */
+    createServer(): Server {
+      const server = createServer(
+        {
+          maxHeaderSize: config.http.maxHeaderBytes,
+          requestTimeout: config.http.requestTimeoutMs,
+          headersTimeout: Math.min(config.http.requestTimeoutMs, 60_000),
+          // Node checks those deadlines every 30 s by default: a slow client could hold a socket
+          // twice as long as configured.
+          connectionsCheckingInterval: Math.min(1_000, Math.floor(config.http.requestTimeoutMs / 2)),
+          keepAliveTimeout: 5_000,
+        },
+        app,
+      );
+      server.maxConnections = config.http.maxConnections;
+      return server;
+    },
     /** From now on /readyz answers 503 and responses close their connections. */
     beginShutdown(): void {
       shuttingDown = true;

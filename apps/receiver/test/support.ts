@@ -56,9 +56,9 @@ export async function startReceiver(redisUrl: string, env: Record<string, string
     ...env,
   });
   const receiver = await createReceiver(config, pino({ level: 'silent' }));
-  const { app, redis: connection } = receiver;
+  const { redis: connection } = receiver;
   connection.on('error', () => {});
-  const server: Server = app.listen(0, '127.0.0.1');
+  const server: Server = receiver.createServer().listen(0, '127.0.0.1');
   await once(server, 'listening');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const inspectors: Queue[] = [];

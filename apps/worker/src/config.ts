@@ -40,7 +40,7 @@ const envSchema = z
       z.string().regex(/^[A-Za-z0-9_{}.:-]+$/, { error: 'may hold letters, digits and "_-.:{}" only' }),
     ),
     // How long a processed / forwarded mark is kept (a replay within it never applies twice).
-    PROCESSED_TTL_SECONDS: wholeNumber(3600).default(7 * 24 * 3600),
+    PROCESSED_TTL_SECONDS: wholeNumber(60).default(7 * 24 * 3600),
     // A job's lock lives this long without renewal; a crashed worker's jobs are retried after it.
     WORKER_LOCK_DURATION_MS: wholeNumber(1000).default(30_000),
     // How often stalled jobs (locks of dead workers) are looked for.

@@ -59,7 +59,10 @@ export async function waitForRedis(url: string, timeoutMs = 10_000): Promise<voi
  * Spawns `redis-server` on a free port with its data in a temp dir. AOF with `appendfsync always`,
  * so a graceful stop and start loses nothing and outage tests can count every job.
  */
-export async function spawnRedisServer(binary = 'redis-server'): Promise<TestRedis> {
+export async function spawnRedisServer(
+  binary = 'redis-server',
+  options: { appendfsync?: 'always' | 'everysec' | 'no'; extraArgs?: string[] } = {},
+): Promise<TestRedis> {
   const dir = await mkdtemp(join(tmpdir(), 'flexprice-redis-'));
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
@@ -75,9 +78,10 @@ export async function spawnRedisServer(binary = 'redis-server'): Promise<TestRed
     '--appendonly',
     'yes',
     '--appendfsync',
-    'always',
+    options.appendfsync ?? 'always',
     '--logfile',
     join(dir, 'redis.log'),
+    ...(options.extraArgs ?? []),
   ];
   let child: ChildProcess | undefined;
 
