@@ -1,18 +1,16 @@
 // Fault injection with the built processes: Redis killed (SIGKILL) and restarted, workers killed at
 // random points, Redis out of memory, a slow forward target. FAULT_CYCLES sets how many kills
 // (CI: small; `pnpm test:soak`: more).
-import { redisTest, spawnRedisServer, type TestRedis, uniquePrefix } from '@flexprice/testing';
-import { Queue } from 'bullmq';
+import { redisTest, spawnRedisServer, type TestRedis } from '@flexprice/testing';
 import { Redis } from 'ioredis';
 import { describe, expect, test as plainTest } from 'vitest';
-import { startForwardTarget } from './support.js';
 import {
   acknowledged,
   customerId,
   deliverAll,
   type Outcome,
-  startReceiverProcess,
-  startWorkerProcess,
+  type System,
+  startSystem,
   waitReady,
 } from './system-support.js';
 
@@ -24,55 +22,10 @@ const FAST_LOCKS = {
   WORKER_MAX_STALLED_COUNT: '100',
 };
 
-type Proc = Awaited<ReturnType<typeof startReceiverProcess>> | Awaited<ReturnType<typeof startWorkerProcess>>;
-
-/** Processes, a target and a queue handle for one test on `redis`; all cleaned up after. */
-async function harness(redis: TestRedis) {
-  const prefix = uniquePrefix('fault');
-  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, STORE_PREFIX: `${prefix}-store` };
-  const target = await startForwardTarget(() => ({ status: 200, delayMs: 1 }));
-  const queue = new Queue('flexprice.customer', { connection: { url: redis.url, maxRetriesPerRequest: null }, prefix });
-  queue.on('error', () => {});
-  const procs: Proc[] = [];
-  return {
-    env,
-    target,
-    queue,
-    async receiver(extra: Record<string, string> = {}) {
-      const proc = await startReceiverProcess({ ...env, ...extra });
-      procs.push(proc);
-      await waitReady(proc.port);
-      return proc;
-    },
-    async worker(extra: Record<string, string> = {}) {
-      const proc = await startWorkerProcess({ ...env, ...FAST_LOCKS, ...extra }, target.url);
-      procs.push(proc);
-      return proc;
-    },
-    forwardsByCustomer() {
-      const byCustomer = new Map<string, Set<string>>();
-      for (const request of target.received) {
-        const id = (JSON.parse(request.body) as { customer: { id: string } }).customer.id;
-        const ids = byCustomer.get(id) ?? new Set<string>();
-        ids.add(String(request.headers['webhook-id']));
-        byCustomer.set(id, ids);
-      }
-      return byCustomer;
-    },
-    async close() {
-      for (const proc of procs) proc.child.kill('SIGKILL');
-      await queue.close().catch(() => undefined);
-      await target.close();
-    },
-  };
-}
+const harness = (redis: TestRedis) => startSystem(redis, FAST_LOCKS);
 
 /** Every acknowledged delivery of `run` forwarded, each with exactly one webhook-id. */
-async function expectAllProcessedOnce(
-  h: Awaited<ReturnType<typeof harness>>,
-  run: string,
-  outcomes: Map<number, Outcome>,
-) {
+async function expectAllProcessedOnce(h: System, run: string, outcomes: Map<number, Outcome>) {
   const acked = acknowledged(outcomes);
   await expect
     .poll(() => acked.filter((i) => h.forwardsByCustomer().has(customerId(run, i))).length, {

@@ -1,9 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
-import { freePort, runNode } from '@flexprice/testing';
+import { freePort, runNode, type TestRedis, uniquePrefix } from '@flexprice/testing';
+import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { expect } from 'vitest';
-import { FORWARD_SECRET } from './support.js';
+import { FORWARD_SECRET, startForwardTarget } from './support.js';
 
 export const RECEIVER_MAIN = fileURLToPath(new URL('../../receiver/dist/main.js', import.meta.url));
 export const WORKER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -104,3 +105,50 @@ export async function startWorkerProcess(env: Record<string, string>, forwardUrl
     ...env,
   });
 }
+
+/**
+ * A system under test on `redis`: its own prefixes, a forward target, built receiver and worker
+ * processes started on demand with the given lock settings, and cleanup of all of them.
+ */
+export async function startSystem(redis: TestRedis, workerDefaults: Record<string, string> = {}) {
+  const prefix = uniquePrefix('sys');
+  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, STORE_PREFIX: `${prefix}-store` };
+  const target = await startForwardTarget(() => ({ status: 200, delayMs: 1 }));
+  const queue = new Queue('flexprice.customer', { connection: { url: redis.url, maxRetriesPerRequest: null }, prefix });
+  queue.on('error', () => {});
+  const processes: { child: { kill: (signal: NodeJS.Signals) => boolean } }[] = [];
+  return {
+    env,
+    target,
+    queue,
+    async receiver(extra: Record<string, string> = {}) {
+      const proc = await startReceiverProcess({ ...env, ...extra });
+      processes.push(proc);
+      await waitReady(proc.port);
+      return proc;
+    },
+    async worker(extra: Record<string, string> = {}) {
+      const proc = await startWorkerProcess({ ...env, ...workerDefaults, ...extra }, target.url);
+      processes.push(proc);
+      return proc;
+    },
+    /** Forwards per customer id, and the webhook-ids each was forwarded with. */
+    forwardsByCustomer() {
+      const byCustomer = new Map<string, Set<string>>();
+      for (const request of target.received) {
+        const id = (JSON.parse(request.body) as { customer: { id: string } }).customer.id;
+        const ids = byCustomer.get(id) ?? new Set<string>();
+        ids.add(String(request.headers['webhook-id']));
+        byCustomer.set(id, ids);
+      }
+      return byCustomer;
+    },
+    async close() {
+      for (const proc of processes) proc.child.kill('SIGKILL');
+      await queue.close().catch(() => undefined);
+      await target.close();
+    },
+  };
+}
+
+export type System = Awaited<ReturnType<typeof startSystem>>;

@@ -1,59 +1,16 @@
-import { redisTest, uniquePrefix } from '@flexprice/testing';
-import { Queue } from 'bullmq';
+import { redisTest } from '@flexprice/testing';
 import { describe, expect } from 'vitest';
-import { startForwardTarget } from './support.js';
-import {
-  acknowledged,
-  customerId,
-  deliverAll,
-  startReceiverProcess,
-  startWorkerProcess,
-  waitReady,
-} from './system-support.js';
+import { acknowledged, customerId, deliverAll, startSystem, waitReady } from './system-support.js';
 
 // Crash-proofing with real built processes and a real Redis. Locks are short here so a killed
 // worker's jobs come back in seconds (production defaults: 30 s; see README "Scaling").
 const FAST_LOCKS = { WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000' };
 
-/** A system: its own prefixes, a forward target, cleanup of every process it starts. */
+/** A system with its own prefixes and forward target; every process it starts is killed after. */
 const test = redisTest.extend('system', async ({ redis }, { onCleanup }) => {
-  const prefix = uniquePrefix('sys');
-  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, STORE_PREFIX: `${prefix}-store` };
-  const target = await startForwardTarget(() => ({ status: 200, delayMs: 2 }));
-  const queue = new Queue('flexprice.customer', { connection: { url: redis.url }, prefix });
-  const processes: { child: { kill: (signal: NodeJS.Signals) => boolean } }[] = [];
-  onCleanup(async () => {
-    for (const proc of processes) proc.child.kill('SIGKILL');
-    await queue.close();
-    await target.close();
-  });
-  return {
-    env,
-    target,
-    queue,
-    async receiver(extra: Record<string, string> = {}) {
-      const proc = await startReceiverProcess({ ...env, ...extra });
-      processes.push(proc);
-      await waitReady(proc.port);
-      return proc;
-    },
-    async worker(extra: Record<string, string> = {}) {
-      const proc = await startWorkerProcess({ ...env, ...FAST_LOCKS, ...extra }, target.url);
-      processes.push(proc);
-      return proc;
-    },
-    /** Forwards per customer id, and the webhook-ids each was forwarded with. */
-    forwardsByCustomer() {
-      const byCustomer = new Map<string, Set<string>>();
-      for (const request of target.received) {
-        const id = (JSON.parse(request.body) as { customer: { id: string } }).customer.id;
-        const ids = byCustomer.get(id) ?? new Set<string>();
-        ids.add(String(request.headers['webhook-id']));
-        byCustomer.set(id, ids);
-      }
-      return byCustomer;
-    },
-  };
+  const system = await startSystem(redis, FAST_LOCKS);
+  onCleanup(() => system.close());
+  return system;
 });
 
 describe('end to end, with failures', () => {
