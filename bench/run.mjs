@@ -3,7 +3,7 @@
 // a naive worker, side by side in one run, on a Redis of its own. Prints a table and writes
 // bench/results/latest.json. These machines are noisy: compare the ratios of one run, not runs.
 //
-//   BENCH_SECONDS (10)  measured seconds per receiver run      BENCH_JOBS (20000)  jobs per drain
+//   BENCH_SECONDS (5)   measured seconds per receiver run      BENCH_JOBS (10000)  jobs per drain
 //   BENCH_RATE (500)    offered req/s of the end-to-end run    --soak              adds 5 minutes
 //   BENCH_APPENDFSYNC (everysec)  Redis's AOF policy           --receivers-only    skips the rest
 import { spawn } from 'node:child_process';
@@ -24,8 +24,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const SOAK = process.argv.includes('--soak');
 const RECEIVERS_ONLY = process.argv.includes('--receivers-only');
 const APPENDFSYNC = process.env.BENCH_APPENDFSYNC ?? 'everysec';
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const JOBS = Number(process.env.BENCH_JOBS ?? 10_000);
 const RATE = Number(process.env.BENCH_RATE ?? 500);
 const CONNECTIONS = 50;
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -129,9 +130,7 @@ function makePool(count, auth, customers = Number.POSITIVE_INFINITY) {
   for (let i = 0; i < count; i += 1) {
     sequence += 1;
     const id = `cust_bench_${Number.isFinite(customers) ? sequence % customers : sequence}`;
-    const body = JSON.stringify(
-      customerEvent('customer.created', currentCustomer({ id, external_id: `ext-${sequence}` })),
-    );
+    const body = JSON.stringify(customerEvent('customer.created', currentCustomer({ id, external_id: `ext-${id}` })));
     const headers = { 'content-type': 'application/json' };
     if (auth === 'static') {
       headers[STATIC.header] = STATIC.token;
@@ -199,21 +198,41 @@ const receivers = [
   ['ours, Svix-signed', 'apps/receiver/dist/main.js', 'signed'],
   ['ours, static header', 'apps/receiver/dist/main.js', 'static'],
 ];
-for (const [name, script, auth] of receivers) {
-  await redis.flushall();
-  const port = await freePort();
-  const child = start(script, receiverEnv(port));
-  await waitHttp(`http://127.0.0.1:${port}/healthz`);
-  log(`receiver: ${name}`);
-  await load(port, makePool(poolSize(2), auth), { seconds: 2 }); // warm-up (JIT, connections)
-  const before = await commandCalls();
-  const measured = await load(port, makePool(poolSize(SECONDS), auth), { seconds: SECONDS });
-  const calls = (await commandCalls()) - before;
+// Interleaved rounds, the order rotating each round, and the median of each: one slow minute of the
+// machine then hurts every contender alike instead of deciding a ratio.
+const samples = new Map(receivers.map(([name]) => [name, []]));
+for (let round = 0; round < ROUNDS; round += 1) {
+  const order = receivers.map((_, k) => receivers[(k + round) % receivers.length]);
+  for (const [name, script, auth] of order) {
+    await redis.flushall();
+    const port = await freePort();
+    const child = start(script, receiverEnv(port));
+    await waitHttp(`http://127.0.0.1:${port}/healthz`);
+    log(`receiver, round ${round + 1}/${ROUNDS}: ${name}`);
+    await load(port, makePool(poolSize(2), auth), { seconds: 2 }); // warm-up (JIT, connections)
+    const before = await commandCalls();
+    const measured = await load(port, makePool(poolSize(SECONDS), auth), { seconds: SECONDS });
+    const calls = (await commandCalls()) - before;
+    samples.get(name).push({
+      ...measured,
+      redisCommandsPerAccepted: script.includes('bare') ? 0 : calls / Math.max(measured.accepted, 1),
+    });
+    await stop(child);
+  }
+}
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+for (const [name, runs] of samples) {
   results.receivers[name] = {
-    ...measured,
-    redisCommandsPerAccepted: script.includes('bare') ? 0 : calls / Math.max(measured.accepted, 1),
+    rps: median(runs.map((r) => r.rps)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
+    redisCommandsPerAccepted: median(runs.map((r) => r.redisCommandsPerAccepted)),
+    rounds: runs.map((r) => Math.round(r.rps)),
   };
-  await stop(child);
 }
 
 if (!RECEIVERS_ONLY) {
@@ -453,11 +472,11 @@ lines.push(
 );
 lines.push('');
 lines.push(
-  `receivers (${CONNECTIONS} connections, ${SECONDS} s, distinct customer.created)   req/s    p50 ms  p99 ms  non-2xx  Redis cmds/webhook`,
+  `receivers (${CONNECTIONS} connections, median of ${ROUNDS} × ${SECONDS} s, distinct customer.created)   req/s    p50 ms  p99 ms  non-2xx  Redis cmds/webhook`,
 );
 for (const [name, r] of Object.entries(results.receivers)) {
   lines.push(
-    `  ${name.padEnd(74)} ${fmt(r.rps).padStart(6)}  ${fmt(r.p50, 1).padStart(6)}  ${fmt(r.p99, 1).padStart(6)}  ${fmt(r.non2xx).padStart(7)}  ${fmt(r.redisCommandsPerAccepted, 1).padStart(6)}`,
+    `  ${name.padEnd(74)} ${fmt(r.rps).padStart(6)}  ${fmt(r.p50, 1).padStart(6)}  ${fmt(r.p99, 1).padStart(6)}  ${fmt(r.non2xx).padStart(7)}  ${fmt(r.redisCommandsPerAccepted, 1).padStart(6)}   rounds: ${r.rounds.join(', ')}`,
   );
 }
 lines.push('');

@@ -56,6 +56,14 @@ elseif eventType ~= 'customer.deleted' and updatedAtMs ~= '' then
 end
 
 if outcome == 'applied' then
+  -- An external id or environment that changed leaves no stale index entry behind. (Same hash tag
+  -- as the declared keys, so the same cluster slot.)
+  local previousEnv = redis.call('HGET', record, 'environment_id')
+  local previousExt = redis.call('HGET', record, 'external_id')
+  if previousEnv and previousExt and (previousEnv ~= environmentId or previousExt ~= externalId) then
+    local previousIndex = ARGV[10] .. previousEnv .. ':' .. previousExt
+    if redis.call('GET', previousIndex) == ARGV[9] then redis.call('DEL', previousIndex) end
+  end
   redis.call('HSET', record,
     'id', ARGV[9], 'environment_id', environmentId, 'external_id', externalId, 'customer', data,
     'last_event_type', eventType, 'last_key', key, 'applied_at', now)
@@ -137,6 +145,7 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
         String(now()),
         String(processedTtlSeconds),
         customer.id,
+        `${prefix}:customer-index:`,
       );
       return { outcome, firstRun: firstRun === 1 };
     },

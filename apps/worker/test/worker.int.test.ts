@@ -1,6 +1,7 @@
 import { currentCustomer, customerEvent, legacyCustomer } from '@flexprice/contracts/fixtures';
 import { metricValue, redisTest } from '@flexprice/testing';
 import type { Job, Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
 import { enqueue, FORWARD_SECRET, startForwardTarget, startTestWorker, type TestWorker } from './support.js';
@@ -208,6 +209,29 @@ describe('order independence', () => {
     expect(stale.job.returnvalue).toEqual({ outcome: 'skipped_stale', forwarded: 'skipped' });
     expect((await worker.store.get('cust_01J9ZQ8R3V7M5N4P6Q8R0S2T4V'))?.customer.name).toBe('Globex v2');
     expect(target.received).toHaveLength(1);
+  });
+
+  test('a changed external id moves the index; the old entry is removed, not left to rot', async ({
+    worker,
+    redis,
+  }) => {
+    for (const externalId of ['acme-old', 'acme-new']) {
+      const event = customerEvent('customer.updated', currentCustomer({ external_id: externalId }));
+      await settled(worker.queue, await enqueue(worker.queue, 'customer.updated', event));
+    }
+    const env = 'env_01K2ZQ0A1B2C3D4E5F6G7H8J9K';
+    const client = new Redis(redis.url);
+    try {
+      expect(await client.exists(worker.store.keys.index(env, 'acme-old'))).toBe(0);
+      expect(await client.exists(worker.store.keys.index(env, 'acme-new'))).toBe(1);
+    } finally {
+      client.disconnect();
+    }
+    expect(await worker.store.findByExternalId('acme-old', env)).toEqual([]);
+    expect(await worker.store.findByExternalId('acme-old')).toEqual([]);
+    expect((await worker.store.findByExternalId('acme-new', env)).map((c) => c.id)).toEqual([
+      'cust_01K2ZQ8R3V7M5N4P6Q8R0S2T4V',
+    ]);
   });
 
   test('current-shape payloads (no updated_at): the latest arrival wins', async ({ worker }) => {
