@@ -2,8 +2,8 @@ import {
   checkRedisEnv,
   logLevel,
   optional,
-  type PrefixDefaults,
   parseEnv,
+  QUEUE_PREFIX_DEFAULTS,
   type RedisTarget,
   redisEnv,
   redisTargetOf,
@@ -11,9 +11,6 @@ import {
   wholeNumber,
 } from '@flexprice/runtime';
 import { z } from 'zod';
-
-/** Must match the receiver's and the worker's (the queues are shared state). */
-export const QUEUE_PREFIX_DEFAULTS: PrefixDefaults = { standalone: 'bull', cluster: '{flexprice}' };
 
 /** Booleans are spelled out: `z.coerce.boolean()` would read "false" as true. */
 const flag = z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).transform((value) => value === 'true');

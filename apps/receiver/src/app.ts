@@ -32,7 +32,8 @@ const BODY_ERRORS: Record<string, ErrorCode> = {
 };
 
 /**
- * The receiver's HTTP surface: webhooks, health. Nothing else listens on this port.
+ * The receiver's HTTP surface: webhooks, health and metrics. Nothing else listens on this port (the
+ * dashboard is its own app).
  */
 export function createApp(deps: AppDeps): express.Express {
   const app = express();

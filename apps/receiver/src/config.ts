@@ -5,8 +5,8 @@ import {
   listOf,
   logLevel,
   optional,
-  type PrefixDefaults,
   parseEnv,
+  QUEUE_PREFIX_DEFAULTS,
   type RedisTarget,
   redisEnv,
   redisTargetOf,
@@ -19,9 +19,6 @@ import { z } from 'zod';
 export { ConfigError };
 
 const optionalText = optional(z.string());
-
-/** QUEUE_PREFIX when unset; the cluster one carries a hash tag (all queue keys in one slot). */
-export const QUEUE_PREFIX_DEFAULTS: PrefixDefaults = { standalone: 'bull', cluster: '{flexprice}' };
 
 const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 

@@ -5,6 +5,7 @@ import {
   optional,
   type PrefixDefaults,
   parseEnv,
+  QUEUE_PREFIX_DEFAULTS,
   type RedisTarget,
   redisEnv,
   redisTargetOf,
@@ -16,8 +17,6 @@ import { z } from 'zod';
 
 export { ConfigError };
 
-/** Must match the receiver's (the queues are shared state). */
-export const QUEUE_PREFIX_DEFAULTS: PrefixDefaults = { standalone: 'bull', cluster: '{flexprice}' };
 /** The store's Lua script touches a customer's record, its index and the marks: one slot in a cluster. */
 export const STORE_PREFIX_DEFAULTS: PrefixDefaults = { standalone: 'fpstore', cluster: '{fpstore}' };
 

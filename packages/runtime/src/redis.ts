@@ -54,6 +54,12 @@ export interface PrefixDefaults {
   cluster: string;
 }
 
+/**
+ * QUEUE_PREFIX when unset, shared by every app that touches the queues (they are shared state). The
+ * cluster one carries a hash tag: every queue key in one slot.
+ */
+export const QUEUE_PREFIX_DEFAULTS: PrefixDefaults = { standalone: 'bull', cluster: '{flexprice}' };
+
 /** The given key prefix, or the mode's default (validated by `checkRedisEnv` beforehand). */
 export function resolvePrefix(target: RedisTarget, given: string | undefined, defaults: PrefixDefaults): string {
   return given ?? defaults[target.mode];
