@@ -3,8 +3,8 @@ import express, { type ErrorRequestHandler, type NextFunction, type Request, typ
 import type { Logger } from 'pino';
 import type { Authenticate } from './auth/authenticate.js';
 import type { Enqueuer } from './enqueuer.js';
-import { type ErrorCode, sendError } from './errors.js';
-import { createHttpLogger } from './logger.js';
+import { sendError, sendJson } from './errors.js';
+import { beginRequest, logRequest } from './logger.js';
 import type { ReceiverMetrics } from './metrics.js';
 import { createWebhookHandler } from './webhook-handler.js';
 
@@ -22,61 +22,46 @@ export interface AppDeps {
   now?: () => number;
 }
 
-/** body-parser error types we answer with our own catalog instead of an HTML page. */
-const BODY_ERRORS: Record<string, ErrorCode> = {
-  'entity.too.large': 'payload_too_large',
-  'encoding.unsupported': 'unsupported_media_type',
-  'charset.unsupported': 'unsupported_media_type',
-  'request.aborted': 'bad_request',
-  'request.size.invalid': 'bad_request',
-};
-
 /**
  * The receiver's HTTP surface: webhooks, health and metrics. Nothing else listens on this port (the
  * dashboard is its own app).
+ *
+ * The webhook routes come first and carry no middleware: the handler reads the raw body itself
+ * (signatures are over the exact bytes; JSON is parsed once, after authentication), logs and counts
+ * its request and writes its answer once. Everything after them is logged by one middleware.
  */
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   // Headers computed for every response that a webhook sender never reads.
   app.disable('x-powered-by');
   app.set('etag', false);
+  const shuttingDown = () => deps.isShuttingDown?.() ?? false;
 
-  app.use(createHttpLogger(deps.logger));
-  app.use((_req: Request, res: Response, next: NextFunction) => {
-    if (deps.isShuttingDown?.()) res.setHeader('Connection', 'close');
+  const handleWebhook = createWebhookHandler({ ...deps, isShuttingDown: shuttingDown });
+  app.post('/webhooks/flexprice', handleWebhook);
+  app.post('/webhook-events/:eventType', handleWebhook);
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const start = beginRequest(req, res, shuttingDown());
+    res.once('finish', () => logRequest(deps.logger, req, res.statusCode, start));
     next();
   });
-
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    sendJson(res, 200, { status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const ready = !deps.isShuttingDown?.() && (await deps.isReady());
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
+    const ready = !shuttingDown() && (await deps.isReady());
+    sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable' });
   });
   // No secrets and no personal data in here; still, expose the port to your network only.
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
-  // Signatures are over the exact bytes: read the body raw, whatever its declared type, and parse
-  // JSON once, after authentication. Compressed bodies are refused (Flexprice never sends them).
-  const rawBody = express.raw({ type: () => true, limit: deps.maxBodyBytes, inflate: false });
-  const handleWebhook = createWebhookHandler({ ...deps, observeEnqueue: deps.metrics.observeEnqueue });
-  const count = deps.metrics.middleware;
-  app.post('/webhooks/flexprice', count, rawBody, handleWebhook);
-  app.post('/webhook-events/:eventType', count, rawBody, handleWebhook);
-
   app.use((_req, res) => sendError(res, 'not_found'));
 
-  const onError: ErrorRequestHandler = (err: unknown, req, res, _next) => {
-    const type = typeof err === 'object' && err !== null && 'type' in err ? String(err.type) : '';
-    const code = BODY_ERRORS[type];
-    if (code) {
-      res.locals.webhook = { outcome: code === 'payload_too_large' ? 'too_large' : 'invalid', reason: code };
-      return sendError(res, code);
-    }
-    req.log.error({ err }, 'unhandled error');
+  const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
+    deps.logger.error({ err, requestId: res.getHeader('x-request-id') }, 'unhandled error');
     if (!res.headersSent) sendError(res, 'internal');
   };
   app.use(onError);

@@ -1,5 +1,5 @@
+import type { ServerResponse } from 'node:http';
 import type { Issue } from '@flexprice/contracts';
-import type { Response } from 'express';
 
 /**
  * Every error the receiver answers with: a stable code (for the sender's logs and our metrics), an
@@ -23,10 +23,36 @@ export type ErrorCode = keyof typeof ERRORS;
 /** Seconds a sender should wait after a 503; Svix and Flexprice's cron retry on their own anyway. */
 export const RETRY_AFTER_SECONDS = 5;
 
-export function sendError(res: Response, code: ErrorCode, extra: { issues?: Issue[]; message?: string } = {}): void {
-  const { status, message } = ERRORS[code];
-  if (code === 'unavailable') res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-  res
-    .status(status)
-    .json({ error: code, message: extra.message ?? message, ...(extra.issues && { issues: extra.issues }) });
+export interface ErrorExtra {
+  issues?: Issue[];
+  message?: string;
+}
+
+/** The JSON body of an error answer. */
+export function errorBody(code: ErrorCode, extra: ErrorExtra = {}): object {
+  return { error: code, message: extra.message ?? ERRORS[code].message, ...(extra.issues && { issues: extra.issues }) };
+}
+
+/**
+ * Writes a JSON answer in one go, through Node's own response methods: Express's `res.json` would
+ * also look up the charset, consider an ETag and freshness, none of which a webhook sender reads.
+ */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: object,
+  headers: Record<string, string> = {},
+): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(json)),
+  });
+  res.end(json);
+}
+
+export function sendError(res: ServerResponse, code: ErrorCode, extra: ErrorExtra = {}): void {
+  const headers: Record<string, string> = code === 'unavailable' ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};
+  sendJson(res, ERRORS[code].status, errorBody(code, extra), headers);
 }

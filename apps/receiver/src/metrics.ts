@@ -1,9 +1,6 @@
 import { isEventType } from '@flexprice/contracts';
-import type { NextFunction, Request, Response } from 'express';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { WebhookOutcome } from './webhook-handler.js';
-
-export type Outcome = WebhookOutcome['outcome'] | 'error';
 
 /** Latencies of a webhook request: most well under 10 ms, the tail in the hundreds. */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -43,18 +40,12 @@ export function createReceiverMetrics() {
     observeEnqueue(result: 'queued' | 'duplicate' | 'unavailable', seconds: number): void {
       enqueueDuration.observe({ result }, seconds);
     },
-    /** Counts every webhook request once, when its answer is sent. */
-    middleware(_req: Request, res: Response, next: NextFunction): void {
-      const started = process.hrtime.bigint();
-      res.on('finish', () => {
-        const webhook = res.locals.webhook as WebhookOutcome | undefined;
-        const outcome: Outcome = webhook?.outcome ?? (res.statusCode >= 500 ? 'error' : 'invalid');
-        const type = webhook?.eventType;
-        const eventType = type === undefined ? 'none' : isEventType(type) ? type : 'unknown';
-        requests.inc({ event_type: eventType, outcome });
-        requestDuration.observe({ outcome }, Number(process.hrtime.bigint() - started) / 1e9);
-      });
-      next();
+    /** Counts one webhook request, when its answer is sent. */
+    observeRequest(webhook: Pick<WebhookOutcome, 'outcome' | 'eventType'>, seconds: number): void {
+      const type = webhook.eventType;
+      const eventType = type === undefined ? 'none' : isEventType(type) ? type : 'unknown';
+      requests.inc({ event_type: eventType, outcome: webhook.outcome });
+      requestDuration.observe({ outcome: webhook.outcome }, seconds);
     },
   };
 }

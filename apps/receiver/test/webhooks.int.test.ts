@@ -186,6 +186,39 @@ describe('bad input gets a clear error and no job', () => {
     expect((await counts(receiver)).waiting).toBe(0);
   });
 
+  test('413 for a chunked body that grows over MAX_BODY_BYTES, and the connection is closed', async ({ receiver }) => {
+    const body = customerBody({ metadata: { padding: 'x'.repeat(5000) } });
+    const bytes = new TextEncoder().encode(body);
+    // No content-length: the limit has to hold on the bytes as they arrive.
+    const chunks = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let at = 0; at < bytes.length; at += 1000) controller.enqueue(bytes.slice(at, at + 1000));
+        controller.close();
+      },
+    });
+    const res = await fetch(`${receiver.url}/webhooks/flexprice`, {
+      method: 'POST',
+      body: chunks,
+      headers: signedHeaders(body),
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(res.headers.get('connection')).toBe('close');
+    expect(await read(res)).toMatchObject({ error: 'payload_too_large' });
+    expect((await counts(receiver)).waiting).toBe(0);
+  });
+
+  test('415 for a compressed body, even when correctly signed', async ({ receiver }) => {
+    const body = customerBody();
+    const res = await receiver.post('/webhooks/flexprice', body, {
+      ...signedHeaders(body),
+      'content-encoding': 'gzip',
+    });
+    expect(res.status).toBe(415);
+    expect(await read(res)).toMatchObject({ error: 'unsupported_media_type' });
+    expect((await counts(receiver)).waiting).toBe(0);
+  });
+
   test('415 for a body that is not declared JSON', async ({ receiver }) => {
     const body = customerBody();
     const res = await receiver.post('/webhooks/flexprice', body, {

@@ -1,0 +1,88 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pino } from 'pino';
+import { describe, expect, test } from 'vitest';
+import { beginRequest, logRequest } from './logger.js';
+
+/** A logger writing JSON lines into an array. */
+function capture(level = 'info') {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  return { logger, lines };
+}
+
+function request(headers: Record<string, string>, url = '/webhooks/flexprice'): IncomingMessage {
+  return { method: 'POST', url, headers } as unknown as IncomingMessage;
+}
+
+function response() {
+  const headers: Record<string, unknown> = {};
+  return { headers, res: { setHeader: (name: string, value: unknown) => (headers[name] = value) } as ServerResponse };
+}
+
+describe('request ids', () => {
+  test('a plain incoming x-request-id is kept and echoed', () => {
+    const { res, headers } = response();
+    expect(beginRequest(request({ 'x-request-id': 'req-42' }), res, false).id).toBe('req-42');
+    expect(headers['x-request-id']).toBe('req-42');
+    expect(headers.connection).toBeUndefined();
+  });
+
+  test('an unsafe or missing one is replaced by a fresh UUID; shutdown closes the connection', () => {
+    const { res, headers } = response();
+    const id = beginRequest(request({ 'x-request-id': 'a b\n{"level":60}' }), res, true).id;
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(headers['x-request-id']).toBe(id);
+    expect(headers.connection).toBe('close');
+    expect(beginRequest(request({}), response().res, false).id).not.toBe(id);
+  });
+});
+
+describe('request log lines', () => {
+  const secretHeaders = {
+    'svix-signature': 'v1,c2lnbmF0dXJl',
+    authorization: 'Bearer tenant-token-0123456789',
+    'x-api-key': 'tenant-token-0123456789',
+  };
+
+  test('one line with the id, status, time and webhook outcome; never a header', () => {
+    const { logger, lines } = capture();
+    const req = request(secretHeaders);
+    const start = beginRequest(req, response().res, false);
+    logRequest(logger, req, 202, start, { outcome: 'queued', eventType: 'customer.created', jobId: 'j1' });
+
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      level: 30,
+      msg: 'request completed',
+      requestId: start.id,
+      method: 'POST',
+      path: '/webhooks/flexprice',
+      status: 202,
+      webhook: { outcome: 'queued', eventType: 'customer.created', jobId: 'j1' },
+    });
+    expect(lines[0]?.responseTime).toBeGreaterThanOrEqual(0);
+    expect(JSON.stringify(lines)).not.toMatch(/tenant-token|c2lnbmF0dXJl/);
+  });
+
+  test('refusals are "request refused", server errors are logged at error level', () => {
+    const { logger, lines } = capture();
+    const req = request({});
+    logRequest(logger, req, 401, beginRequest(req, response().res, false), { outcome: 'unauthorized' });
+    logRequest(logger, req, 500, beginRequest(req, response().res, false), { outcome: 'error' });
+    expect(lines.map((line) => [line.level, line.msg])).toEqual([
+      [30, 'request refused'],
+      [50, 'request refused'],
+    ]);
+  });
+
+  test('a long path is cut, and nothing is built below the configured level', () => {
+    const { logger, lines } = capture();
+    const req = request({}, `/webhook-events/${'x'.repeat(1000)}`);
+    logRequest(logger, req, 404, beginRequest(req, response().res, false));
+    expect(String(lines[0]?.path).length).toBeLessThanOrEqual(201);
+
+    const quiet = capture('warn');
+    logRequest(quiet.logger, req, 202, beginRequest(req, response().res, false));
+    expect(quiet.lines).toHaveLength(0);
+  });
+});
