@@ -61,7 +61,7 @@ test('500 signed webhooks through the built receiver and worker: every customer 
     });
     expect(res.headers.get('x-request-id')).toBe('req-trace-42');
     await expect.poll(() => worker.output(), { timeout: 10_000 }).toContain('"requestId":"req-trace-42"');
-    expect(receiver.output()).toContain('"id":"req-trace-42"');
+    expect(receiver.output()).toContain('"requestId":"req-trace-42"');
     expect(target.received.at(-1)?.headers['x-request-id']).toBe('req-trace-42');
 
     const logs = receiver.output() + worker.output();
