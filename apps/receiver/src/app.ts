@@ -8,6 +8,12 @@ import { beginRequest, logRequest } from './logger.js';
 import type { ReceiverMetrics } from './metrics.js';
 import { createWebhookHandler } from './webhook-handler.js';
 
+/** The status an error asks for when it is a client error (http-errors' `status`), else 500. */
+function statusOf(err: unknown): number {
+  const status = typeof err === 'object' && err !== null && 'status' in err ? Number(err.status) : Number.NaN;
+  return status >= 400 && status < 500 ? status : 500;
+}
+
 export interface AppDeps {
   logger: Logger;
   metrics: ReceiverMetrics;
@@ -60,9 +66,15 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use((_req, res) => sendError(res, 'not_found'));
 
-  const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
-    deps.logger.error({ err, requestId: res.getHeader('x-request-id') }, 'unhandled error');
-    if (!res.headersSent) sendError(res, 'internal');
+  // Express's own 4xx (a malformed %-escape in `/webhook-events/:eventType`, say) is the client's
+  // error: answered in our catalog and logged as a refusal. Anything else is ours: a 500, logged.
+  const onError: ErrorRequestHandler = (err: unknown, req, res, _next) => {
+    const status = statusOf(err);
+    // Requests past the routes above already have their id and their line (on finish).
+    const start = res.getHeader('x-request-id') === undefined ? beginRequest(req, res, shuttingDown()) : undefined;
+    if (status >= 500) deps.logger.error({ err, requestId: res.getHeader('x-request-id') }, 'unhandled error');
+    if (!res.headersSent) sendError(res, status >= 500 ? 'internal' : status === 404 ? 'not_found' : 'bad_request');
+    if (start) logRequest(deps.logger, req, res.statusCode, start);
   };
   app.use(onError);
   return app;

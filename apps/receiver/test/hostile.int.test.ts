@@ -239,6 +239,34 @@ describe(`hostile input (${RUNS} generated requests)`, () => {
       expect(statuses.get(status) ?? 0, `status ${status}`).toBeGreaterThan(0);
   });
 
+  test('any path, method and %-escape: never a 5xx, never a job', async ({ receiver }) => {
+    const segment = fc.stringMatching(/^[A-Za-z0-9._~%!$&'()*+,;=:@-]{0,40}$/);
+    const path = fc.oneof(
+      segment.map((s) => `/webhook-events/${s}`),
+      fc.array(segment, { maxLength: 4 }).map((parts) => `/${parts.join('/')}`),
+      segment.map((s) => `/webhooks/flexprice${s.startsWith('%') ? s : `/${s}`}`),
+    );
+    const method = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS');
+    const samples = fc.sample(fc.tuple(path, method), { numRuns: Math.min(RUNS, 2_000), seed: 7 });
+    const body = JSON.stringify(customerEvent('customer.created', currentCustomer({ id: 'cust_paths' })));
+    const statuses = new Set<number>();
+    for (let i = 0; i < samples.length; i += 25) {
+      await Promise.all(
+        samples.slice(i, i + 25).map(async ([p, m]) => {
+          const res = await fetch(`${receiver.url}${p}`, {
+            method: m,
+            ...(m === 'GET' || m === 'OPTIONS' ? {} : { body, headers: { 'content-type': 'application/json' } }),
+          });
+          await res.arrayBuffer();
+          statuses.add(res.status);
+          expect(res.status, `${m} ${p}`).toBeLessThan(500);
+        }),
+      );
+    }
+    expect(statuses.has(400)).toBe(true); // malformed escapes were among them
+    expect((await receiver.queue('flexprice.customer').getJobCounts('waiting')).waiting).toBe(0);
+  });
+
   test('a valid body keeps being accepted after all that (no poisoned state)', async ({ receiver }) => {
     const body = JSON.stringify(customerEvent('customer.created', currentCustomer({ id: 'cust_after_hostile' })));
     const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body));

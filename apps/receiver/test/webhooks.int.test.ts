@@ -208,6 +208,17 @@ describe('bad input gets a clear error and no job', () => {
     expect((await counts(receiver)).waiting).toBe(0);
   });
 
+  test('400, not 500, for a malformed %-escape in the event type path', async ({ receiver }) => {
+    const body = customerBody();
+    for (const path of ['/webhook-events/%E0%A4%A', '/webhook-events/%']) {
+      const res = await receiver.post(path, body, signedHeaders(body));
+      expect(res.status).toBe(400);
+      expect(await read(res)).toMatchObject({ error: 'bad_request' });
+      expect(res.headers.get('x-request-id')).toBeTruthy();
+    }
+    expect((await counts(receiver)).waiting).toBe(0);
+  });
+
   test('415 for a compressed body, even when correctly signed', async ({ receiver }) => {
     const body = customerBody();
     const res = await receiver.post('/webhooks/flexprice', body, {
