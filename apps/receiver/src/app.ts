@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Authenticate } from './auth/authenticate.js';
 import type { Enqueuer } from './enqueuer.js';
 import { sendError, sendJson } from './errors.js';
-import { beginRequest, logRequest } from './logger.js';
+import { beginRequest, elapsedMs, logRequest } from './logger.js';
 import type { ReceiverMetrics } from './metrics.js';
 import { createWebhookHandler } from './webhook-handler.js';
 
@@ -49,7 +49,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const start = beginRequest(req, res, shuttingDown());
-    res.once('finish', () => logRequest(deps.logger, req, res.statusCode, start));
+    res.once('finish', () => logRequest(deps.logger, req, res.statusCode, start.id, elapsedMs(start)));
     next();
   });
   app.get('/healthz', (_req, res) => {
@@ -74,7 +74,7 @@ export function createApp(deps: AppDeps): express.Express {
     const start = res.getHeader('x-request-id') === undefined ? beginRequest(req, res, shuttingDown()) : undefined;
     if (status >= 500) deps.logger.error({ err, requestId: res.getHeader('x-request-id') }, 'unhandled error');
     if (!res.headersSent) sendError(res, status >= 500 ? 'internal' : status === 404 ? 'not_found' : 'bad_request');
-    if (start) logRequest(deps.logger, req, res.statusCode, start);
+    if (start) logRequest(deps.logger, req, res.statusCode, start.id, elapsedMs(start));
   };
   app.use(onError);
   return app;

@@ -52,7 +52,11 @@ export function sendJson(
   res.end(json);
 }
 
+/** The headers an error answer carries: when to come back, for a 503. */
+export function errorHeaders(code: ErrorCode): Record<string, string> {
+  return code === 'unavailable' ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};
+}
+
 export function sendError(res: ServerResponse, code: ErrorCode, extra: ErrorExtra = {}): void {
-  const headers: Record<string, string> = code === 'unavailable' ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};
-  sendJson(res, ERRORS[code].status, errorBody(code, extra), headers);
+  sendJson(res, ERRORS[code].status, errorBody(code, extra), errorHeaders(code));
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
-import { beginRequest, logRequest } from './logger.js';
+import { beginRequest, elapsedMs, logRequest } from './logger.js';
 
 /** A logger writing JSON lines into an array. */
 function capture(level = 'info') {
@@ -48,7 +48,11 @@ describe('request log lines', () => {
     const { logger, lines } = capture();
     const req = request(secretHeaders);
     const start = beginRequest(req, response().res, false);
-    logRequest(logger, req, 202, start, { outcome: 'queued', eventType: 'customer.created', jobId: 'j1' });
+    logRequest(logger, req, 202, start.id, elapsedMs(start), {
+      outcome: 'queued',
+      eventType: 'customer.created',
+      jobId: 'j1',
+    });
 
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
@@ -67,8 +71,8 @@ describe('request log lines', () => {
   test('refusals are "request refused", server errors are logged at error level', () => {
     const { logger, lines } = capture();
     const req = request({});
-    logRequest(logger, req, 401, beginRequest(req, response().res, false), { outcome: 'unauthorized' });
-    logRequest(logger, req, 500, beginRequest(req, response().res, false), { outcome: 'error' });
+    logRequest(logger, req, 401, 'req-1', 1.5, { outcome: 'unauthorized' });
+    logRequest(logger, req, 500, 'req-1', 1.5, { outcome: 'error' });
     expect(lines.map((line) => [line.level, line.msg])).toEqual([
       [30, 'request refused'],
       [50, 'request refused'],
@@ -78,11 +82,11 @@ describe('request log lines', () => {
   test('a long path is cut, and nothing is built below the configured level', () => {
     const { logger, lines } = capture();
     const req = request({}, `/webhook-events/${'x'.repeat(1000)}`);
-    logRequest(logger, req, 404, beginRequest(req, response().res, false));
+    logRequest(logger, req, 404, 'req-1', 1.5);
     expect(String(lines[0]?.path).length).toBeLessThanOrEqual(201);
 
     const quiet = capture('warn');
-    logRequest(quiet.logger, req, 202, beginRequest(req, response().res, false));
+    logRequest(quiet.logger, req, 202, 'req-1', 1.5);
     expect(quiet.lines).toHaveLength(0);
   });
 });

@@ -49,17 +49,18 @@ export function logRequest(
   logger: Logger,
   req: IncomingMessage,
   status: number,
-  start: RequestStart,
+  requestId: string,
+  responseTime: number,
   webhook?: WebhookOutcome,
 ): void {
   const level = status >= 500 ? 'error' : 'info';
   if (!logger.isLevelEnabled(level)) return;
   const line = {
-    requestId: start.id,
+    requestId,
     method: req.method,
     path: truncate(req.url ?? ''),
     status,
-    responseTime: elapsedMs(start),
+    responseTime,
     ...(webhook && { webhook }),
   };
   logger[level](line, status < 300 ? 'request completed' : 'request refused');

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Authenticate } from './auth/authenticate.js';
 import { readBody } from './body.js';
 import type { Enqueuer } from './enqueuer.js';
-import { ERRORS, type ErrorCode, type ErrorExtra, errorBody, RETRY_AFTER_SECONDS, sendJson } from './errors.js';
+import { ERRORS, type ErrorCode, type ErrorExtra, errorBody, errorHeaders, sendJson } from './errors.js';
 import { beginRequest, elapsedMs, logRequest } from './logger.js';
 import type { ReceiverMetrics } from './metrics.js';
 
@@ -40,8 +40,7 @@ interface Answer {
 }
 
 function refuse(code: ErrorCode, webhook: WebhookOutcome, extra?: ErrorExtra): Answer {
-  const headers: Record<string, string> = {};
-  if (code === 'unavailable') headers['retry-after'] = String(RETRY_AFTER_SECONDS);
+  const headers = errorHeaders(code);
   // The rest of an unread (or half-read) body would be the next request on this connection.
   if (code === 'payload_too_large' || code === 'bad_request') headers.connection = 'close';
   return { status: ERRORS[code].status, body: errorBody(code, extra), webhook, headers };
@@ -162,7 +161,8 @@ export function createWebhookHandler(deps: WebhookHandlerDeps) {
       answer = refuse('internal', { outcome: 'error' });
     }
     sendJson(res, answer.status, answer.body, answer.headers);
-    deps.metrics.observeRequest(answer.webhook, elapsedMs(start) / 1000);
-    logRequest(deps.logger, req, answer.status, start, answer.webhook);
+    const responseTime = elapsedMs(start);
+    deps.metrics.observeRequest(answer.webhook, responseTime / 1000);
+    logRequest(deps.logger, req, answer.status, start.id, responseTime, answer.webhook);
   };
 }
