@@ -80,6 +80,12 @@ async function waitHttp(url, timeout = 20_000) {
 }
 
 /** Resident set size of a process, in MiB. */
+/** CPU time (user + system) a process has used so far, in microseconds (Linux, 100 ticks/s). */
+function cpuMicros(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 function rssMiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
@@ -302,12 +308,16 @@ for (let round = 0; round < ROUNDS; round += 1) {
     await waitHttp(`http://127.0.0.1:${port}/healthz`);
     log(`receiver, round ${round + 1}/${ROUNDS}: ${name}`);
     await load(port, makePool(poolSize(1), auth), { seconds: 1 }); // warm-up (JIT, connections)
-    const before = await commandCalls();
-    const measured = await load(port, makePool(poolSize(SECONDS), auth), { seconds: SECONDS });
-    const calls = (await commandCalls()) - before;
+    const pool = makePool(poolSize(SECONDS), auth);
+    const before = { calls: await commandCalls(), app: cpuMicros(child.pid), redis: cpuMicros(redisServer.pid) };
+    const measured = await load(port, pool, { seconds: SECONDS });
+    const accepted = Math.max(measured.accepted, 1);
+    const calls = (await commandCalls()) - before.calls;
     samples.get(name).push({
       ...measured,
-      redisCommandsPerAccepted: script.includes('bare') ? 0 : calls / Math.max(measured.accepted, 1),
+      redisCommandsPerAccepted: script.includes('bare') ? 0 : calls / accepted,
+      appCpuMicrosPerAccepted: (cpuMicros(child.pid) - before.app) / accepted,
+      redisCpuMicrosPerAccepted: (cpuMicros(redisServer.pid) - before.redis) / accepted,
     });
     await stop(child);
   }
@@ -323,6 +333,8 @@ for (const [name, runs] of samples) {
     p99: median(runs.map((r) => r.p99)),
     non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
     redisCommandsPerAccepted: median(runs.map((r) => r.redisCommandsPerAccepted)),
+    appCpuMicrosPerAccepted: median(runs.map((r) => r.appCpuMicrosPerAccepted)),
+    redisCpuMicrosPerAccepted: median(runs.map((r) => r.redisCpuMicrosPerAccepted)),
     rounds: runs.map((r) => Math.round(r.rps)),
   };
 }
@@ -574,11 +586,14 @@ lines.push(
 );
 lines.push('');
 lines.push(
-  `receivers (${LOADGEN}, ${CONNECTIONS} connections, median of ${ROUNDS} × ${SECONDS} s, distinct customer.created)   req/s    p50 ms  p99 ms  non-2xx  Redis cmds/webhook`,
+  `receivers (${LOADGEN}, ${CONNECTIONS} connections, median of ${ROUNDS} × ${SECONDS} s, distinct customer.created; per accepted webhook: Redis commands, CPU µs of the app and of Redis)`,
+);
+lines.push(
+  `  ${''.padEnd(74)} ${'req/s'.padStart(6)}  ${'p50 ms'.padStart(6)}  ${'p99 ms'.padStart(6)}  ${'non-2xx'.padStart(7)}  ${'cmds'.padStart(5)}  ${'app µs'.padStart(6)}  ${'Redis µs'.padStart(8)}`,
 );
 for (const [name, r] of Object.entries(results.receivers)) {
   lines.push(
-    `  ${name.padEnd(74)} ${fmt(r.rps).padStart(6)}  ${fmt(r.p50, 1).padStart(6)}  ${fmt(r.p99, 1).padStart(6)}  ${fmt(r.non2xx).padStart(7)}  ${fmt(r.redisCommandsPerAccepted, 1).padStart(6)}   rounds: ${r.rounds.join(', ')}`,
+    `  ${name.padEnd(74)} ${fmt(r.rps).padStart(6)}  ${fmt(r.p50, 1).padStart(6)}  ${fmt(r.p99, 1).padStart(6)}  ${fmt(r.non2xx).padStart(7)}  ${fmt(r.redisCommandsPerAccepted, 1).padStart(5)}  ${fmt(r.appCpuMicrosPerAccepted).padStart(6)}  ${fmt(r.redisCpuMicrosPerAccepted).padStart(8)}   rounds: ${r.rounds.join(', ')}`,
   );
 }
 lines.push('');
