@@ -525,16 +525,34 @@ if (!RECEIVERS_ONLY) {
       redisUsedMemoryMiB: Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]) / 2 ** 20,
     });
     await load(port, makePool(RATE * 92, 'signed', 1_000), { seconds: 90, overallRate: RATE });
-    const before = await memory();
+    // A sample every 10 s: one reading lands anywhere on the garbage collector's sawtooth (the
+    // receiver's RSS moves 120-155 MiB within a minute at this load), so the first and the last
+    // minute are each summarised by their median.
+    const samples = [];
+    const sampler = setInterval(() => {
+      memory().then(
+        (sample) => samples.push(sample),
+        () => {},
+      );
+    }, 10_000);
     log(`soak: 5 minutes at ${RATE} req/s`);
-    const measured = await load(port, makePool(RATE * 310, 'signed', 1_000), { seconds: 300, overallRate: RATE });
-    await sleep(2_000);
+    const pool = makePool(RATE * 310, 'signed', 1_000);
+    samples.push(await memory());
+    const measured = await load(port, pool, { seconds: 300, overallRate: RATE });
+    clearInterval(sampler);
+    const summary = (part) =>
+      Object.fromEntries(Object.keys(part[0]).map((key) => [key, median(part.map((s) => s[key]))]));
+    const peak = Object.fromEntries(
+      Object.keys(samples[0]).map((key) => [key, Math.max(...samples.map((s) => s[key]))]),
+    );
     results.soak = {
       offeredRps: RATE,
       acceptedRps: measured.rps,
       non2xx: measured.non2xx,
-      before,
-      after: await memory(),
+      samples: samples.length,
+      before: summary(samples.slice(0, 6)),
+      after: summary(samples.slice(-6)),
+      peak,
     };
     await stop(receiver);
     await stop(worker);
@@ -619,7 +637,7 @@ if (e.offeredRps)
 if (results.soak) {
   const { before, after } = results.soak;
   lines.push(
-    `soak 5 min at ${results.soak.offeredRps} req/s: receiver RSS ${fmt(before.receiverRssMiB)} → ${fmt(after.receiverRssMiB)} MiB, worker RSS ${fmt(before.workerRssMiB)} → ${fmt(after.workerRssMiB)} MiB, Redis used_memory ${fmt(before.redisUsedMemoryMiB, 1)} → ${fmt(after.redisUsedMemoryMiB, 1)} MiB`,
+    `soak 5 min at ${results.soak.offeredRps} req/s (medians of the first and the last minute, peak): receiver RSS ${fmt(before.receiverRssMiB)} → ${fmt(after.receiverRssMiB)} MiB (${fmt(results.soak.peak.receiverRssMiB)}), worker RSS ${fmt(before.workerRssMiB)} → ${fmt(after.workerRssMiB)} MiB (${fmt(results.soak.peak.workerRssMiB)}), Redis used_memory ${fmt(before.redisUsedMemoryMiB, 1)} → ${fmt(after.redisUsedMemoryMiB, 1)} MiB (${fmt(results.soak.peak.redisUsedMemoryMiB, 1)})`,
   );
 }
 lines.push('');
