@@ -82,6 +82,18 @@ describe('loadConfig', () => {
       { FLEXPRICE_WEBHOOK_SECRET: 'whsec_***' },
       'FLEXPRICE_WEBHOOK_SECRET: secret #1 is not "whsec_" followed by base64',
     ],
+    [
+      { FLEXPRICE_WEBHOOK_SECRET: `${SECRET} whsec_AA==` },
+      'FLEXPRICE_WEBHOOK_SECRET: secret #2 is a 1-byte key; at least 24 bytes are needed',
+    ],
+    [
+      { FLEXPRICE_WEBHOOK_SECRET: SECRET, DEDUPE_TTL_SECONDS: '599' },
+      'DEDUPE_TTL_SECONDS: must be at least 600 (twice FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS)',
+    ],
+    [
+      { FLEXPRICE_WEBHOOK_SECRET: SECRET, DEDUPE_TTL_SECONDS: '60', FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS: '31' },
+      'DEDUPE_TTL_SECONDS: must be at least 62',
+    ],
     [{ FLEXPRICE_WEBHOOK_AUTH_HEADER: 'X-Api-Key' }, 'FLEXPRICE_WEBHOOK_AUTH_TOKEN: FLEXPRICE_WEBHOOK_AUTH_HEADER and'],
     [
       { FLEXPRICE_WEBHOOK_AUTH_HEADER: 'X-Api-Key', FLEXPRICE_WEBHOOK_AUTH_TOKEN: 'short' },

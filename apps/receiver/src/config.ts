@@ -12,8 +12,8 @@ import {
   redisTargetOf,
   resolvePrefix,
   wholeNumber,
+  whsecProblem,
 } from '@flexprice/runtime';
-import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 
 export { ConfigError };
@@ -64,24 +64,28 @@ const envSchema = z
   })
   .superRefine((env, ctx) => {
     checkRedisEnv(env, ctx, [{ variable: 'QUEUE_PREFIX', value: env.QUEUE_PREFIX, defaults: QUEUE_PREFIX_DEFAULTS }]);
-    for (const [index, secret] of listOf(env.FLEXPRICE_WEBHOOK_SECRET).entries()) {
-      if (!secret.startsWith('whsec_')) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['FLEXPRICE_WEBHOOK_SECRET'],
-          message: `secret #${index + 1} must start with "whsec_" (copy it from the Svix endpoint page)`,
-        });
-        continue;
-      }
-      try {
-        new Webhook(secret);
-      } catch {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['FLEXPRICE_WEBHOOK_SECRET'],
-          message: `secret #${index + 1} is not "whsec_" followed by base64`,
-        });
-      }
+    const secrets = listOf(env.FLEXPRICE_WEBHOOK_SECRET);
+    for (const [index, secret] of secrets.entries()) {
+      const problem = whsecProblem(secret);
+      if (problem === undefined) continue;
+      const hint = problem.startsWith('must start') ? ' (copy it from the Svix endpoint page)' : '';
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FLEXPRICE_WEBHOOK_SECRET'],
+        message: `secret #${index + 1} ${problem}${hint}`,
+      });
+    }
+    // A signed request stays valid for the tolerance on either side of its timestamp: a captured one
+    // can be replayed until then, and only the dedupe mark recognises it.
+    const replayWindow = 2 * env.FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS;
+    if (secrets.length > 0 && env.DEDUPE_TTL_SECONDS < replayWindow) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DEDUPE_TTL_SECONDS'],
+        message:
+          `must be at least ${replayWindow} (twice FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS): a signed request ` +
+          'captured on the way could otherwise be replayed as a new event once its mark expired',
+      });
     }
     const header = env.FLEXPRICE_WEBHOOK_AUTH_HEADER;
     const token = env.FLEXPRICE_WEBHOOK_AUTH_TOKEN;

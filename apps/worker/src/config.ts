@@ -11,8 +11,8 @@ import {
   redisTargetOf,
   resolvePrefix,
   wholeNumber,
+  whsecProblem,
 } from '@flexprice/runtime';
-import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 
 export { ConfigError };
@@ -34,12 +34,10 @@ const envSchema = z
     // Standard Webhooks secret (`whsec_…`) the forwards are signed with.
     CUSTOMER_FORWARD_SECRET: optional(z.string()),
     CUSTOMER_FORWARD_TIMEOUT_MS: wholeNumber(100, 120_000).default(10_000),
-    // Key prefix of the customer store and the processed / forwarded marks.
+    // Key prefix of the customer store (records, external-id index, forward locks).
     STORE_PREFIX: optional(
       z.string().regex(/^[A-Za-z0-9_{}.:-]+$/, { error: 'may hold letters, digits and "_-.:{}" only' }),
     ),
-    // How long a processed / forwarded mark is kept (a replay within it never applies twice).
-    PROCESSED_TTL_SECONDS: wholeNumber(60).default(7 * 24 * 3600),
     // A job's lock lives this long without renewal; a crashed worker's jobs are retried after it.
     WORKER_LOCK_DURATION_MS: wholeNumber(1000).default(30_000),
     // How often stalled jobs (locks of dead workers) are looked for.
@@ -48,6 +46,10 @@ const envSchema = z
     WORKER_MAX_STALLED_COUNT: wholeNumber(0, 100).default(2),
     // Longest wait for active jobs at shutdown; jobs still running then are retried elsewhere.
     SHUTDOWN_TIMEOUT_MS: wholeNumber(100).default(25_000),
+    // How long the version of each delivery (idempotency key) is remembered: a redelivery within it
+    // (a Svix resend after the receiver's dedupe window) keeps the original acceptance time, so that
+    // old content never passes for new.
+    PROCESSED_TTL_SECONDS: wholeNumber(60).default(7 * 24 * 3600),
     LOG_LEVEL: logLevel,
   })
   .superRefine((env, ctx) => {
@@ -62,20 +64,13 @@ const envSchema = z
         message: 'is required with CUSTOMER_FORWARD_URL (forwards are always signed)',
       });
     }
-    if (env.CUSTOMER_FORWARD_SECRET !== undefined) {
-      let valid = env.CUSTOMER_FORWARD_SECRET.startsWith('whsec_');
-      try {
-        new Webhook(env.CUSTOMER_FORWARD_SECRET);
-      } catch {
-        valid = false;
-      }
-      if (!valid) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['CUSTOMER_FORWARD_SECRET'],
-          message: 'must be "whsec_" followed by base64 (e.g. echo "whsec_$(openssl rand -base64 24)")',
-        });
-      }
+    const problem = env.CUSTOMER_FORWARD_SECRET === undefined ? undefined : whsecProblem(env.CUSTOMER_FORWARD_SECRET);
+    if (problem !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CUSTOMER_FORWARD_SECRET'],
+        message: `${problem} (make one with: echo "whsec_$(openssl rand -base64 24)")`,
+      });
     }
   });
 

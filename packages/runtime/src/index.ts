@@ -2,3 +2,4 @@
 export * from './env.js';
 export * from './main.js';
 export * from './redis.js';
+export * from './secrets.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigError, parseEnv } from './env.js';
-import { checkRedisEnv, describeTarget, redisEnv, redisTargetOf, resolvePrefix } from './redis.js';
+import { checkRedisEnv, describeTarget, hashTagOf, redisEnv, redisTargetOf, resolvePrefix } from './redis.js';
 
 const DEFAULTS = { standalone: 'bull', cluster: '{flexprice}' };
 const schema = z.object(redisEnv).superRefine((env, ctx) => {
@@ -56,5 +56,26 @@ describe('Redis targets', () => {
     expect(describeTarget({ mode: 'cluster', nodes: [{ host: 'a', port: 1 }], password: 'hunter2' })).toBe(
       'cluster a:1',
     );
+  });
+});
+
+describe('hash tags, as Redis Cluster reads them', () => {
+  it('takes the text between the first { and the next }, when it is not empty', () => {
+    expect(hashTagOf('{flexprice}')).toBe('flexprice');
+    expect(hashTagOf('app{q}:x')).toBe('q');
+    expect(hashTagOf('{x}{y}')).toBe('x');
+    expect(hashTagOf('{{x}')).toBe('{x');
+    expect(hashTagOf('}{x}')).toBe('x');
+  });
+
+  it('finds none in an empty pair, an unclosed one or none at all', () => {
+    expect(hashTagOf('{}{x}')).toBeUndefined();
+    expect(hashTagOf('a{b')).toBeUndefined();
+    expect(hashTagOf('bull')).toBeUndefined();
+  });
+
+  it('refuses a cluster prefix whose only tag is empty', () => {
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:1', QUEUE_PREFIX: '{}{x}' })).toHaveLength(1);
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:1', QUEUE_PREFIX: '{x}{}' })).toEqual([]);
   });
 });

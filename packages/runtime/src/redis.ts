@@ -7,7 +7,18 @@ export type RedisTarget =
   | { mode: 'standalone'; url: string }
   | { mode: 'cluster'; nodes: { host: string; port: number }[]; password: string | undefined };
 
-const HASH_TAG = /\{[^{}]+\}/;
+/**
+ * The hash tag of a key as Redis Cluster reads it: the text between the first `{` and the first `}`
+ * after it, when that text is not empty. Only the first `{` counts, so `{}{x}` has no tag (its
+ * first pair is empty) and neither has `a{b`; `{x}{y}` is tagged `x`.
+ */
+export function hashTagOf(key: string): string | undefined {
+  const open = key.indexOf('{');
+  if (open < 0) return undefined;
+  const close = key.indexOf('}', open + 1);
+  if (close < 0 || close === open + 1) return undefined;
+  return key.slice(open + 1, close);
+}
 
 /**
  * The Redis variables both apps read. In cluster mode every key a Lua script touches must live in
@@ -73,7 +84,7 @@ export function checkRedisEnv(
 ): void {
   if (redisTargetOf(env).mode !== 'cluster') return;
   for (const { variable, value, defaults } of prefixes) {
-    if (value === undefined || HASH_TAG.test(value)) continue;
+    if (value === undefined || hashTagOf(value) !== undefined) continue;
     ctx.addIssue({
       code: 'custom',
       path: [variable],
