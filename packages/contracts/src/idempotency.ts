@@ -9,11 +9,20 @@ function sha256(...parts: (string | Uint8Array)[]): string {
   return hash.digest('hex');
 }
 
+/** What a delivery without an id is: its event type and its exact bytes, hashed. */
+export function contentHash(eventType: string, rawBody: Uint8Array): string {
+  return sha256(eventType, '\n', rawBody);
+}
+
 /**
- * The key that makes a redelivery a duplicate. With Svix (`svix-id` / `webhook-id`) it is the
- * delivery id, stable across every retry and portal resend. Natively Flexprice sends no id, so it is
- * a hash of the event type and the exact bytes: exact repeats collapse, a payload rebuilt from newer
- * state does not (handlers upsert state, so either is harmless).
+ * The key that makes a redelivery a duplicate, and that a forward carries as `webhook-id`.
+ *
+ * With Svix (`svix-id` / `webhook-id`) it is the delivery id, stable across every retry and portal
+ * resend. Natively Flexprice sends no id, and a body is a snapshot of the entity's state, so the key
+ * is the content hash *chained to the key of that entity's previous delivery* (`previous`), like a
+ * hash chain: a retry of the latest delivery gets the same key (a duplicate), while a return to an
+ * earlier state (X → Y → X → Y) gets a new key at every step. Without a previous delivery it is the
+ * content hash alone.
  *
  * The key never contains `:` (BullMQ builds Redis keys with it) and is at most 135 characters.
  */
@@ -21,10 +30,18 @@ export function idempotencyKey(input: {
   deliveryId?: string | undefined;
   eventType: string;
   rawBody: Uint8Array;
+  /** The idempotency key of the entity's previous accepted delivery (native mode). */
+  previous?: string | undefined;
 }): string {
-  const { deliveryId, eventType, rawBody } = input;
+  const { deliveryId, eventType, rawBody, previous } = input;
   if (deliveryId !== undefined && deliveryId.length > 0) {
     return SAFE_DELIVERY_ID.test(deliveryId) ? `id-${deliveryId}` : `idh-${sha256(deliveryId)}`;
   }
-  return `body-${sha256(eventType, '\n', rawBody)}`;
+  const content = contentHash(eventType, rawBody);
+  return previous === undefined ? `body-${content}` : `body-${sha256(content, '\n', previous)}`;
+}
+
+/** A value safe inside a Redis key (no `:`), bounded in length: ids as they are, others hashed. */
+export function keySafe(value: string): string {
+  return SAFE_DELIVERY_ID.test(value) ? value : `h-${sha256(value)}`;
 }

@@ -5,6 +5,7 @@
  * delivers (shared/flexprice-webhooks.md), not the marketing docs: 57 event names, two customer
  * payload generations, no event id in the body, alerts without `event_type` in native mode.
  */
+export * from './entities.js';
 export * from './event-types.js';
 export * from './events.js';
 export * from './idempotency.js';
@@ -14,3 +15,4 @@ export * from './routing.js';
 export * from './schemas/common.js';
 export * from './schemas/customer.js';
 export * from './schemas/families.js';
+export * from './versions.js';

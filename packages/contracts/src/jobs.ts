@@ -3,6 +3,7 @@ import { EVENT_TYPES, type EventType } from './event-types.js';
 import type { WebhookEvent } from './events.js';
 import { formatIssues, type Issue, parseEventAs } from './parse.js';
 import { nonEmpty } from './schemas/common.js';
+import { microsFromIso } from './versions.js';
 
 /** How the delivery reached us; kept with the job so a replay months later still knows. */
 export const receiptSchema = z.object({
@@ -13,8 +14,22 @@ export const receiptSchema = z.object({
   requestId: nonEmpty,
   /** The `event_type` was not in the body and was inferred from an alert payload's shape. */
   inferredEventType: z.boolean(),
+  /**
+   * Redis' clock (`TIME`, µs since the epoch, 17 digits) when a receiver accepted the delivery: the
+   * order of acceptance across every receiver, which versions fall back on (`versions.ts`). Absent
+   * on jobs queued by receivers older than it; `receivedAt` stands in for it then.
+   */
+  acceptedAt: z
+    .string()
+    .regex(/^\d{17}$/, { error: 'must be 17 digits (microseconds since the epoch)' })
+    .optional(),
 });
 export type Receipt = z.infer<typeof receiptSchema>;
+
+/** When the delivery was accepted, in 17-digit microseconds (see `acceptedAt`). */
+export function acceptedMicrosOf(receipt: Receipt): string {
+  return receipt.acceptedAt ?? microsFromIso(receipt.receivedAt);
+}
 
 /**
  * A queued webhook: the validated event and its receipt. Small, validated, free of secrets and

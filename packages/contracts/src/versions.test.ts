@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { FAMILY_FIXTURES } from './fixtures/index.js';
+import {
+  ENTITY_CATALOG,
+  EVENT_TYPES,
+  entityIdOf,
+  microsFromIso,
+  microsFromRedisTime,
+  parseWebhookEvent,
+  payloadVersionOf,
+  stateVersion,
+  timestampNanos,
+  VERSION_PATTERN,
+} from './index.js';
+
+describe('timestampNanos', () => {
+  it('keeps every digit Go sends, so microseconds order correctly', () => {
+    const newer = timestampNanos('2026-08-20T10:00:00.123900Z');
+    const older = timestampNanos('2026-08-20T10:00:00.123100Z');
+    expect(newer).toBe('01787220000123900000');
+    expect(older).toBe('01787220000123100000');
+    expect((older ?? '') < (newer ?? '')).toBe(true);
+    // Date.parse alone sees both as the same millisecond.
+    expect(Date.parse('2026-08-20T10:00:00.123900Z')).toBe(Date.parse('2026-08-20T10:00:00.123100Z'));
+  });
+
+  it('reads nanoseconds, no fraction, and offsets', () => {
+    expect(timestampNanos('2026-08-20T10:00:00.000000001Z')).toBe('01787220000000000001');
+    expect(timestampNanos('2026-08-20T10:00:00Z')).toBe('01787220000000000000');
+    expect(timestampNanos('2026-08-20T12:00:00.5+02:00')).toBe('01787220000500000000');
+  });
+
+  it('refuses what is not RFC 3339', () => {
+    expect(timestampNanos('2026-08-20 10:00:00Z')).toBeUndefined();
+    expect(timestampNanos('yesterday')).toBeUndefined();
+    expect(timestampNanos('1960-01-01T00:00:00Z')).toBeUndefined();
+  });
+});
+
+describe('acceptance micros', () => {
+  it('are 17 digits from Redis TIME or from an ISO time', () => {
+    expect(microsFromRedisTime('1787220000', '42')).toBe('01787220000000042');
+    expect(microsFromIso('2026-08-20T10:00:00.123Z')).toBe('01787220000123000');
+  });
+});
+
+describe('stateVersion', () => {
+  const accepted = (n: number) => microsFromRedisTime(1787220000, n);
+  const live = (acceptedMicros: string, payloadTime?: string, tieBreak = 'a') =>
+    stateVersion({ deleted: false, payloadTime, acceptedMicros, tieBreak });
+
+  it('orders by the payload time first, then by acceptance, then by the tie-break', () => {
+    const versions = [
+      live(accepted(9), '2026-08-20T09:00:00.000001Z'),
+      live(accepted(1), '2026-08-20T09:00:00.000002Z'),
+      live(accepted(2), '2026-08-20T09:00:00.000002Z'),
+      live(accepted(2), '2026-08-20T09:00:00.000002Z', 'b'),
+    ];
+    expect([...versions].sort()).toEqual(versions);
+    for (const version of versions) expect(version).toMatch(VERSION_PATTERN);
+  });
+
+  it('without a payload time, acceptance orders, across all 17 digits', () => {
+    const a = live(microsFromRedisTime(1787220000, 999_999));
+    const b = live(microsFromRedisTime(1787220001, 0));
+    expect(a < b).toBe(true);
+  });
+
+  it('puts a deletion after every live state, whenever it was accepted', () => {
+    const deletion = stateVersion({
+      deleted: true,
+      payloadTime: undefined,
+      acceptedMicros: accepted(1),
+      tieBreak: 'a',
+    });
+    expect(live(accepted(2)) < deletion).toBe(true);
+    expect(live(accepted(2), '2099-01-01T00:00:00Z') < deletion).toBe(true);
+  });
+});
+
+describe('entity catalog', () => {
+  it('declares an entity id path (or explicitly none) and a version field for every event type', () => {
+    expect(Object.keys(ENTITY_CATALOG).sort()).toEqual([...EVENT_TYPES].sort());
+    const withoutEntity = EVENT_TYPES.filter((type) => ENTITY_CATALOG[type].id === null);
+    expect(withoutEntity).toEqual(['feature.wallet_balance.alert']);
+  });
+
+  it("finds each fixture's entity id where the catalog says", () => {
+    for (const body of Object.values(FAMILY_FIXTURES).flat()) {
+      const parsed = parseWebhookEvent(body);
+      if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+      const id = entityIdOf(parsed.eventType, parsed.event);
+      if (ENTITY_CATALOG[parsed.eventType].id === null) expect(id).toBeUndefined();
+      else expect(id, parsed.eventType).toMatch(/^[a-z_]+_\w+/);
+    }
+  });
+
+  it('reads the payload version where there is one', () => {
+    const event = { event_type: 'customer.updated', customer: { id: 'cust_1', updated_at: '2026-06-02T10:00:00Z' } };
+    expect(payloadVersionOf('customer.updated', event)).toBe('2026-06-02T10:00:00Z');
+    expect(payloadVersionOf('customer.updated', { customer: { id: 'cust_1' } })).toBeUndefined();
+    expect(payloadVersionOf('feature.wallet_balance.alert', { alert_type: 'x' })).toBeUndefined();
+  });
+});

@@ -1,0 +1,68 @@
+/**
+ * Versions: what orders two states of one entity, whatever order their deliveries arrived in.
+ *
+ * A version is a string that compares correctly as a string (byte by byte, in Lua as in JavaScript):
+ *
+ *     <state>.<payload time>.<accepted at>.<tie-break>
+ *     0.01781182800123456789.01781182812345678.6f1c…    (a live state)
+ *     1.01781182900000000000.01781182900000123.9a2e…    (a deletion: sorts after every live state)
+ *
+ * - `state`: `0` for a live state, `1` for a deletion. Flexprice never reuses ids, so a deletion is
+ *   final: it outranks every live state, whenever it arrived.
+ * - `payload time`: nanoseconds since the epoch, 20 digits: the payload's own modification time at
+ *   full precision where it has one (legacy `updated_at`), else the acceptance time below. Flexprice
+ *   builds a payload from the entity's state when it delivers it, so the time it was accepted is a
+ *   fair upper bound of when that state was read.
+ * - `accepted at`: microseconds since the epoch, 17 digits, read from Redis' clock (`TIME`) by the
+ *   receiver that accepted the delivery: one clock for every receiver, so a delivery sent after
+ *   another was acknowledged always has the later stamp.
+ * - `tie-break`: the job id (two deliveries accepted within the same microsecond).
+ *
+ * Fixed widths are what make string order equal time order. (Redis' Lua numbers are doubles: a µs
+ * epoch prints as 1.7e+15 and a ns epoch exceeds 2^53, so versions are never numbers.)
+ */
+
+const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * An RFC 3339 timestamp as nanoseconds since the epoch, 20 digits, without losing the fraction
+ * (Go sends up to 9 digits; `Date` would keep 3). Undefined when it is not RFC 3339 or before 1970.
+ */
+export function timestampNanos(value: string): string | undefined {
+  const match = RFC3339.exec(value);
+  if (!match) return undefined;
+  const [, date, time, fraction = '', zone = 'Z'] = match;
+  const ms = Date.parse(`${date}T${time}${zone.toUpperCase()}`);
+  if (Number.isNaN(ms) || ms < 0) return undefined;
+  const seconds = Math.floor(ms / 1000);
+  return `${String(seconds).padStart(11, '0')}${fraction.slice(0, 9).padEnd(9, '0')}`;
+}
+
+/** Microseconds since the epoch, 17 digits, from Redis' `TIME` answer (seconds, microseconds). */
+export function microsFromRedisTime(seconds: string | number, micros: string | number): string {
+  return `${String(seconds).padStart(11, '0')}${String(micros).padStart(6, '0')}`;
+}
+
+/** Microseconds since the epoch, 17 digits, from an ISO time (jobs queued before `acceptedAt`). */
+export function microsFromIso(value: string): string {
+  const nanos = timestampNanos(value);
+  return nanos === undefined ? '0'.repeat(17) : nanos.slice(0, 17);
+}
+
+export interface VersionParts {
+  deleted: boolean;
+  /** The payload's modification time (RFC 3339), when it carries one. */
+  payloadTime: string | undefined;
+  /** When the delivery was accepted: 17-digit microseconds. */
+  acceptedMicros: string;
+  tieBreak: string;
+}
+
+/** The version of one delivered state (see the top of this file). */
+export function stateVersion({ deleted, payloadTime, acceptedMicros, tieBreak }: VersionParts): string {
+  const payloadNanos = payloadTime === undefined ? undefined : timestampNanos(payloadTime);
+  return `${deleted ? 1 : 0}.${payloadNanos ?? `${acceptedMicros}000`}.${acceptedMicros}.${tieBreak}`;
+}
+
+/** The shape of a version, for the checks of the stores that compare them. */
+export const VERSION_PATTERN = /^[01]\.\d{20}\.\d{17}\.[^\s]*$/;
