@@ -37,7 +37,7 @@ export function createReceiverMetrics() {
   return {
     registry,
     /** Times one enqueue. */
-    observeEnqueue(result: 'queued' | 'duplicate' | 'unavailable', seconds: number): void {
+    observeEnqueue(result: 'queued' | 'duplicate' | 'unavailable' | 'error', seconds: number): void {
       enqueueDuration.observe({ result }, seconds);
     },
     /** Counts one webhook request, when its answer is sent. */

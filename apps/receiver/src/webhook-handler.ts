@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type EventType, idempotencyKey, parseEventAs, resolveEventType, type WebhookJob } from '@flexprice/contracts';
+import { type EventType, entityIdOf, parseEventAs, resolveEventType } from '@flexprice/contracts';
 import type { Logger } from 'pino';
 import type { Authenticate } from './auth/authenticate.js';
 import { readBody } from './body.js';
 import type { Enqueuer } from './enqueuer.js';
 import { ERRORS, type ErrorCode, type ErrorExtra, errorBody, errorHeaders, sendJson } from './errors.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 import { beginRequest, elapsedMs, logRequest } from './logger.js';
 import type { ReceiverMetrics } from './metrics.js';
 
@@ -96,6 +97,15 @@ export function createWebhookHandler(deps: WebhookHandlerDeps) {
       return refuse('malformed_json', { outcome: 'invalid', deliveryId, reason: 'malformed_json' });
     }
 
+    // Before anything else walks it: a body nested this deep can be parsed but not serialised again.
+    if (nestsDeeperThan(json, MAX_JSON_DEPTH)) {
+      return refuse(
+        'invalid_event',
+        { outcome: 'invalid', deliveryId, reason: 'too_deep' },
+        { issues: [{ path: '', message: `nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays` }] },
+      );
+    }
+
     const type = resolveEventType(json);
     if (!type.ok) {
       return refuse(
@@ -125,25 +135,30 @@ export function createWebhookHandler(deps: WebhookHandlerDeps) {
       );
     }
 
-    const key = idempotencyKey({ deliveryId, eventType, rawBody: raw });
-    const job: WebhookJob = {
+    const enqueueStarted = performance.now();
+    const result = await deps.enqueuer.enqueue({
       eventType: known,
       event: parsed.event,
       receipt: {
         receivedAt: new Date(now()).toISOString(),
         deliveryId: deliveryId ?? null,
-        idempotencyKey: key,
         requestId,
         inferredEventType: type.inferred,
       },
-    };
-    const enqueueStarted = performance.now();
-    const result = await deps.enqueuer.enqueue(job);
+      deliveryId,
+      entityId: entityIdOf(known, parsed.event),
+      rawBody: raw,
+    });
     deps.metrics.observeEnqueue(result.status, (performance.now() - enqueueStarted) / 1000);
     if (result.status === 'unavailable') {
-      deps.logger.warn({ err: result.error, queue: result.queue, requestId }, 'enqueue failed');
-      return refuse('unavailable', { outcome: 'unavailable', eventType, deliveryId, idempotencyKey: key });
+      deps.logger.warn({ err: result.error, queue: result.queue, requestId }, 'enqueue failed: redis unavailable');
+      return refuse('unavailable', { outcome: 'unavailable', eventType, deliveryId });
     }
+    if (result.status === 'error') {
+      deps.logger.error({ err: result.error, queue: result.queue, requestId }, 'enqueue failed: not a redis outage');
+      return refuse('internal', { outcome: 'error', eventType, deliveryId, reason: 'enqueue_error' });
+    }
+    const key = result.idempotencyKey;
     return {
       status: 202,
       body: { status: result.status, id: result.jobId },

@@ -72,6 +72,7 @@ describe('a genuine delivery', () => {
         idempotencyKey: 'id-msg_first',
         requestId: 'req-42',
         inferredEventType: false,
+        acceptedAt: expect.stringMatching(/^\d{17}$/),
       },
     });
     expect(job?.opts).toMatchObject({
@@ -332,6 +333,110 @@ describe('idempotency', () => {
     const changed = await read(await receiver.post('/webhooks/flexprice', customerBody({ name: 'Acme 2' }), headers));
     expect(changed.status).toBe('queued');
     expect((await counts(receiver)).waiting).toBe(2);
+  });
+
+  test('natively, a return to an earlier state is queued: W, X, Y, X, Y are five jobs, a repeat of the last is not', async ({
+    receiver,
+  }) => {
+    const headers = { 'content-type': 'application/json', [STATIC_HEADER]: STATIC_TOKEN };
+    const send = async (type: 'customer.created' | 'customer.updated', name: string) =>
+      read(
+        await receiver.post(
+          '/webhooks/flexprice',
+          JSON.stringify(customerEvent(type, currentCustomer({ name }))),
+          headers,
+        ),
+      );
+    const answers = [await send('customer.created', 'W')];
+    for (const name of ['X', 'Y', 'X', 'Y']) answers.push(await send('customer.updated', name));
+    expect(answers.map((answer) => answer.status)).toEqual(['queued', 'queued', 'queued', 'queued', 'queued']);
+    const retry = await send('customer.updated', 'Y');
+    expect(retry).toEqual({ status: 'duplicate', id: answers[4]?.id });
+
+    const jobs = await waitingJobs(receiver);
+    expect(jobs).toHaveLength(5);
+    const keys = jobs.map((job) => job.data.receipt.idempotencyKey);
+    expect(new Set(keys).size).toBe(5);
+    // Another customer's X is its own state, not a duplicate of this one's.
+    const other = await receiver.post(
+      '/webhooks/flexprice',
+      JSON.stringify(customerEvent('customer.updated', currentCustomer({ id: 'cust_other', name: 'X' }))),
+      headers,
+    );
+    expect(await read(other)).toMatchObject({ status: 'queued' });
+  });
+
+  test('every job is stamped with Redis time at acceptance, later for a delivery sent after a 202', async ({
+    receiver,
+  }) => {
+    const stamps: string[] = [];
+    for (const name of ['A', 'B', 'C']) {
+      const body = customerBody({ name });
+      const answer = await read(await receiver.post('/webhooks/flexprice', body, signedHeaders(body)));
+      const job = await receiver.queue('flexprice.customer').getJob(String(answer.id));
+      stamps.push(String(job?.data.receipt.acceptedAt));
+    }
+    const [seconds] = await receiver.connection.time();
+    expect(stamps.every((stamp) => /^\d{17}$/.test(stamp))).toBe(true);
+    expect([...stamps].sort()).toEqual(stamps);
+    expect(new Set(stamps).size).toBe(3);
+    expect(Math.abs(Number(stamps[2]?.slice(0, 11)) - Number(seconds))).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('bodies that cannot be queued as they are', () => {
+  // Built as text: JSON.stringify itself overflows on such a value, which is the point.
+  const deep = (levels: number) =>
+    JSON.stringify(customerEvent('customer.created', currentCustomer({ extra: 'DEEP' }))).replace(
+      '"DEEP"',
+      `${'['.repeat(levels)}${']'.repeat(levels)}`,
+    );
+
+  // The default MAX_BODY_BYTES (1 MiB): 10,000 levels do not fit the 4 KiB of the other tests.
+  const roomy = redisTest.extend('receiver', async ({ redis }, { onCleanup }) => {
+    const receiver = await startReceiver(redis.url);
+    onCleanup(() => receiver.close());
+    return receiver;
+  });
+
+  roomy(
+    'a signed body nested 10,000 levels deep is a 422 naming the limit, with no job and no 503',
+    async ({ receiver }) => {
+      const body = deep(10_000);
+      const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body));
+      expect(res.status).toBe(422);
+      expect(res.headers.get('retry-after')).toBeNull();
+      expect(await read(res)).toMatchObject({
+        error: 'invalid_event',
+        issues: [{ path: '', message: 'nests deeper than 64 levels of objects and arrays' }],
+      });
+      expect((await counts(receiver)).waiting).toBe(0);
+    },
+  );
+
+  test('a Redis error that is not an outage (a key of the wrong type) is a 500, never a 503 blaming Redis', async ({
+    receiver,
+  }) => {
+    const id = 'cust_wrongtype';
+    await receiver.connection.hset(`${receiver.prefix}:flexprice.customer:latest:customer.created:${id}`, 'x', '1');
+    const res = await receiver.post('/webhooks/flexprice', customerBody({ id }), {
+      'content-type': 'application/json',
+      [STATIC_HEADER]: STATIC_TOKEN,
+    });
+    expect(res.status).toBe(500);
+    expect(res.headers.get('retry-after')).toBeNull();
+    expect(await read(res)).toMatchObject({ error: 'internal' });
+    expect((await counts(receiver)).waiting).toBe(0);
+  });
+
+  test('up to the limit it is queued (the body is level 1, the customer 2, its field 3 and on)', async ({
+    receiver,
+  }) => {
+    const body = deep(62);
+    const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body));
+    expect(res.status).toBe(202);
+    const tooDeep = deep(63);
+    expect((await receiver.post('/webhooks/flexprice', tooDeep, signedHeaders(tooDeep))).status).toBe(422);
   });
 });
 
