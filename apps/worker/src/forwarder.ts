@@ -29,6 +29,8 @@ export interface ForwardRequest {
   id: string;
   eventType: string;
   requestId: string;
+  /** The version of the state forwarded (sent as `x-entity-version`; the body carries it too). */
+  version: string;
   body: unknown;
 }
 
@@ -69,6 +71,7 @@ export function createForwarder(options: ForwarderOptions) {
           'webhook-signature': signer.sign(request.id, sentAt, body),
           'x-request-id': request.requestId,
           'x-flexprice-event-type': request.eventType,
+          'x-entity-version': request.version,
         },
       });
     } catch (error) {

@@ -20,7 +20,7 @@ function dispatch<T extends EventType>(
  * receiver used: data that does not parse never will, so it fails permanently.
  */
 export function createProcessor(handlers: HandlerRegistry, logger: Logger) {
-  return async function process(job: Job): Promise<HandlerResult> {
+  return async function process(job: Job, token?: string): Promise<HandlerResult> {
     const parsed = parseWebhookJob(job.data);
     if (!parsed.ok) {
       const detail = parsed.issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ');
@@ -35,6 +35,6 @@ export function createProcessor(handlers: HandlerRegistry, logger: Logger) {
       idempotencyKey: parsed.receipt.idempotencyKey,
       requestId: parsed.receipt.requestId,
     });
-    return dispatch(handlers, parsed.eventType, parsed.event, { job, receipt: parsed.receipt, log });
+    return dispatch(handlers, parsed.eventType, parsed.event, { job, token, receipt: parsed.receipt, log });
   };
 }

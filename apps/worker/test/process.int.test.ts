@@ -54,8 +54,13 @@ describe('the built worker process', () => {
 
   test('a job cut off by the shutdown bound is retried by another worker, never lost', async ({ setup }) => {
     const { target, queue } = setup;
-    target.setResponder((n) => ({ status: 200, delayMs: n === 0 ? 5_000 : 0 }));
-    const fastLocks = { WORKER_LOCK_DURATION_MS: '1000', WORKER_STALLED_INTERVAL_MS: '500' };
+    target.setResponder((n) => ({ status: 200, delayMs: n === 0 ? 1_500 : 0 }));
+    // The killed worker's forward lock lapses 2 s after the forward's timeout.
+    const fastLocks = {
+      WORKER_LOCK_DURATION_MS: '1000',
+      WORKER_STALLED_INTERVAL_MS: '500',
+      CUSTOMER_FORWARD_TIMEOUT_MS: '2000',
+    };
     const first = runNode(MAIN, await setup.env({ ...fastLocks, SHUTDOWN_TIMEOUT_MS: '300' }));
     let second: ReturnType<typeof runNode> | undefined;
     try {

@@ -14,6 +14,8 @@ export interface Received {
   headers: IncomingHttpHeaders;
   body: string;
   at: number;
+  /** What the target answered. */
+  status: number;
 }
 
 /** What the target does with the nth request (0-based): a status, optionally after a delay. */
@@ -33,8 +35,8 @@ export async function startForwardTarget(responder: Responder = () => ({ status:
     });
     req.on('end', () => {
       const n = received.length;
-      received.push({ headers: req.headers, body, at: Date.now() });
       const { status, delayMs = 0, headers = {} } = respond(n, body);
+      received.push({ headers: req.headers, body, at: Date.now(), status });
       const timer = setTimeout(() => res.writeHead(status, headers).end(), delayMs);
       res.on('close', () => clearTimeout(timer));
     });

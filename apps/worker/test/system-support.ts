@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
 import { freePort, runNode, type TestRedis, uniquePrefix } from '@flexprice/testing';
@@ -11,6 +12,35 @@ export const WORKER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.
 export const WEBHOOK_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
 const signer = new Webhook(WEBHOOK_SECRET);
+
+/** The static header of self-hosted (native) Flexprice, as the receiver processes are configured. */
+export const STATIC_AUTH = { header: 'X-Api-Key', token: 'tenant-token-0123456789abcdef' };
+
+export type AuthMode = 'signed' | 'static';
+
+/**
+ * POSTs one webhook body as Flexprice would: Svix-signed with a delivery id of its own, or natively
+ * with the static header and no id at all.
+ */
+export async function postWebhook(
+  port: number,
+  body: object,
+  auth: AuthMode,
+): Promise<{ status: number; answer: { status?: string; id?: string } }> {
+  const raw = JSON.stringify(body);
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (auth === 'static') {
+    headers[STATIC_AUTH.header] = STATIC_AUTH.token;
+  } else {
+    const now = new Date();
+    const msgId = `msg_${randomUUID().replaceAll('-', '')}`;
+    headers['svix-id'] = msgId;
+    headers['svix-timestamp'] = String(Math.floor(now.getTime() / 1000));
+    headers['svix-signature'] = signer.sign(msgId, now, raw);
+  }
+  const res = await fetch(`http://127.0.0.1:${port}/webhooks/flexprice`, { method: 'POST', body: raw, headers });
+  return { status: res.status, answer: (await res.json()) as { status?: string; id?: string } };
+}
 
 /** Customer id `i` of a run, zero-padded so ids sort. */
 export const customerId = (run: string, i: number) => `cust_${run}_${String(i).padStart(5, '0')}`;
@@ -88,6 +118,8 @@ export async function startReceiverProcess(env: Record<string, string>) {
     PORT: String(port),
     HOST: '127.0.0.1',
     FLEXPRICE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    FLEXPRICE_WEBHOOK_AUTH_HEADER: STATIC_AUTH.header,
+    FLEXPRICE_WEBHOOK_AUTH_TOKEN: STATIC_AUTH.token,
     LOG_LEVEL: 'warn',
     ...env,
   });
@@ -101,6 +133,8 @@ export async function startWorkerProcess(env: Record<string, string>, forwardUrl
     WORKER_METRICS_PORT: String(await freePort()),
     CUSTOMER_FORWARD_URL: forwardUrl,
     CUSTOMER_FORWARD_SECRET: FORWARD_SECRET,
+    // Short, like the locks of these tests: a killed worker's forward locks lapse in 4 s.
+    CUSTOMER_FORWARD_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'warn',
     ...env,
   });

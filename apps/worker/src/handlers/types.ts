@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 
 export interface HandlerContext {
   job: Job;
+  /** The processor's lock token: what `job.moveToDelayed` needs. Absent when called outside a worker. */
+  token?: string | undefined;
   receipt: Receipt;
   /** A child logger carrying the job id, event type, idempotency key and request id. */
   log: Logger;

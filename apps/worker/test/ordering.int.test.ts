@@ -1,0 +1,240 @@
+import { fileURLToPath } from 'node:url';
+import { currentCustomer, customerEvent, legacyCustomer } from '@flexprice/contracts/fixtures';
+import { redisTest, runNode } from '@flexprice/testing';
+import { Redis } from 'ioredis';
+import { describe, expect } from 'vitest';
+import type { Received } from './support.js';
+import { type AuthMode, postWebhook, type System, startSystem } from './system-support.js';
+
+// Customer state never goes backwards: whatever the number of workers, their concurrency, retries
+// that overtake, replays of dead letters, in both delivery modes. Built receiver and worker
+// processes, a real Redis, a forward target that records every request and what it answered.
+
+const CUSTOMERS_CLI = fileURLToPath(new URL('../dist/cli/customers.js', import.meta.url));
+const DLQ_CLI = fileURLToPath(new URL('../dist/cli/dlq.js', import.meta.url));
+
+/** Rounds of the race per delivery mode, and customers per round (`pnpm test:soak` raises both). */
+const ROUNDS = Number(process.env.ORDERING_ROUNDS ?? 2);
+const CUSTOMERS = Number(process.env.ORDERING_CUSTOMERS ?? 40);
+const EVENTS_PER_CUSTOMER = 10;
+
+const test = redisTest.extend('system', async ({ redis }, { onCleanup }) => {
+  // Retries come back fast (50 ms, doubling), so that they overtake newer deliveries.
+  const system = await startSystem(redis, { WORKER_STALLED_INTERVAL_MS: '1000' });
+  const client = new Redis(redis.url);
+  onCleanup(async () => {
+    client.disconnect();
+    await system.close();
+  });
+  return Object.assign(system, { client });
+});
+
+type Event = ReturnType<typeof customerEvent>;
+type CustomerType = 'customer.created' | 'customer.updated' | 'customer.deleted';
+const event = (type: CustomerType, overrides: Record<string, unknown>): Event =>
+  customerEvent(type, currentCustomer(overrides));
+
+/** The customer a forwarded body is about, and the state (its name) it carries. */
+function forwarded(request: Received): { id: string; name: string; type: string; status: number } {
+  const body = JSON.parse(request.body) as { event_type: string; customer: { id: string; name: string } };
+  return { id: body.customer.id, name: body.customer.name, type: body.event_type, status: request.status };
+}
+
+/** Every request the target got for one customer, in arrival order. */
+function forwardsOf(system: System, id: string) {
+  return system.target.received.map(forwarded).filter((f) => f.id === id);
+}
+
+/** The stored record of a customer, read from Redis as the CLI would. */
+async function stored(system: System & { client: Redis }, id: string) {
+  const [customer, deleted] = await system.client.hmget(
+    `${system.env.STORE_PREFIX}:customer:${id}`,
+    'customer',
+    'deleted',
+  );
+  return { name: customer ? (JSON.parse(customer) as { name: string }).name : undefined, deleted: deleted === '1' };
+}
+
+/** Waits until no job waits, runs or is delayed, and `total` jobs have ended (completed or failed). */
+async function drained(system: System, total: number, timeout = 60_000) {
+  await expect
+    .poll(
+      async () => {
+        const c = await system.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
+        const n = (state: string) => c[state] ?? 0;
+        return (
+          n('waiting') + n('active') + n('delayed') + n('prioritized') === 0 && n('completed') + n('failed') >= total
+        );
+      },
+      { timeout, interval: 100 },
+    )
+    .toBe(true);
+}
+
+async function accept(port: number, body: Event, auth: AuthMode = 'signed') {
+  const { status, answer } = await postWebhook(port, body, auth);
+  expect({ status, answer: answer.status }).toEqual({ status: 202, answer: 'queued' });
+  return answer.id ?? '';
+}
+
+async function cli(system: System, script: string, args: string[]) {
+  const proc = runNode(script, system.env, args);
+  const code = await proc.exited;
+  return { code, output: proc.output() };
+}
+
+describe('races: several workers, high concurrency, a backlog, retries that overtake', () => {
+  for (const auth of ['signed', 'static'] as const) {
+    test(`${auth}: ${CUSTOMERS} customers × ${EVENTS_PER_CUSTOMER} events drained by 3 workers at concurrency 64, ${ROUNDS}×: every customer ends on its last delivery, at the store and the target`, {
+      timeout: 60_000 * ROUNDS,
+    }, async ({ system }) => {
+      const receiver = await system.receiver({ JOB_BACKOFF_MS: '50', JOB_KEEP_COMPLETED: '100000' });
+      // One request in ten answers 503 and is retried: retried forwards race newer ones.
+      let requests = 0;
+      system.target.setResponder(() => ({ status: ++requests % 10 === 0 ? 503 : 200, delayMs: requests % 3 }));
+      let total = 0;
+      for (let round = 0; round < ROUNDS; round += 1) {
+        const ids = Array.from({ length: CUSTOMERS }, (_, i) => `cust_race_${auth}_${round}_${i}`);
+        // Workers are stopped: a backlog builds. Each customer's deliveries are sent in order, each
+        // after the previous one's 202, as Flexprice would; the customers go in parallel.
+        await Promise.all(
+          ids.map(async (id) => {
+            for (let k = 0; k < EVENTS_PER_CUSTOMER; k += 1) {
+              await accept(
+                receiver.port,
+                event(k === 0 ? 'customer.created' : 'customer.updated', { id, name: `u${k}` }),
+                auth,
+              );
+            }
+          }),
+        );
+        total += ids.length * EVENTS_PER_CUSTOMER;
+        const workers = await Promise.all([1, 2, 3].map(() => system.worker({ WORKER_CONCURRENCY: '64' })));
+        await drained(system, total);
+        for (const worker of workers) worker.child.kill('SIGKILL');
+
+        const last = `u${EVENTS_PER_CUSTOMER - 1}`;
+        const wrong: string[] = [];
+        for (const id of ids) {
+          const store = await stored(system, id);
+          const seen = forwardsOf(system, id);
+          const acked = seen.filter((f) => f.status === 200);
+          if (store.name !== last) wrong.push(`${id}: store on ${store.name}`);
+          if (acked.at(-1)?.name !== last) wrong.push(`${id}: target acknowledged last ${acked.at(-1)?.name}`);
+          // Never an older state after a newer one was acknowledged.
+          let newest = -1;
+          for (const f of seen) {
+            const k = Number(f.name.slice(1));
+            if (k < newest) wrong.push(`${id}: ${f.name} sent after u${newest} was acknowledged`);
+            if (f.status === 200) newest = Math.max(newest, k);
+          }
+        }
+        expect(wrong).toEqual([]);
+        expect((await system.queue.getJobCounts('failed')).failed).toBe(0);
+      }
+    });
+  }
+});
+
+describe('each way state used to go backwards', () => {
+  test('native: W, X, Y, X ends on X (a return to an earlier state is not a duplicate)', async ({ system }) => {
+    const receiver = await system.receiver();
+    const id = 'cust_wxyx';
+    const names = ['W', 'X', 'Y', 'X'];
+    for (const [k, name] of names.entries()) {
+      await accept(receiver.port, event(k === 0 ? 'customer.created' : 'customer.updated', { id, name }), 'static');
+    }
+    await system.worker();
+    await drained(system, names.length);
+    expect(await stored(system, id)).toEqual({ name: 'X', deleted: false });
+    expect(
+      forwardsOf(system, id)
+        .filter((f) => f.status === 200)
+        .at(-1)?.name,
+    ).toBe('X');
+  });
+
+  test('a retried forward never overtakes a newer one: created 503, deleted 200, and the retry is dropped', async ({
+    system,
+  }) => {
+    const receiver = await system.receiver({ JOB_BACKOFF_MS: '2000' });
+    await system.worker();
+    const id = 'cust_overtake';
+    system.target.setResponder((n) => ({ status: n === 0 ? 503 : 200 }));
+    await accept(receiver.port, event('customer.created', { id, name: 'Live' }));
+    await expect.poll(() => system.target.received.length).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await accept(receiver.port, event('customer.deleted', { id, name: 'Gone' }));
+    await drained(system, 2);
+
+    expect(forwardsOf(system, id).map((f) => `${f.type} ${f.status}`)).toEqual([
+      'customer.created 503',
+      'customer.deleted 200',
+    ]);
+    expect(await stored(system, id)).toEqual({ name: 'Gone', deleted: true });
+    const jobs = await system.queue.getJobs(['completed']);
+    const retried = jobs.find((job) => job.name === 'customer.created');
+    expect(retried?.attemptsMade).toBe(2); // one failed try; the second completed without a forward
+    expect(retried?.returnvalue).toMatchObject({ forwarded: 'skipped' });
+  });
+
+  test('pnpm dlq retry days later never rolls back: a dead-lettered Old after New is dropped', async ({ system }) => {
+    const receiver = await system.receiver();
+    await system.worker();
+    const id = 'cust_replay';
+    system.target.setResponder((n) => ({ status: n === 0 ? 400 : 200 }));
+    await accept(receiver.port, event('customer.created', { id, name: 'Old' }));
+    await drained(system, 1);
+    expect((await system.queue.getJobCounts('failed')).failed).toBe(1);
+    await accept(receiver.port, event('customer.updated', { id, name: 'New' }));
+    await drained(system, 2);
+
+    const retry = await cli(system, DLQ_CLI, ['retry', '--all']);
+    expect(retry.code).toBe(0);
+    await expect.poll(async () => (await system.queue.getJobCounts('completed')).completed).toBe(2);
+    expect(forwardsOf(system, id).map((f) => `${f.name} ${f.status}`)).toEqual(['Old 400', 'New 200']);
+    expect(await stored(system, id)).toEqual({ name: 'New', deleted: false });
+  });
+
+  test('the external-id index names the live customer: B created, a late A created, A deleted → B', async ({
+    system,
+  }) => {
+    const receiver = await system.receiver();
+    await system.worker();
+    const ext = 'shared-ext';
+    await accept(receiver.port, event('customer.created', { id: 'cust_B', external_id: ext, name: 'B' }));
+    await accept(receiver.port, event('customer.created', { id: 'cust_A', external_id: ext, name: 'A' }));
+    await accept(receiver.port, event('customer.deleted', { id: 'cust_A', external_id: ext, name: 'A' }));
+    await drained(system, 3);
+
+    const found = await cli(system, CUSTOMERS_CLI, ['find', '--external-id', ext]);
+    expect(found.code).toBe(0);
+    expect((JSON.parse(found.output) as { id: string }[]).map((c) => c.id)).toEqual(['cust_B']);
+
+    await accept(receiver.port, event('customer.deleted', { id: 'cust_B', external_id: ext, name: 'B' }));
+    await drained(system, 4);
+    const none = await cli(system, CUSTOMERS_CLI, ['find', '--external-id', ext]);
+    expect(none).toMatchObject({
+      code: 1,
+      output: expect.stringContaining('no live customer with external id shared-ext'),
+    });
+    const all = await cli(system, CUSTOMERS_CLI, ['find', '--external-id', ext, '--include-deleted']);
+    expect((JSON.parse(all.output) as { id: string }[]).map((c) => c.id).sort()).toEqual(['cust_A', 'cust_B']);
+    const tombstone = await cli(system, CUSTOMERS_CLI, ['get', 'cust_A']);
+    expect(tombstone.code).toBe(0);
+    expect(JSON.parse(tombstone.output)).toMatchObject({ id: 'cust_A', deleted: true });
+  });
+
+  test('legacy updated_at is compared in microseconds: .123900 then .123100 keeps .123900', async ({ system }) => {
+    const receiver = await system.receiver();
+    const id = 'cust_micros';
+    const legacy = (name: string, updatedAt: string) =>
+      customerEvent('customer.updated', legacyCustomer({ id, name, updated_at: updatedAt }));
+    await accept(receiver.port, legacy('Newer', '2026-06-02T10:00:00.123900Z'));
+    await accept(receiver.port, legacy('Older', '2026-06-02T10:00:00.123100Z'));
+    await system.worker();
+    await drained(system, 2);
+    expect(await stored(system, id)).toEqual({ name: 'Newer', deleted: false });
+    expect(forwardsOf(system, id).map((f) => f.name)).toEqual(['Newer']);
+  });
+});
