@@ -5,7 +5,6 @@ import {
   type Family,
   idempotencyKey,
   keySafe,
-  microsFromRedisTime,
   type QueueName,
   type Receipt,
   routeOf,
@@ -73,60 +72,74 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
 }
 
-// Read-only: Redis' clock, and (natively) the entity's latest-delivery mark. KEYS[1] is that mark, or
-// any key of the queue: it only routes the call to the queue's node in a cluster, whose clock then
-// stamps every delivery of that queue.
+// Accepting a delivery, atomically, on the queue's node (every key shares the queue prefix's hash tag):
+//
+// 1. The acceptance time: Redis' TIME in µs (17 digits), never at or below the queue's clock (a
+//    high-water mark that moves forward only, so a clock stepped back by NTP, or a replica promoted
+//    with a slower clock, still stamps later deliveries later). One clock for every receiver.
+// 2. Natively (no delivery id, an entity id): the entity's latest-delivery mark. The delivery is a
+//    duplicate when it repeats the latest one's bytes *and* that one's job exists (its BullMQ dedupe
+//    key is there). Otherwise its key is the content hash chained to the latest one's key, and the
+//    mark names it at once: a delivery accepted a moment later compares with this one, whether or
+//    not its job is written yet. A mark whose job never got written (the add failed) is no
+//    duplicate of anything: the sender's retry is queued.
+//
+// KEYS: the queue's clock, the entity's mark (the clock again when not native).
+// ARGV: native ('1'/'0'), content hash, the new job's id, the dedupe key prefix, mark ttl (s).
 const ACCEPT_SCRIPT = `
-local now = redis.call('TIME')
-local latest = false
-if ARGV[1] == '1' then latest = redis.call('GET', KEYS[1]) end
-return {now[1], now[2], latest}
-`;
+local time = redis.call('TIME')
+local now = string.rep('0', 11 - #time[1]) .. time[1] .. string.rep('0', 6 - #time[2]) .. time[2]
+local high = redis.call('GET', KEYS[1])
+if high and high >= now then now = string.format('%017.0f', tonumber(high) + 1) end
+redis.call('SET', KEYS[1], now)
+if ARGV[1] ~= '1' then return {now} end
 
-// The latest-delivery mark moves forward only: its value starts with the fixed-width acceptance time.
-const MARK_SCRIPT = `
-local current = redis.call('GET', KEYS[1])
-if current and current >= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return 1
+local previous = ''
+local mark = redis.call('GET', KEYS[2])
+if mark then
+  local content, jobId, key = string.match(mark, '^%S+ (%S+) (%S+) (%S+)$')
+  if content == ARGV[2] and redis.call('EXISTS', ARGV[4] .. key) == 1 then
+    return {now, 'duplicate', jobId, key}
+  end
+  previous = key or ''
+end
+local key = 'nat-' .. redis.sha1hex(ARGV[2] .. '\\n' .. previous)
+redis.call('SET', KEYS[2], now .. '.' .. ARGV[3] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. key, 'EX', ARGV[5])
+return {now, 'new', ARGV[3], key}
 `;
 
 interface EnqueuerCommands {
-  acceptDelivery(routeKey: string, readLatest: '0' | '1'): Promise<[string, string, string | null]>;
-  markLatestDelivery(markKey: string, value: string, ttlSeconds: string): Promise<number>;
-}
-
-/** `<accepted at>.<job id> <content hash> <job id> <idempotency key>`: an entity's latest delivery. */
-function parseMark(value: string | null): { content: string; jobId: string; key: string } | undefined {
-  const [, content, jobId, key] = value?.split(' ') ?? [];
-  return content && jobId && key ? { content, jobId, key } : undefined;
+  acceptDelivery(
+    clockKey: string,
+    markKey: string,
+    native: '0' | '1',
+    content: string,
+    jobId: string,
+    dedupePrefix: string,
+    markTtlSeconds: string,
+  ): Promise<[string] | [string, 'duplicate' | 'new', string, string]>;
 }
 
 /**
- * Adds webhook jobs to their family's queue, stamped with Redis' time, so that the worker can tell
- * which of two deliveries was accepted last (`acceptedAt`, see contracts' `versions.ts`).
+ * Adds webhook jobs to their family's queue, stamped with the time a receiver accepted them
+ * (`acceptedAt`, from Redis: see contracts' `versions.ts`), so the worker can tell which of two
+ * deliveries was accepted last.
  *
  * A redelivery is a duplicate (`202 duplicate`, no second job) when:
- * - the sender gave a delivery id (Svix): the same id within DEDUPE_TTL_SECONDS;
+ * - the sender gave a delivery id (Svix): the same id within DEDUPE_TTL_SECONDS (BullMQ's
+ *   `deduplication`, checked in the Lua script that adds the job: never a mark without its job);
  * - natively (no id): its bytes repeat the *latest* accepted delivery of that event type for that
- *   entity. A body is the entity's state, so X → Y → X is three states, and the third is queued.
- *   The idempotency key chains the content to the entity's previous delivery's key, and BullMQ's
- *   `deduplication` (checked in the Lua script that adds the job) keeps two concurrent copies of one
- *   delivery, or a retry after the mark could not be written, to one job.
- *
- * The BullMQ dedupe mark and the job are written by one script, so there is never a mark without
- * its job: a failed add leaves nothing behind, and the sender's retry is queued normally. The
- * latest-delivery mark is written after the job: without it a retry is still recognised by its key.
+ *   entity. A body is the entity's state, so X → Y → X is three states, and the third is queued
+ *   (see ACCEPT_SCRIPT);
+ * - natively, for the one event without an entity (`feature.wallet_balance.alert`): the same bytes
+ *   within DEDUPE_TTL_SECONDS.
  */
 export function createEnqueuer(options: EnqueuerOptions) {
   const queues = new Map<Family, Queue>();
   const jobOptions = webhookJobOptions(options);
   const ttl = options.dedupeTtlSeconds * 1000;
   const redis = options.connection;
-  if (!('acceptDelivery' in redis)) {
-    redis.defineCommand('acceptDelivery', { numberOfKeys: 1, lua: ACCEPT_SCRIPT });
-    redis.defineCommand('markLatestDelivery', { numberOfKeys: 1, lua: MARK_SCRIPT });
-  }
+  if (!('acceptDelivery' in redis)) redis.defineCommand('acceptDelivery', { numberOfKeys: 2, lua: ACCEPT_SCRIPT });
   const commands = redis as unknown as EnqueuerCommands;
 
   function queueFor(family: Family, name: QueueName): Queue {
@@ -143,20 +156,24 @@ export function createEnqueuer(options: EnqueuerOptions) {
   async function add(delivery: Delivery, queue: Queue, name: QueueName) {
     const { eventType, deliveryId, entityId, rawBody } = delivery;
     const native = deliveryId === undefined && entityId !== undefined;
-    const markKey = native ? `${options.prefix}:${name}:latest:${eventType}:${keySafe(entityId)}` : undefined;
-    const [seconds, micros, latestMark] = await commands.acceptDelivery(
-      markKey ?? `${options.prefix}:${name}:meta`,
+    const queueKey = `${options.prefix}:${name}`;
+    const clockKey = `${queueKey}:clock`;
+    const jobId = randomUUID();
+    const accepted = await commands.acceptDelivery(
+      clockKey,
+      native ? `${queueKey}:latest:${eventType}:${keySafe(entityId)}` : clockKey,
       native ? '1' : '0',
+      native ? contentHash(eventType, rawBody) : '',
+      jobId,
+      `${queueKey}:de:`,
+      String(options.dedupeTtlSeconds),
     );
-    const acceptedAt = microsFromRedisTime(seconds, micros);
-    const content = native ? contentHash(eventType, rawBody) : undefined;
-    const latest = parseMark(latestMark);
-    if (content !== undefined && latest?.content === content) {
-      return { status: 'duplicate' as const, jobId: latest.jobId, idempotencyKey: latest.key };
+    const [acceptedAt, verdict, markedJobId, chainedKey] = accepted;
+    if (verdict === 'duplicate') {
+      return { status: 'duplicate' as const, jobId: markedJobId ?? '', idempotencyKey: chainedKey ?? '' };
     }
 
-    const key = idempotencyKey({ deliveryId, eventType, rawBody, previous: latest?.key });
-    const jobId = randomUUID();
+    const key = chainedKey ?? idempotencyKey({ deliveryId, eventType, rawBody });
     const job: WebhookJob = {
       eventType,
       event: delivery.event,
@@ -164,12 +181,7 @@ export function createEnqueuer(options: EnqueuerOptions) {
     };
     const added = await queue.add(eventType, job, { ...jobOptions, jobId, deduplication: { id: key, ttl } });
     const id = added.id ?? jobId;
-    if (id !== jobId) return { status: 'duplicate' as const, jobId: id, idempotencyKey: key };
-    if (markKey !== undefined) {
-      const mark = `${acceptedAt}.${jobId} ${content} ${jobId} ${key}`;
-      await commands.markLatestDelivery(markKey, mark, String(options.dedupeTtlSeconds));
-    }
-    return { status: 'queued' as const, jobId, idempotencyKey: key };
+    return { status: id === jobId ? ('queued' as const) : ('duplicate' as const), jobId: id, idempotencyKey: key };
   }
 
   return {

@@ -106,7 +106,10 @@ describe('a genuine delivery', () => {
     });
     expect(res.status).toBe(202);
     const [job] = await waitingJobs(receiver);
-    expect(job?.data.receipt).toMatchObject({ deliveryId: null, idempotencyKey: expect.stringMatching(/^body-/) });
+    expect(job?.data.receipt).toMatchObject({
+      deliveryId: null,
+      idempotencyKey: expect.stringMatching(/^nat-[0-9a-f]{40}$/),
+    });
   });
 
   test('both customer generations are queued; a legacy body keeps its fields', async ({ receiver }) => {
@@ -366,6 +369,33 @@ describe('idempotency', () => {
     expect(await read(other)).toMatchObject({ status: 'queued' });
   });
 
+  test('natively, a delivery whose job could not be written is no duplicate of anything: its retry is queued', async ({
+    receiver,
+  }) => {
+    const headers = { 'content-type': 'application/json', [STATIC_HEADER]: STATIC_TOKEN };
+    const send = async (name: string) => {
+      const body = JSON.stringify(customerEvent('customer.updated', currentCustomer({ name })));
+      const res = await receiver.post('/webhooks/flexprice', body, headers);
+      return { status: res.status, answer: (await read(res)).status };
+    };
+    expect(await send('X')).toEqual({ status: 202, answer: 'queued' });
+    // BullMQ's add fails after the delivery was accepted (its mark written): a queue key of the
+    // wrong type stands in for Redis failing between the two commands.
+    const meta = `${receiver.prefix}:flexprice.customer:meta`;
+    const saved = await receiver.connection.hgetall(meta);
+    await receiver.connection.del(meta);
+    await receiver.connection.set(meta, 'not a hash');
+    expect((await send('Y')).status).toBe(500);
+    await receiver.connection.del(meta);
+    await receiver.connection.hset(meta, saved);
+
+    expect(await send('Y')).toEqual({ status: 202, answer: 'queued' });
+    expect(await send('Y')).toEqual({ status: 202, answer: 'duplicate' });
+    expect(await send('X')).toEqual({ status: 202, answer: 'queued' });
+    const names = (await waitingJobs(receiver)).map((job) => job.data.event.customer.name).sort();
+    expect(names).toEqual(['X', 'X', 'Y']);
+  });
+
   test('every job is stamped with Redis time at acceptance, later for a delivery sent after a 202', async ({
     receiver,
   }) => {
@@ -383,6 +413,32 @@ describe('idempotency', () => {
     expect(Math.abs(Number(stamps[2]?.slice(0, 11)) - Number(seconds))).toBeLessThanOrEqual(2);
   });
 });
+
+redisTest(
+  "acceptance times never go back, even when Redis' clock does (NTP step, failover to a slower clock)",
+  async ({ redis }) => {
+    const receiver = await startReceiver(redis.url);
+    try {
+      // The queue's clock says a minute from now: as if Redis' TIME had just stepped back by that much.
+      const ahead = String((Date.now() + 60_000) * 1000).padStart(17, '0');
+      await receiver.connection.set(`${receiver.prefix}:flexprice.customer:clock`, ahead);
+      const stamps: string[] = [];
+      for (const name of ['A', 'B']) {
+        const body = customerBody({ name });
+        const answer = await read(await receiver.post('/webhooks/flexprice', body, signedHeaders(body)));
+        stamps.push(
+          String((await receiver.queue('flexprice.customer').getJob(String(answer.id)))?.data.receipt.acceptedAt),
+        );
+      }
+      expect(stamps).toEqual([
+        String(BigInt(ahead) + 1n).padStart(17, '0'),
+        String(BigInt(ahead) + 2n).padStart(17, '0'),
+      ]);
+    } finally {
+      await receiver.close();
+    }
+  },
+);
 
 describe('bodies that cannot be queued as they are', () => {
   // Built as text: JSON.stringify itself overflows on such a value, which is the point.

@@ -8,8 +8,8 @@ import { type RedisClient, scanKeys } from '@flexprice/runtime';
  *   <prefix>:customer-ids:<env>:<external id>         set: the live customers with that external id
  *   <prefix>:customer-ids-deleted:<env>:<external id> set: the deleted ones (tombstones)
  *   <prefix>:forward-lock:<flexprice id>              string: held while a forward is in flight
- *   <prefix>:delivery:<idempotency key>               string: the version of the delivery's first job,
- *                                                     for PROCESSED_TTL_SECONDS
+ *   <prefix>:delivery:<idempotency key>               string: the version of the first job of a
+ *                                                     delivery with an id, for PROCESSED_TTL_SECONDS
  *
  * (`<env>` and `<external id>` are URI-encoded, so neither holds a `:` and the key is unambiguous.)
  *
@@ -18,8 +18,8 @@ import { type RedisClient, scanKeys } from '@flexprice/runtime';
  * revives a customer. The same script says whether this job's state may be forwarded now and, if
  * so, takes the customer's forward lock, so forwards go out one at a time and in version order.
  * A job run again (lost lock, retry, replay) finds its own version stored, or a newer one. A second
- * job of one delivery (the same idempotency key: a Svix resend after the receiver's dedupe window)
- * takes the first one's version: old content never passes for new because it arrived again.
+ * job of one delivery id (a Svix resend after the receiver's dedupe window) takes the first one's
+ * version: old content never passes for new because it arrived again.
  */
 
 /**
@@ -68,11 +68,18 @@ local record, liveIndex, deletedIndex, lock, delivery = KEYS[1], KEYS[2], KEYS[3
 local id, eventType, key, data, version, environmentId, externalId, now, deleting, lockToken, lockTtl, ttl =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9] == '1', ARGV[10], ARGV[11], ARGV[12]
 
-local first = redis.call('GET', delivery)
-if first then version = first else redis.call('SET', delivery, version, 'EX', ttl) end
+-- A delivery with an id: its first job's version stands for every later job of it.
+if ttl ~= '0' then
+  local first = redis.call('GET', delivery)
+  if first then version = first else redis.call('SET', delivery, version, 'EX', ttl) end
+end
 
-local stored = redis.call('HMGET', record, 'version', 'deleted', 'index_key', 'forwarded_version')
+local stored = redis.call('HMGET', record, 'version', 'deleted', 'index_key', 'forwarded_version', 'updated_at_ms')
 local storedVersion, deleted, indexKey, forwarded = stored[1] or '', stored[2] == '1', stored[3], stored[4] or ''
+-- A record written before versions existed: its legacy updated_at (ms) still orders it.
+if storedVersion == '' and stored[5] and stored[5] ~= '' then
+  storedVersion = '0.' .. string.rep('0', 14 - #stored[5]) .. stored[5] .. '000000.' .. string.rep('0', 17) .. '.'
+end
 
 local outcome
 if version == storedVersion then
@@ -101,6 +108,8 @@ end
 if lockToken == '' then return {outcome, 'none', version} end
 if forwarded >= version then return {outcome, 'already', version} end
 if redis.call('SET', lock, lockToken, 'NX', 'PX', lockTtl) then return {outcome, 'locked', version} end
+-- Ours already: this very call, sent again by the client after a dropped connection.
+if redis.call('GET', lock) == lockToken then return {outcome, 'locked', version} end
 return {outcome, 'busy', version}
 `;
 
@@ -140,6 +149,12 @@ export interface CustomerStoreOptions {
 export interface ApplyRequest {
   version: string;
   idempotencyKey: string;
+  /**
+   * The delivery had an id (Svix): a later job of the same key (a resend after the dedupe window)
+   * takes the first job's version, for PROCESSED_TTL_SECONDS. A native body is a fresh read of the
+   * entity every time, so its own acceptance time stands.
+   */
+  pinToDelivery: boolean;
   /** Take the forward lock when the state may be forwarded (a forward target is configured). */
   lock?: { token: string; ttlMs: number };
 }
@@ -221,7 +236,7 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
         deleting ? '1' : '0',
         request.lock?.token ?? '',
         String(request.lock?.ttlMs ?? 0),
-        String(options.processedTtlSeconds),
+        request.pinToDelivery ? String(options.processedTtlSeconds) : '0',
       );
       return { outcome, forward, version };
     },

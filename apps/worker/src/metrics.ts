@@ -38,6 +38,12 @@ export function createWorkerMetrics(now: () => number = Date.now) {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
+  const forwardWaits = new Counter({
+    name: 'flexprice_forward_lock_waits_total',
+    help: 'Jobs that found another forward of their entity in flight and stepped aside (no attempt spent).',
+    labelNames: ['queue'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'flexprice_queue_jobs',
     help: 'Jobs per queue and state, read from Redis at scrape time.',
@@ -77,6 +83,9 @@ export function createWorkerMetrics(now: () => number = Date.now) {
     },
     forwarded(statusClass: ForwardStatusClass, seconds: number): void {
       forwardDuration.observe({ status_class: statusClass }, seconds);
+    },
+    forwardWaited(queue: string): void {
+      forwardWaits.inc({ queue });
     },
   };
 }

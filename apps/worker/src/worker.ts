@@ -21,7 +21,12 @@ export function startWorker(config: Config, logger: Logger) {
   const store = createCustomerStore(storeRedis, config.store);
   const metrics = createWorkerMetrics();
   const forward = config.forward ? createForwarder({ ...config.forward, observe: metrics.forwarded }) : undefined;
-  const handlers = createHandlers({ store, forward, forwardTimeoutMs: config.forward?.timeoutMs });
+  const handlers = createHandlers({
+    store,
+    forward,
+    forwardTimeoutMs: config.forward?.timeoutMs,
+    onForwardWait: () => metrics.forwardWaited(queueNameOf('customer')),
+  });
   const families = handledFamilies(handlers);
   // Queue handles for the gauges only (counts read on scrape), on the store's connection.
   const queues = families.map((family) => {

@@ -103,7 +103,8 @@ export async function enqueue(
     event,
     receipt: {
       receivedAt: new Date().toISOString(),
-      deliveryId: null,
+      // As the receiver does: `id-<delivery id>` for deliveries with an id, natively none.
+      deliveryId: key.startsWith('id-') ? key.slice(3) : null,
       idempotencyKey: key,
       requestId: `req-${sequence}`,
       inferredEventType: false,

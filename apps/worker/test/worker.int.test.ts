@@ -149,6 +149,72 @@ describe('exactly once in effect', () => {
     expect(target.received).toHaveLength(1);
   });
 
+  test('a Svix message resent after a newer state (same svix-id, past the dedupe window) keeps its first version: it does not win', async ({
+    worker,
+    target,
+  }) => {
+    const named = (name: string) => customerEvent('customer.updated', currentCustomer({ name }));
+    await settled(worker.queue, await enqueue(worker.queue, 'customer.updated', named('Old'), { key: 'id-msg_old' }));
+    await settled(worker.queue, await enqueue(worker.queue, 'customer.updated', named('New'), { key: 'id-msg_new' }));
+    const resent = await enqueue(worker.queue, 'customer.updated', named('Old'), { key: 'id-msg_old' });
+    expect((await settled(worker.queue, resent)).job.returnvalue).toEqual({
+      outcome: 'skipped_stale',
+      forwarded: 'skipped',
+    });
+    expect((await worker.store.get('cust_01K2ZQ8R3V7M5N4P6Q8R0S2T4V'))?.customer.name).toBe('New');
+    expect(target.received.map((r) => (JSON.parse(r.body) as { customer: { name: string } }).customer.name)).toEqual([
+      'Old',
+      'New',
+    ]);
+  });
+
+  test('natively, the same key again (the chain restarted after its mark expired) is a fresh read: it applies', async ({
+    worker,
+  }) => {
+    const named = (name: string) => customerEvent('customer.updated', currentCustomer({ name }));
+    await settled(worker.queue, await enqueue(worker.queue, 'customer.updated', named('X'), { key: 'nat-x' }));
+    await settled(worker.queue, await enqueue(worker.queue, 'customer.updated', named('Y'), { key: 'nat-y' }));
+    const again = await enqueue(worker.queue, 'customer.updated', named('X'), { key: 'nat-x' });
+    expect((await settled(worker.queue, again)).job.returnvalue).toEqual({ outcome: 'applied', forwarded: 'sent' });
+    expect((await worker.store.get('cust_01K2ZQ8R3V7M5N4P6Q8R0S2T4V'))?.customer.name).toBe('X');
+  });
+
+  test('a record written before versions keeps its legacy updated_at order: an older legacy state is stale', async ({
+    worker,
+    redis,
+  }) => {
+    const id = 'cust_01J9ZQ8R3V7M5N4P6Q8R0S2T4V';
+    const client = new Redis(redis.url);
+    try {
+      // The previous store's record: no version, updated_at_ms.
+      await client.hset(worker.store.keys.record(id), {
+        id,
+        environment_id: 'env_01J9ZQ0A1B2C3D4E5F6G7H8J9K',
+        external_id: 'globex-7',
+        customer: JSON.stringify(legacyCustomer({ name: 'Stored', updated_at: '2026-06-02T10:00:05Z' })),
+        last_event_type: 'customer.updated',
+        last_key: 'id-msg_before',
+        updated_at_ms: String(Date.parse('2026-06-02T10:00:05Z')),
+        applied_at: '1',
+      });
+    } finally {
+      client.disconnect();
+    }
+    const older = customerEvent(
+      'customer.updated',
+      legacyCustomer({ name: 'Older', updated_at: '2026-06-02T10:00:01Z' }),
+    );
+    const newer = customerEvent(
+      'customer.updated',
+      legacyCustomer({ name: 'Newer', updated_at: '2026-06-02T10:00:09Z' }),
+    );
+    const stale = await settled(worker.queue, await enqueue(worker.queue, 'customer.updated', older));
+    expect(stale.job.returnvalue).toEqual({ outcome: 'skipped_stale', forwarded: 'skipped' });
+    expect((await worker.store.get(id))?.customer.name).toBe('Stored');
+    await settled(worker.queue, await enqueue(worker.queue, 'customer.updated', newer));
+    expect((await worker.store.get(id))?.customer.name).toBe('Newer');
+  });
+
   test('a job run twice at once (a lost lock) applies once, forwards once, and never after a recorded success', async ({
     redis,
     target,

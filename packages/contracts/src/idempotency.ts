@@ -18,11 +18,10 @@ export function contentHash(eventType: string, rawBody: Uint8Array): string {
  * The key that makes a redelivery a duplicate, and that a forward carries as `webhook-id`.
  *
  * With Svix (`svix-id` / `webhook-id`) it is the delivery id, stable across every retry and portal
- * resend. Natively Flexprice sends no id, and a body is a snapshot of the entity's state, so the key
- * is the content hash *chained to the key of that entity's previous delivery* (`previous`), like a
- * hash chain: a retry of the latest delivery gets the same key (a duplicate), while a return to an
- * earlier state (X → Y → X → Y) gets a new key at every step. Without a previous delivery it is the
- * content hash alone.
+ * resend. Natively Flexprice sends no id: for an event about an entity, the receiver chains the
+ * content hash to the key of that entity's previous delivery (`nat-…`, see the receiver's
+ * enqueuer), since a body is a snapshot and X → Y → X are three states; for the one event about no
+ * entity, it is the hash of the event type and the exact bytes (`body-…`).
  *
  * The key never contains `:` (BullMQ builds Redis keys with it) and is at most 135 characters.
  */
@@ -30,15 +29,12 @@ export function idempotencyKey(input: {
   deliveryId?: string | undefined;
   eventType: string;
   rawBody: Uint8Array;
-  /** The idempotency key of the entity's previous accepted delivery (native mode). */
-  previous?: string | undefined;
 }): string {
-  const { deliveryId, eventType, rawBody, previous } = input;
+  const { deliveryId, eventType, rawBody } = input;
   if (deliveryId !== undefined && deliveryId.length > 0) {
     return SAFE_DELIVERY_ID.test(deliveryId) ? `id-${deliveryId}` : `idh-${sha256(deliveryId)}`;
   }
-  const content = contentHash(eventType, rawBody);
-  return previous === undefined ? `body-${content}` : `body-${sha256(content, '\n', previous)}`;
+  return `body-${contentHash(eventType, rawBody)}`;
 }
 
 /** A value safe inside a Redis key (no `:`), bounded in length: ids as they are, others hashed. */

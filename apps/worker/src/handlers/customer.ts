@@ -11,6 +11,8 @@ export interface CustomerHandlerDeps {
   forward: Forward | undefined;
   /** How long a forward may take (CUSTOMER_FORWARD_TIMEOUT_MS): the forward lock outlives it. */
   forwardTimeoutMs?: number;
+  /** Counts a job stepping aside while another forward of its customer is in flight. */
+  onForwardWait?: () => void;
   /** Random source of the lock-wait jitter (tests make it fixed). */
   random?: () => number;
 }
@@ -47,6 +49,7 @@ export function createCustomerHandler({
   store,
   forward,
   forwardTimeoutMs = 10_000,
+  onForwardWait,
   random = Math.random,
 }: CustomerHandlerDeps) {
   const lockTtlMs = forwardTimeoutMs + LOCK_MARGIN_MS;
@@ -55,11 +58,17 @@ export function createCustomerHandler({
     const { job, token, receipt, log } = context;
     const key = receipt.idempotencyKey;
     const lock = forward ? { token: randomUUID(), ttlMs: lockTtlMs } : undefined;
-    const applied = await store.apply(event, { version: customerVersion(event, context), idempotencyKey: key, lock });
+    const applied = await store.apply(event, {
+      version: customerVersion(event, context),
+      idempotencyKey: key,
+      pinToDelivery: receipt.deliveryId !== null,
+      lock,
+    });
     const { outcome, forward: gate, version } = applied;
 
     if (outcome === 'skipped_stale' || outcome === 'skipped_tombstone') return { outcome, forwarded: 'skipped' };
-    if (outcome === 'current') log.info({ version }, 'already applied by an earlier run');
+    if (outcome === 'current')
+      log.info({ version }, 'this state was stored already (an earlier try, or an earlier job of this delivery)');
     if (!forward || !lock) return { outcome: 'applied', forwarded: 'disabled' };
     if (gate === 'already') return { outcome: 'applied', forwarded: 'already' };
     if (gate === 'busy') {
@@ -67,6 +76,7 @@ export function createCustomerHandler({
       // with jitter so that waiting jobs do not come back together.
       const waitMs = Math.round(50 + random() * 200);
       log.debug({ waitMs }, 'a forward of this customer is in flight: waiting for it');
+      onForwardWait?.();
       if (token === undefined) throw new Error('a forward of this customer is in flight; retry later');
       await job.moveToDelayed(Date.now() + waitMs, token);
       throw new DelayedError();
