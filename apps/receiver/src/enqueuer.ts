@@ -15,6 +15,7 @@ import {
 import type { RedisClient } from '@flexprice/runtime';
 import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
+import { createAcceptor } from './acceptance.js';
 import { isUnavailable } from './redis-errors.js';
 
 export type EnqueueResult =
@@ -72,54 +73,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
 }
 
-// Accepting a delivery, atomically, on the queue's node (every key shares the queue prefix's hash tag):
-//
-// 1. The acceptance time: Redis' TIME in µs (17 digits), never at or below the queue's clock (a
-//    high-water mark that moves forward only, so a clock stepped back by NTP, or a replica promoted
-//    with a slower clock, still stamps later deliveries later). One clock for every receiver.
-// 2. Natively (no delivery id, an entity id): the entity's latest-delivery mark. The delivery is a
-//    duplicate when it repeats the latest one's bytes *and* that one's job exists (its BullMQ dedupe
-//    key is there). Otherwise its key is the content hash chained to the latest one's key, and the
-//    mark names it at once: a delivery accepted a moment later compares with this one, whether or
-//    not its job is written yet. A mark whose job never got written (the add failed) is no
-//    duplicate of anything: the sender's retry is queued.
-//
-// KEYS: the queue's clock, the entity's mark (the clock again when not native).
-// ARGV: native ('1'/'0'), content hash, the new job's id, the dedupe key prefix, mark ttl (s).
-const ACCEPT_SCRIPT = `
-local time = redis.call('TIME')
-local now = string.rep('0', 11 - #time[1]) .. time[1] .. string.rep('0', 6 - #time[2]) .. time[2]
-local high = redis.call('GET', KEYS[1])
-if high and high >= now then now = string.format('%017.0f', tonumber(high) + 1) end
-redis.call('SET', KEYS[1], now)
-if ARGV[1] ~= '1' then return {now} end
-
-local previous = ''
-local mark = redis.call('GET', KEYS[2])
-if mark then
-  local content, jobId, key = string.match(mark, '^%S+ (%S+) (%S+) (%S+)$')
-  if content == ARGV[2] and redis.call('EXISTS', ARGV[4] .. key) == 1 then
-    return {now, 'duplicate', jobId, key}
-  end
-  previous = key or ''
-end
-local key = 'nat-' .. redis.sha1hex(ARGV[2] .. '\\n' .. previous)
-redis.call('SET', KEYS[2], now .. '.' .. ARGV[3] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. key, 'EX', ARGV[5])
-return {now, 'new', ARGV[3], key}
-`;
-
-interface EnqueuerCommands {
-  acceptDelivery(
-    clockKey: string,
-    markKey: string,
-    native: '0' | '1',
-    content: string,
-    jobId: string,
-    dedupePrefix: string,
-    markTtlSeconds: string,
-  ): Promise<[string] | [string, 'duplicate' | 'new', string, string]>;
-}
-
 /**
  * Adds webhook jobs to their family's queue, stamped with the time a receiver accepted them
  * (`acceptedAt`, from Redis: see contracts' `versions.ts`), so the worker can tell which of two
@@ -130,7 +83,7 @@ interface EnqueuerCommands {
  *   `deduplication`, checked in the Lua script that adds the job: never a mark without its job);
  * - natively (no id): its bytes repeat the *latest* accepted delivery of that event type for that
  *   entity. A body is the entity's state, so X → Y → X is three states, and the third is queued
- *   (see ACCEPT_SCRIPT);
+ *   (see `acceptance.ts`);
  * - natively, for the one event without an entity (`feature.wallet_balance.alert`): the same bytes
  *   within DEDUPE_TTL_SECONDS.
  */
@@ -139,8 +92,7 @@ export function createEnqueuer(options: EnqueuerOptions) {
   const jobOptions = webhookJobOptions(options);
   const ttl = options.dedupeTtlSeconds * 1000;
   const redis = options.connection;
-  if (!('acceptDelivery' in redis)) redis.defineCommand('acceptDelivery', { numberOfKeys: 2, lua: ACCEPT_SCRIPT });
-  const commands = redis as unknown as EnqueuerCommands;
+  const acceptor = createAcceptor(redis, { markTtlSeconds: options.dedupeTtlSeconds });
 
   function queueFor(family: Family, name: QueueName): Queue {
     let queue = queues.get(family);
@@ -157,23 +109,20 @@ export function createEnqueuer(options: EnqueuerOptions) {
     const { eventType, deliveryId, entityId, rawBody } = delivery;
     const native = deliveryId === undefined && entityId !== undefined;
     const queueKey = `${options.prefix}:${name}`;
-    const clockKey = `${queueKey}:clock`;
     const jobId = randomUUID();
-    const accepted = await commands.acceptDelivery(
-      clockKey,
-      native ? `${queueKey}:latest:${eventType}:${keySafe(entityId)}` : clockKey,
-      native ? '1' : '0',
-      native ? contentHash(eventType, rawBody) : '',
+    const accepted = await acceptor.accept({
+      queueKey,
+      native: native
+        ? { markKey: `${queueKey}:latest:${eventType}:${keySafe(entityId)}`, content: contentHash(eventType, rawBody) }
+        : undefined,
       jobId,
-      `${queueKey}:de:`,
-      String(options.dedupeTtlSeconds),
-    );
-    const [acceptedAt, verdict, markedJobId, chainedKey] = accepted;
-    if (verdict === 'duplicate') {
-      return { status: 'duplicate' as const, jobId: markedJobId ?? '', idempotencyKey: chainedKey ?? '' };
+    });
+    if (accepted.verdict === 'duplicate') {
+      return { status: 'duplicate' as const, jobId: accepted.jobId, idempotencyKey: accepted.key };
     }
+    const { acceptedAt } = accepted;
 
-    const key = chainedKey ?? idempotencyKey({ deliveryId, eventType, rawBody });
+    const key = accepted.key || idempotencyKey({ deliveryId, eventType, rawBody });
     const job: WebhookJob = {
       eventType,
       event: delivery.event,

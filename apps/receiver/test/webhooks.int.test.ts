@@ -414,6 +414,24 @@ describe('idempotency', () => {
   });
 });
 
+test('deliveries accepted together (one script call per turn of the event loop) each get a stamp of their own', async ({
+  receiver,
+}) => {
+  const answers = await Promise.all(
+    Array.from({ length: 50 }, async (_, i) => {
+      const body = customerBody({ id: `cust_together_${i}` });
+      return read(await receiver.post('/webhooks/flexprice', body, signedHeaders(body)));
+    }),
+  );
+  const queue = receiver.queue('flexprice.customer');
+  const stamps = await Promise.all(
+    answers.map(async (a) => (await queue.getJob(String(a.id)))?.data.receipt.acceptedAt),
+  );
+  expect(answers.every((a) => a.status === 'queued')).toBe(true);
+  expect(new Set(stamps).size).toBe(50);
+  expect(stamps.every((stamp) => /^\d{17}$/.test(String(stamp)))).toBe(true);
+});
+
 redisTest(
   "acceptance times never go back, even when Redis' clock does (NTP step, failover to a slower clock)",
   async ({ redis }) => {
