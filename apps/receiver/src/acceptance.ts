@@ -9,12 +9,14 @@ import type { RedisClient } from '@flexprice/runtime';
  *    high-water mark that moves forward only, so a clock stepped back by NTP, or a replica promoted
  *    with a slower clock, still stamps later deliveries later). One clock for every receiver; each
  *    delivery of a call gets a stamp of its own.
- * 2. Natively (no delivery id, an entity id): the entity's latest-delivery mark. The delivery is a
- *    duplicate when it repeats the latest one's bytes *and* that one's job exists (its BullMQ dedupe
- *    key is there). Otherwise its key is the content hash chained to the latest one's key, and the
- *    mark names it at once: a delivery accepted a moment later compares with this one, whether or
- *    not its job is written yet. A mark whose job never got written (the add failed) is no
- *    duplicate of anything: the sender's retry is queued.
+ * 2. Natively (no delivery id, an entity id): the entity's latest-delivery mark, one per entity
+ *    whatever the event type (ordering is per entity: `updated X, created Y, updated X` is three
+ *    states; the event type is part of the content hash). A delivery that repeats the latest one's
+ *    bytes gets its key: a duplicate when that job exists (its BullMQ dedupe key is there), else
+ *    (its add is in flight, or failed) a job under the same key, which BullMQ's dedupe keeps to one.
+ *    Any other delivery gets a new key, the content hash chained to the latest one's key (a chain
+ *    starts from its acceptance time, so no key repeats an earlier chain's), and the mark names it
+ *    at once: a delivery accepted a moment later compares with this one.
  *
  * KEYS: the queue's clock, then per delivery its entity's mark (the clock again when not native).
  * ARGV: the dedupe key prefix, the mark ttl (s), then per delivery: native ('1'/'0'), content hash,
@@ -41,15 +43,20 @@ for i = 1, count do
     if failed(mark) then
       verdict, id = 'error', mark.err
     else
-      local previous = ''
+      -- A chain starts from its acceptance time, so that it never repeats a key of an earlier one.
+      local previous = 'start ' .. stamp
       if mark then
         local markedContent, markedJob, markedKey = string.match(mark, '^%S+ (%S+) (%S+) (%S+)$')
-        if markedContent == content and redis.call('EXISTS', ARGV[1] .. markedKey) == 1 then
-          verdict, id, key = 'duplicate', markedJob, markedKey
+        if markedContent == content then
+          -- The same bytes as the latest: a duplicate once its job exists; before that (its add is
+          -- in flight, or failed) the same key, so that BullMQ's dedupe keeps the two to one job.
+          if redis.call('EXISTS', ARGV[1] .. markedKey) == 1 then verdict, id = 'duplicate', markedJob end
+          key = markedKey
+        elseif markedKey then
+          previous = markedKey
         end
-        previous = markedKey or ''
       end
-      if verdict == 'new' then
+      if key == '' then
         key = 'nat-' .. redis.sha1hex(content .. '\\n' .. previous)
         redis.call('SET', markKey, stamp .. '.' .. jobId .. ' ' .. content .. ' ' .. jobId .. ' ' .. key, 'EX', ARGV[2])
       end

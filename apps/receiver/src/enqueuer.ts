@@ -81,7 +81,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  * A redelivery is a duplicate (`202 duplicate`, no second job) when:
  * - the sender gave a delivery id (Svix): the same id within DEDUPE_TTL_SECONDS (BullMQ's
  *   `deduplication`, checked in the Lua script that adds the job: never a mark without its job);
- * - natively (no id): its bytes repeat the *latest* accepted delivery of that event type for that
+ * - natively (no id): its event type and bytes repeat the *latest* accepted delivery for that
  *   entity. A body is the entity's state, so X → Y → X is three states, and the third is queued
  *   (see `acceptance.ts`);
  * - natively, for the one event without an entity (`feature.wallet_balance.alert`): the same bytes
@@ -113,7 +113,7 @@ export function createEnqueuer(options: EnqueuerOptions) {
     const accepted = await acceptor.accept({
       queueKey,
       native: native
-        ? { markKey: `${queueKey}:latest:${eventType}:${keySafe(entityId)}`, content: contentHash(eventType, rawBody) }
+        ? { markKey: `${queueKey}:latest:${keySafe(entityId)}`, content: contentHash(eventType, rawBody) }
         : undefined,
       jobId,
     });

@@ -414,9 +414,7 @@ describe('idempotency', () => {
   });
 });
 
-test('deliveries accepted together (one script call per turn of the event loop) each get a stamp of their own', async ({
-  receiver,
-}) => {
+test('deliveries accepted at once each get a stamp of their own', async ({ receiver }) => {
   const answers = await Promise.all(
     Array.from({ length: 50 }, async (_, i) => {
       const body = customerBody({ id: `cust_together_${i}` });
@@ -430,6 +428,40 @@ test('deliveries accepted together (one script call per turn of the event loop) 
   expect(answers.every((a) => a.status === 'queued')).toBe(true);
   expect(new Set(stamps).size).toBe(50);
   expect(stamps.every((stamp) => /^\d{17}$/.test(String(stamp)))).toBe(true);
+});
+
+test('natively, copies of one delivery arriving together are one job', async ({ receiver }) => {
+  const headers = { 'content-type': 'application/json', [STATIC_HEADER]: STATIC_TOKEN };
+  const body = customerBody({ id: 'cust_copies', name: 'Copied' });
+  const answers = await Promise.all(
+    [1, 2, 3].map(async () => read(await receiver.post('/webhooks/flexprice', body, headers))),
+  );
+  expect(answers.map((a) => a.status).sort()).toEqual(['duplicate', 'duplicate', 'queued']);
+  expect(new Set(answers.map((a) => a.id)).size).toBe(1);
+  expect((await waitingJobs(receiver)).filter((job) => job.data.event.customer.id === 'cust_copies')).toHaveLength(1);
+});
+
+test('natively, the latest delivery is per customer, whatever the event type: updated X, created Y, updated X are three jobs', async ({
+  receiver,
+}) => {
+  const headers = { 'content-type': 'application/json', [STATIC_HEADER]: STATIC_TOKEN };
+  const send = async (type: 'customer.created' | 'customer.updated', name: string) =>
+    read(
+      await receiver.post(
+        '/webhooks/flexprice',
+        JSON.stringify(customerEvent(type, currentCustomer({ id: 'cust_types', name }))),
+        headers,
+      ),
+    );
+  const answers = [
+    await send('customer.updated', 'X'),
+    await send('customer.created', 'Y'),
+    await send('customer.updated', 'X'),
+  ];
+  expect(answers.map((a) => a.status)).toEqual(['queued', 'queued', 'queued']);
+  // The same bytes under another event type are another delivery.
+  expect((await send('customer.created', 'X')).status).toBe('queued');
+  expect((await send('customer.created', 'X')).status).toBe('duplicate');
 });
 
 redisTest(
@@ -492,7 +524,7 @@ describe('bodies that cannot be queued as they are', () => {
     receiver,
   }) => {
     const id = 'cust_wrongtype';
-    await receiver.connection.hset(`${receiver.prefix}:flexprice.customer:latest:customer.created:${id}`, 'x', '1');
+    await receiver.connection.hset(`${receiver.prefix}:flexprice.customer:latest:${id}`, 'x', '1');
     const res = await receiver.post('/webhooks/flexprice', customerBody({ id }), {
       'content-type': 'application/json',
       [STATIC_HEADER]: STATIC_TOKEN,
