@@ -1,6 +1,7 @@
 import {
   ConfigError,
   checkRedisEnv,
+  duration,
   logLevel,
   optional,
   type PrefixDefaults,
@@ -16,6 +17,9 @@ import {
 import { z } from 'zod';
 
 export { ConfigError };
+
+/** Flexprice Cloud's API (the SDK's server URL, `/v1` included). */
+export const FLEXPRICE_CLOUD_API = 'https://us.api.flexprice.io/v1';
 
 /** The store's Lua script touches a customer's record, its index and the marks: one slot in a cluster. */
 export const STORE_PREFIX_DEFAULTS: PrefixDefaults = { standalone: 'fpstore', cluster: '{fpstore}' };
@@ -34,6 +38,16 @@ const envSchema = z
     // Standard Webhooks secret (`whsec_…`) the forwards are signed with.
     CUSTOMER_FORWARD_SECRET: optional(z.string()),
     CUSTOMER_FORWARD_TIMEOUT_MS: wholeNumber(100, 120_000).default(10_000),
+    // Flexprice's API key (`x-api-key`): with it, every customer job reads the customer's current
+    // state from the API (the webhook is the notification). Unset: webhook-only.
+    FLEXPRICE_API_KEY: optional(z.string().min(8, { error: 'must be at least 8 characters' })),
+    // The API's server URL, `/v1` included: the cloud's by default; self-hosted, your API host + /v1.
+    FLEXPRICE_API_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).default(FLEXPRICE_CLOUD_API),
+    // Longest wait for one API answer; a slower one is retried with the job's backoff.
+    FLEXPRICE_API_TIMEOUT_MS: wholeNumber(100, 60_000).default(5_000),
+    // How often the reconciler reads every customer changed since its last run (`15m`, `1h`); it
+    // heals webhooks Flexprice never delivered. Unset: only `pnpm customers sync` runs it.
+    CUSTOMER_SYNC_INTERVAL: optional(duration(10_000)),
     // Key prefix of the customer store (records, external-id index, forward locks).
     STORE_PREFIX: optional(
       z.string().regex(/^[A-Za-z0-9_{}.:-]+$/, { error: 'may hold letters, digits and "_-.:{}" only' }),
@@ -57,6 +71,13 @@ const envSchema = z
       { variable: 'QUEUE_PREFIX', value: env.QUEUE_PREFIX, defaults: QUEUE_PREFIX_DEFAULTS },
       { variable: 'STORE_PREFIX', value: env.STORE_PREFIX, defaults: STORE_PREFIX_DEFAULTS },
     ]);
+    if (env.CUSTOMER_SYNC_INTERVAL !== undefined && env.FLEXPRICE_API_KEY === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CUSTOMER_SYNC_INTERVAL'],
+        message: 'needs FLEXPRICE_API_KEY (the reconciler reads customers from Flexprice)',
+      });
+    }
     if (env.CUSTOMER_FORWARD_URL !== undefined && env.CUSTOMER_FORWARD_SECRET === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -88,6 +109,10 @@ export interface Config {
   };
   health: { port: number; host: string };
   forward: { url: string; secret: string; timeoutMs: number } | undefined;
+  /** Flexprice's API; unset: webhook-only. */
+  api: { url: string; key: string; timeoutMs: number } | undefined;
+  /** The scheduled reconciler; unset: off. */
+  sync: { intervalMs: number } | undefined;
   store: { prefix: string; processedTtlSeconds: number };
   shutdownTimeoutMs: number;
   logLevel: string;
@@ -111,6 +136,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       e.CUSTOMER_FORWARD_URL !== undefined && e.CUSTOMER_FORWARD_SECRET !== undefined
         ? { url: e.CUSTOMER_FORWARD_URL, secret: e.CUSTOMER_FORWARD_SECRET, timeoutMs: e.CUSTOMER_FORWARD_TIMEOUT_MS }
         : undefined,
+    api:
+      e.FLEXPRICE_API_KEY === undefined
+        ? undefined
+        : { url: e.FLEXPRICE_API_URL, key: e.FLEXPRICE_API_KEY, timeoutMs: e.FLEXPRICE_API_TIMEOUT_MS },
+    sync: e.CUSTOMER_SYNC_INTERVAL === undefined ? undefined : { intervalMs: e.CUSTOMER_SYNC_INTERVAL },
     store: {
       prefix: resolvePrefix(redis, e.STORE_PREFIX, STORE_PREFIX_DEFAULTS),
       processedTtlSeconds: e.PROCESSED_TTL_SECONDS,

@@ -24,11 +24,12 @@ import { type RedisClient, scanKeys } from '@flexprice/runtime';
 
 /**
  * - `applied`: this run stored the state.
- * - `current`: an earlier run of this job stored it, and it is still the newest.
+ * - `current`: an earlier run of this job (or delivery) stored it, and it is still the newest.
+ * - `unchanged`: another delivery stored this very state (same version: an API state read twice).
  * - `skipped_stale`: a newer state is stored.
  * - `skipped_tombstone`: the customer was deleted.
  */
-export type ApplyOutcome = 'applied' | 'current' | 'skipped_stale' | 'skipped_tombstone';
+export type ApplyOutcome = 'applied' | 'current' | 'unchanged' | 'skipped_stale' | 'skipped_tombstone';
 
 /**
  * What may happen with the forward, for an applied or current state:
@@ -74,19 +75,24 @@ if ttl ~= '0' then
   if first then version = first else redis.call('SET', delivery, version, 'EX', ttl) end
 end
 
-local stored = redis.call('HMGET', record, 'version', 'deleted', 'index_key', 'forwarded_version', 'updated_at_ms')
+local stored = redis.call('HMGET', record, 'version', 'deleted', 'index_key', 'forwarded_version', 'updated_at_ms', 'last_key')
 local storedVersion, deleted, indexKey, forwarded = stored[1] or '', stored[2] == '1', stored[3], stored[4] or ''
 -- A record written before versions existed: its legacy updated_at (ms) still orders it.
 if storedVersion == '' and stored[5] and stored[5] ~= '' then
   storedVersion = '0.' .. string.rep('0', 14 - #stored[5]) .. stored[5] .. '000000.' .. string.rep('0', 17) .. '.'
 end
 
+-- A state read from Flexprice's API (version ending in .api) is preferred to one from a webhook
+-- body, whatever their times: the API is the source of truth once a key is configured.
+local function fromApi(v) return string.sub(v, -4) == '.api' end
+
 local outcome
 if version == storedVersion then
-  outcome = 'current'
+  -- This delivery's own state (an earlier try stored it), or the same state from another one.
+  outcome = stored[6] == key and 'current' or 'unchanged'
 elseif deleted then
   return {'skipped_tombstone', 'none', version}
-elseif version < storedVersion then
+elseif version < storedVersion and not (fromApi(version) and not fromApi(storedVersion)) then
   return {'skipped_stale', 'none', version}
 else
   outcome = 'applied'

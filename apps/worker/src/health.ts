@@ -4,6 +4,8 @@ import type { Registry } from 'prom-client';
 export interface HealthDeps {
   /** Redis answers and every worker runs. */
   isReady: () => Promise<boolean>;
+  /** Why it is not ready, when something more specific than Redis is the reason. */
+  problems?: () => string[];
   metrics: Registry;
 }
 
@@ -17,7 +19,13 @@ export function createHealthServer(deps: HealthDeps): Server {
     if (req.url === '/healthz') return reply(200, { status: 'ok' });
     if (req.url === '/readyz') {
       deps.isReady().then(
-        (ready) => reply(ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable' }),
+        (ready) => {
+          const problems = deps.problems?.() ?? [];
+          reply(ready ? 200 : 503, {
+            status: ready ? 'ready' : 'unavailable',
+            ...(problems.length > 0 && { problems }),
+          });
+        },
         () => reply(503, { status: 'unavailable' }),
       );
       return;

@@ -1,20 +1,51 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { describeTarget, runMain } from '@flexprice/runtime';
+import { ConfigError, describeTarget, runMain } from '@flexprice/runtime';
 import closeWithGrace from 'close-with-grace';
-import { loadConfig } from './config.js';
+import type { Logger } from 'pino';
+import { type Config, loadConfig } from './config.js';
+import { createFlexpriceApi, FlexpriceApiError } from './flexprice-api.js';
 import { createHealthServer } from './health.js';
 import { createLogger } from './logger.js';
 import { startWorker } from './worker.js';
+
+/**
+ * One cheap call before any job runs: a refused key stops the start (every customer job would fail);
+ * an API that does not answer now is only a warning (jobs retry until it does).
+ */
+async function checkApiKey(api: NonNullable<Config['api']>, logger: Logger): Promise<void> {
+  try {
+    await createFlexpriceApi(api).checkKey();
+    logger.info({ url: api.url }, "Flexprice's API accepts FLEXPRICE_API_KEY: customer states are read from it");
+  } catch (error) {
+    if (error instanceof FlexpriceApiError && error.failure === 'unauthorized') {
+      throw new ConfigError([`FLEXPRICE_API_KEY: ${error.message} (${api.url})`]);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    logger.warn(
+      { url: api.url, err: { message } },
+      "Flexprice's API did not answer the key check; jobs retry until it does",
+    );
+  }
+}
 
 runMain('worker', async () => {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   logger.info({ redis: describeTarget(config.redis), prefix: config.queue.prefix }, 'connecting to redis');
   if (!config.forward) logger.info('CUSTOMER_FORWARD_URL is not set: customer events update the store only');
+  if (config.api) {
+    await checkApiKey(config.api, logger);
+  } else {
+    logger.info('FLEXPRICE_API_KEY is not set: webhook-only (the state is what the webhook carries)');
+  }
   const worker = startWorker(config, logger);
 
-  const health = createHealthServer({ isReady: worker.isReady, metrics: worker.metrics.registry });
+  const health = createHealthServer({
+    isReady: worker.isReady,
+    problems: worker.problems,
+    metrics: worker.metrics.registry,
+  });
   health.listen(config.health.port, config.health.host);
   await once(health, 'listening');
   logger.info({ port: (health.address() as AddressInfo).port }, 'worker health listening');

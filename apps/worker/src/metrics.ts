@@ -44,6 +44,28 @@ export function createWorkerMetrics(now: () => number = Date.now) {
     labelNames: ['queue'] as const,
     registers: [registry],
   });
+  const apiCalls = new Counter({
+    name: 'flexprice_api_requests_total',
+    help: "Calls to Flexprice's API by operation and result (ok, not_found, unauthorized, throttled, server_error, refused, unreachable).",
+    labelNames: ['operation', 'result'] as const,
+    registers: [registry],
+  });
+  const apiUnauthorized = new Gauge({
+    name: 'flexprice_api_unauthorized',
+    help: "1 while Flexprice's API refuses FLEXPRICE_API_KEY (401/403): customer jobs fail until it is fixed.",
+    registers: [registry],
+  });
+  const applied = new Counter({
+    name: 'flexprice_customers_applied_total',
+    help: 'Customer states stored, by source: webhook (its body), api (read on notify), sync (the reconciler).',
+    labelNames: ['source'] as const,
+    registers: [registry],
+  });
+  const lastSync = new Gauge({
+    name: 'flexprice_customer_sync_last_success_timestamp_seconds',
+    help: 'When the last customer sync (scheduled or pnpm customers sync in this process) finished; 0: never.',
+    registers: [registry],
+  });
   new Gauge({
     name: 'flexprice_queue_jobs',
     help: 'Jobs per queue and state, read from Redis at scrape time.',
@@ -86,6 +108,18 @@ export function createWorkerMetrics(now: () => number = Date.now) {
     },
     forwardWaited(queue: string): void {
       forwardWaits.inc({ queue });
+    },
+    apiCalled(operation: string, result: string): void {
+      apiCalls.inc({ operation, result });
+    },
+    apiAuthorization(refused: boolean): void {
+      apiUnauthorized.set(refused ? 1 : 0);
+    },
+    customerApplied(source: 'webhook' | 'api' | 'sync'): void {
+      applied.inc({ source });
+    },
+    syncSucceeded(at: number = now()): void {
+      lastSync.set(at / 1000);
     },
   };
 }

@@ -1,19 +1,45 @@
 import { queueNameOf } from '@flexprice/contracts';
-import { createRedis, ping } from '@flexprice/runtime';
-import { Queue } from 'bullmq';
+import { createRedis, ping, type RedisClient } from '@flexprice/runtime';
+import { Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { createCustomerFetcher } from './customer-fetcher.js';
 import { createCustomerStore } from './customer-store.js';
+import { syncCustomers } from './customer-sync.js';
+import { createFlexpriceApi, type FlexpriceApi } from './flexprice-api.js';
 import { createForwarder } from './forwarder.js';
+import type { createCustomerApplier } from './handlers/customer.js';
 import { createHandlers, handledFamilies } from './handlers/registry.js';
-import { createWorkerMetrics } from './metrics.js';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { createProcessor } from './processor.js';
 import { startWorkerPool } from './workers.js';
 
 /**
+ * WARNING: a queue name is persisted state (its scheduler and jobs live under it). The scheduled
+ * reconciler's queue: one job per CUSTOMER_SYNC_INTERVAL, run by one worker at a time.
+ */
+export const SYNC_QUEUE = 'flexprice.sync';
+
+/** The API client, wired to the worker's metrics and readiness. */
+export function createApiClient(config: Config, metrics: WorkerMetrics) {
+  if (!config.api) return undefined;
+  let refused = false;
+  const api = createFlexpriceApi({
+    ...config.api,
+    observe: (operation, result) => metrics.apiCalled(operation, result),
+    onAuthorization: (isRefused) => {
+      refused = isRefused;
+      metrics.apiAuthorization(isRefused);
+    },
+  });
+  return Object.assign(api, { isRefused: () => refused });
+}
+
+/**
  * The worker's parts, wired and running: the store on its own patient connection, the forwarder,
- * the handlers, one BullMQ worker per handled family. `main.ts` adds health and shutdown; tests
- * use the same wiring against their own Redis.
+ * Flexprice's API when a key is set, the handlers, one BullMQ worker per handled family, and the
+ * scheduled reconciler when CUSTOMER_SYNC_INTERVAL is set. `main.ts` adds health and shutdown;
+ * tests use the same wiring against their own Redis.
  */
 export function startWorker(config: Config, logger: Logger) {
   const storeRedis = createRedis(config.redis, 'consumer');
@@ -21,12 +47,19 @@ export function startWorker(config: Config, logger: Logger) {
   const store = createCustomerStore(storeRedis, config.store);
   const metrics = createWorkerMetrics();
   const forward = config.forward ? createForwarder({ ...config.forward, observe: metrics.forwarded }) : undefined;
-  const handlers = createHandlers({
+  const api = createApiClient(config, metrics);
+  const jobsInFlight = { count: 0 };
+  const deps = {
     store,
     forward,
     forwardTimeoutMs: config.forward?.timeoutMs,
     onForwardWait: () => metrics.forwardWaited(queueNameOf('customer')),
-  });
+    onApplied: (source: 'webhook' | 'api' | 'sync') => metrics.customerApplied(source),
+    fetcher: api && createCustomerFetcher(api, { activeJobs: () => jobsInFlight.count }),
+    servesEnvironment: api?.servesEnvironment,
+    jobsInFlight,
+  };
+  const handlers = createHandlers(deps);
   const families = handledFamilies(handlers);
   // Queue handles for the gauges only (counts read on scrape), on the store's connection.
   const queues = families.map((family) => {
@@ -49,21 +82,102 @@ export function startWorker(config: Config, logger: Logger) {
     logger,
     metrics,
   });
+  const scheduler =
+    api && config.sync ? startSyncScheduler({ config, api, deps, storeRedis, logger, metrics }) : undefined;
 
   return {
     store,
     processor,
     pool,
     metrics,
-    /** Redis answers and every worker runs. */
-    isReady: async () => pool.isRunning() && (await ping(storeRedis)),
+    api,
+    /** Redis answers, every worker runs, and Flexprice's API (when used) does not refuse the key. */
+    isReady: async () => pool.isRunning() && !api?.isRefused() && (await ping(storeRedis)),
+    /** Why the worker is not ready, for /readyz. */
+    problems: () => (api?.isRefused() ? ["flexprice_api_unauthorized: Flexprice's API refuses FLEXPRICE_API_KEY"] : []),
     /** Drains the workers (up to `timeoutMs`) and closes the store. True when nothing was cut off. */
     async close(timeoutMs: number): Promise<boolean> {
-      const drained = await pool.close(timeoutMs);
+      const [drained] = await Promise.all([pool.close(timeoutMs), scheduler?.close(timeoutMs)]);
       await Promise.all(queues.map((queue) => queue.close().catch(() => undefined)));
       if (drained) await storeRedis.quit().catch(() => storeRedis.disconnect());
       else storeRedis.disconnect();
       return drained;
+    },
+  };
+}
+
+interface SchedulerDeps {
+  config: Config;
+  api: FlexpriceApi;
+  deps: Parameters<typeof createCustomerApplier>[0];
+  storeRedis: RedisClient;
+  logger: Logger;
+  metrics: WorkerMetrics;
+}
+
+/**
+ * CUSTOMER_SYNC_INTERVAL: the reconciler as a BullMQ job scheduler. Every replica upserts the same
+ * scheduler (one job per interval, whatever the number of replicas) and runs a worker for it; the
+ * queue's global concurrency of 1 makes a run that outlasts the interval the only one. A run cut
+ * off by a crash is retried once its lock lapses, and resumes from the watermarks it saved.
+ */
+function startSyncScheduler({ config, api, deps, storeRedis, logger, metrics }: SchedulerDeps) {
+  const intervalMs = config.sync?.intervalMs ?? 0;
+  const log = logger.child({ queue: SYNC_QUEUE });
+  const queue = new Queue(SYNC_QUEUE, { connection: storeRedis, prefix: config.queue.prefix });
+  queue.on('error', () => {});
+  Promise.all([
+    queue.upsertJobScheduler(
+      'customer-sync',
+      { every: intervalMs },
+      {
+        name: 'customer.sync',
+        opts: {
+          attempts: 3,
+          backoff: { type: 'exponential', delay: 10_000 },
+          removeOnComplete: 100,
+          removeOnFail: 100,
+        },
+      },
+    ),
+    queue.setGlobalConcurrency(1),
+  ]).then(
+    () => log.info({ everyMs: intervalMs }, 'customer sync scheduled'),
+    (err: Error) => log.error({ err: { message: err.message } }, 'could not schedule the customer sync'),
+  );
+  const connection = createRedis(config.redis, 'consumer');
+  connection.on('error', () => {});
+  const worker = new Worker(
+    SYNC_QUEUE,
+    async () => {
+      const summary = await syncCustomers({
+        api,
+        applier: { ...deps, onApplied: () => metrics.customerApplied('sync') },
+        store: deps.store,
+        redis: storeRedis,
+        prefix: config.store.prefix,
+        log,
+      });
+      metrics.syncSucceeded();
+      log.info(summary, 'customer sync done');
+      return summary;
+    },
+    { connection, prefix: config.queue.prefix, concurrency: 1, lockDuration: config.worker.lockDurationMs },
+  );
+  worker.on('failed', (_job, err) => log.warn({ err: { message: err.message } }, 'customer sync failed'));
+  worker.on('error', (err) => log.warn({ err: { message: err.message } }, 'customer sync worker error'));
+  return {
+    async close(timeoutMs: number): Promise<void> {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        worker.close(),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      await queue.close().catch(() => undefined);
+      connection.disconnect();
     },
   };
 }

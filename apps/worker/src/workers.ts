@@ -2,6 +2,7 @@ import { type Family, queueNameOf, webhookBackoffDelay } from '@flexprice/contra
 import { createRedis, type RedisClient, type RedisTarget } from '@flexprice/runtime';
 import { type MinimalJob, type Processor, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import { FlexpriceApiError } from './flexprice-api.js';
 import { RetryableForwardError } from './forwarder.js';
 import type { JobResult, WorkerMetrics } from './metrics.js';
 
@@ -63,12 +64,12 @@ export function startWorkerPool(options: WorkerPoolOptions) {
       maxStalledCount: options.maxStalledCount,
       settings: {
         // Jobs carry the `flexprice-exponential` backoff type: exponential with jitter, and at least
-        // what a forward target's Retry-After asked for.
+        // what a forward target's (or Flexprice's API's) Retry-After asked for.
         backoffStrategy: (attemptsMade, _type, err, job) =>
           webhookBackoffDelay(
             attemptsMade,
             baseDelayOf(job),
-            err instanceof RetryableForwardError ? err.retryAfterMs : undefined,
+            err instanceof RetryableForwardError || err instanceof FlexpriceApiError ? err.retryAfterMs : undefined,
           ),
       },
     });

@@ -69,7 +69,7 @@ export async function startTestWorker(redisUrl: string, env: Record<string, stri
     CUSTOMER_FORWARD_TIMEOUT_MS: '2000',
     ...env,
   });
-  const { store, processor, pool, metrics, close } = startWorker(config, pino({ level: 'silent' }));
+  const { store, processor, pool, metrics, close, isReady, problems } = startWorker(config, pino({ level: 'silent' }));
   const queue = new Queue('flexprice.customer', { connection: { url: redisUrl }, prefix });
   return {
     prefix,
@@ -78,6 +78,8 @@ export async function startTestWorker(redisUrl: string, env: Record<string, stri
     queue,
     pool,
     metrics,
+    isReady,
+    problems,
     async close() {
       await close(5_000);
       await queue.close();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FAMILY_FIXTURES } from './fixtures/index.js';
 import {
+  apiStateVersion,
   ENTITY_CATALOG,
   EVENT_TYPES,
   entityIdOf,
@@ -75,6 +76,24 @@ describe('stateVersion', () => {
     });
     expect(live(accepted(2)) < deletion).toBe(true);
     expect(live(accepted(2), '2099-01-01T00:00:00Z') < deletion).toBe(true);
+  });
+});
+
+describe('apiStateVersion', () => {
+  it('is the same for two reads of one state, and orders by updated_at at full precision', () => {
+    const a = apiStateVersion({ deleted: false, updatedAt: '2026-08-20T10:00:00.123456Z' });
+    expect(a).toBe('0.01787220000123456000.01787220000123456.api');
+    expect(apiStateVersion({ deleted: false, updatedAt: '2026-08-20T10:00:00.123456Z' })).toBe(a);
+    expect((a ?? '') < (apiStateVersion({ deleted: false, updatedAt: '2026-08-20T10:00:00.123457Z' }) ?? '')).toBe(
+      true,
+    );
+    expect(a).toMatch(VERSION_PATTERN);
+  });
+
+  it('puts a deletion after every live state, and has none for a time it cannot read', () => {
+    const deleted = apiStateVersion({ deleted: true, updatedAt: '2026-08-20T10:00:00Z' }) ?? '';
+    expect(deleted > (apiStateVersion({ deleted: false, updatedAt: '2099-01-01T00:00:00Z' }) ?? '')).toBe(true);
+    expect(apiStateVersion({ deleted: false, updatedAt: 'never' })).toBeUndefined();
   });
 });
 

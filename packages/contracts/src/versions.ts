@@ -16,7 +16,8 @@
  * - `accepted at`: microseconds since the epoch, 17 digits, read from Redis' clock (`TIME`) by the
  *   receiver that accepted the delivery: one clock for every receiver, so a delivery sent after
  *   another was acknowledged always has the later stamp.
- * - `tie-break`: the job id (two deliveries accepted within the same microsecond).
+ * - `tie-break`: the job id (two deliveries accepted within the same microsecond); `api` for a state
+ *   read from Flexprice's API (`apiStateVersion`).
  *
  * Fixed widths are what make string order equal time order. (Redis' Lua numbers are doubles: a µs
  * epoch prints as 1.7e+15 and a ns epoch exceeds 2^53, so versions are never numbers.)
@@ -63,6 +64,22 @@ export function stateVersion({ deleted, payloadTime, acceptedMicros, tieBreak }:
   const payloadNanos = payloadTime === undefined ? undefined : timestampNanos(payloadTime);
   return `${deleted ? 1 : 0}.${payloadNanos ?? `${acceptedMicros}000`}.${acceptedMicros}.${tieBreak}`;
 }
+
+/**
+ * The version of a state read from Flexprice's API: its own `updated_at`, at full precision, in
+ * both time fields, and `api` for a tie-break. Two reads of one state have one version, so storing
+ * and forwarding happen only when the customer really changed. A store prefers an API state to one
+ * that came from a webhook body, whatever their times (the API is the source of truth; see the
+ * worker's customer store).
+ */
+export function apiStateVersion({ deleted, updatedAt }: { deleted: boolean; updatedAt: string }): string | undefined {
+  const nanos = timestampNanos(updatedAt);
+  if (nanos === undefined) return undefined;
+  return `${deleted ? 1 : 0}.${nanos}.${nanos.slice(0, 17)}.${API_TIE_BREAK}`;
+}
+
+/** The tie-break of every API-read version: what tells them from webhook ones. */
+export const API_TIE_BREAK = 'api';
 
 /** The shape of a version, for the checks of the stores that compare them. */
 export const VERSION_PATTERN = /^[01]\.\d{20}\.\d{17}\.[^\s]*$/;

@@ -16,6 +16,31 @@ export function optional<T extends z.ZodType>(schema: T) {
 
 export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A duration such as `30s`, `15m`, `12h` or `7d`, in milliseconds; undefined when it is not one. */
+export function parseDuration(value: string): number | undefined {
+  const match = /^(\d+)\s*(s|m|h|d)$/.exec(value.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}
+
+/** A duration variable (`15m`), as milliseconds, at least `minMs`. */
+export function duration(minMs: number) {
+  return z.string().transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'must be a duration such as 30s, 15m, 12h or 7d' });
+      return z.NEVER;
+    }
+    if (ms < minMs) {
+      ctx.addIssue({ code: 'custom', message: `must be at least ${minMs / 1000}s` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
 /** Space- or comma-separated list. */
 export function listOf(value: string | undefined): string[] {
   return (value ?? '').split(/[\s,]+/).filter((item) => item.length > 0);

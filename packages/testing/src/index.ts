@@ -1,5 +1,6 @@
 // Test helpers shared by the apps; a devDependency only, never shipped in an image.
 export * from './fixtures.js';
+export * from './flexprice-api.js';
 export * from './metrics.js';
 export * from './process.js';
 export * from './redis-cluster.js';

@@ -1,21 +1,30 @@
 /**
- * Reads the customer store the worker writes.
+ * Reads the customer store the worker writes, and heals it from Flexprice's API.
  *
  *   pnpm customers get <flexprice id>                                   (a tombstone too)
  *   pnpm customers find --external-id <id> [--environment <env id>] [--include-deleted]
+ *   pnpm customers sync [--since <RFC 3339>] [--dry-run]
  *
  * `find` lists the live customers with that external id (newest state first); with
  * `--include-deleted`, the deleted ones as well. Prints JSON.
- * Exit codes: 0 found, 1 not found, 2 usage or configuration error.
+ * `sync` reads every customer changed in Flexprice since the last sync (or `--since`) and applies
+ * it like a job would (store, index, tombstone, forward); progress on stderr, the summary as JSON.
+ * Exit codes: 0 found / done, 1 not found or failed, 2 usage or configuration error.
  */
 import { parseArgs } from 'node:util';
+import { timestampNanos } from '@flexprice/contracts';
 import { createRedis, runCli, UsageError } from '@flexprice/runtime';
+import { pino } from 'pino';
 import { loadConfig } from '../config.js';
 import { createCustomerStore } from '../customer-store.js';
+import { syncCustomers } from '../customer-sync.js';
+import { createFlexpriceApi } from '../flexprice-api.js';
+import { createForwarder } from '../forwarder.js';
 
 const USAGE = `usage:
   pnpm customers get <flexprice id>
-  pnpm customers find --external-id <id> [--environment <environment id>] [--include-deleted]`;
+  pnpm customers find --external-id <id> [--environment <environment id>] [--include-deleted]
+  pnpm customers sync [--since <RFC 3339 time>] [--dry-run]`;
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -25,9 +34,12 @@ async function run(argv: string[]): Promise<number> {
       'external-id': { type: 'string' },
       environment: { type: 'string' },
       'include-deleted': { type: 'boolean', default: false },
+      since: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
     },
   });
   const [command, id] = positionals;
+  if (command === 'sync') return sync(values.since, values['dry-run']);
   if (command !== 'get' && command !== 'find') throw new UsageError(USAGE);
   if (command === 'get' && id === undefined) throw new UsageError(`get takes a Flexprice customer id\n${USAGE}`);
   const externalId = values['external-id'];
@@ -56,6 +68,43 @@ async function run(argv: string[]): Promise<number> {
       return 1;
     }
     process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
+    return 0;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function sync(since: string | undefined, dryRun: boolean): Promise<number> {
+  if (since !== undefined && timestampNanos(since) === undefined) {
+    throw new UsageError(`--since takes an RFC 3339 time such as 2026-11-01T00:00:00Z (got "${since}")`);
+  }
+  const config = loadConfig();
+  if (!config.api) {
+    throw new UsageError(
+      'sync reads customers from Flexprice: set FLEXPRICE_API_KEY (and FLEXPRICE_API_URL when self-hosted)',
+    );
+  }
+  const redis = createRedis(config.redis, 'oneshot');
+  redis.on('error', () => {});
+  const log = pino({ level: config.logLevel === 'info' ? 'warn' : config.logLevel }, pino.destination(2));
+  try {
+    const store = createCustomerStore(redis, config.store);
+    const forward = config.forward ? createForwarder(config.forward) : undefined;
+    const summary = await syncCustomers({
+      api: createFlexpriceApi(config.api),
+      applier: { store, forward, forwardTimeoutMs: config.forward?.timeoutMs },
+      store,
+      redis,
+      prefix: config.store.prefix,
+      log,
+      since,
+      dryRun,
+      onPage: (p) =>
+        process.stderr.write(
+          `${p.status}: ${p.seen} seen, ${p.applied} ${dryRun ? 'would apply' : 'applied'}, ${p.unchanged} unchanged, ${p.forwarded} forwarded (up to ${p.watermark})\n`,
+        ),
+    });
+    process.stdout.write(`${JSON.stringify({ ...summary, dryRun }, null, 2)}\n`);
     return 0;
   } finally {
     redis.disconnect();

@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { FAMILIES, queueNameOf } from '@flexprice/contracts';
-import { createRedis, runCli, UsageError } from '@flexprice/runtime';
+import { createRedis, parseDuration, runCli, UsageError } from '@flexprice/runtime';
 import { type Job, Queue } from 'bullmq';
 import { loadConfig } from '../config.js';
 
@@ -21,10 +21,9 @@ const USAGE = `usage:
 const PAGE = 500;
 
 export function parseAge(value: string): number {
-  const match = /^(\d+)\s*(s|m|h|d)$/.exec(value.trim());
-  if (!match) throw new UsageError(`--older-than takes an age such as 30m, 12h or 7d (got "${value}")`);
-  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd'];
-  return Number(match[1]) * unit;
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new UsageError(`--older-than takes an age such as 30m, 12h or 7d (got "${value}")`);
+  return ms;
 }
 
 async function* failedJobs(queue: Queue): AsyncGenerator<Job> {

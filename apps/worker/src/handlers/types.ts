@@ -13,6 +13,7 @@ export interface HandlerContext {
 
 /** What a handler did; stored as the job's return value, so the dashboard and CLI can show it. */
 export interface HandlerResult {
+  /** E.g. `applied`, `unchanged` (stored before: a retry, a replay), `skipped_stale`, `skipped_tombstone`. */
   outcome: string;
   forwarded?: 'sent' | 'already' | 'disabled' | 'skipped';
 }

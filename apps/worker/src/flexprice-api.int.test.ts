@@ -1,0 +1,56 @@
+import { startFlexpriceApiStandIn } from '@flexprice/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFlexpriceApi, FlexpriceApiError } from './flexprice-api.js';
+
+const KEY = 'test-api-key-0123456789';
+
+describe('the Flexprice API client against the stand-in', () => {
+  let api: Awaited<ReturnType<typeof startFlexpriceApiStandIn>>;
+  beforeAll(async () => {
+    api = await startFlexpriceApiStandIn({ apiKey: KEY });
+  });
+  afterAll(() => api.close());
+
+  it("reads a customer whose empty fields are left out, as Go's omitempty does, through the SDK's own validation", async () => {
+    api.upsert({ id: 'cust_sparse', name: 'Sparse', email: '' });
+    const client = createFlexpriceApi({ url: api.url, key: KEY, timeoutMs: 2_000 });
+    const customer = await client.getCustomer('cust_sparse');
+    expect(customer).toMatchObject({ id: 'cust_sparse', name: 'Sparse', status: 'published' });
+    expect(customer?.email).toBeUndefined();
+    expect(customer?.updatedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
+    const { items, total } = await client.queryCustomers({ customerIds: ['cust_sparse', 'cust_none'] });
+    expect({ ids: items.map((c) => c.id), total }).toEqual({ ids: ['cust_sparse'], total: 1 });
+  });
+
+  it('answers undefined for a customer Flexprice does not have (404)', async () => {
+    const client = createFlexpriceApi({ url: api.url, key: KEY, timeoutMs: 2_000 });
+    expect(await client.getCustomer('cust_never')).toBeUndefined();
+  });
+
+  it('classifies failures: 401 unauthorized, 429 and 5xx retryable with Retry-After, 400 refused, no answer retryable', async () => {
+    const wrong = createFlexpriceApi({ url: api.url, key: 'wrong-key-0000', timeoutMs: 2_000 });
+    await expect(wrong.checkKey()).rejects.toMatchObject({ failure: 'unauthorized', status: 401 });
+    await expect(wrong.checkKey()).rejects.toThrow(/FLEXPRICE_API_KEY/);
+
+    const client = createFlexpriceApi({ url: api.url, key: KEY, timeoutMs: 300 });
+    api.failNext(1, { status: 429, headers: { 'retry-after': '7' } });
+    await expect(client.getCustomer('cust_sparse')).rejects.toMatchObject({
+      failure: 'retryable',
+      status: 429,
+      retryAfterMs: 7_000,
+    });
+    api.failNext(1, { status: 503 });
+    await expect(client.getCustomer('cust_sparse')).rejects.toMatchObject({ failure: 'retryable', status: 503 });
+    await expect(client.queryCustomers({ limit: 5000 })).rejects.toMatchObject({ failure: 'refused', status: 400 });
+    api.setDelay(1_000);
+    try {
+      const error = await client.getCustomer('cust_sparse').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(FlexpriceApiError);
+      expect(error).toMatchObject({ failure: 'retryable', status: undefined });
+    } finally {
+      api.setDelay(0);
+    }
+    const unreachable = createFlexpriceApi({ url: 'http://127.0.0.1:9/v1', key: KEY, timeoutMs: 500 });
+    await expect(unreachable.getCustomer('x')).rejects.toMatchObject({ failure: 'retryable' });
+  });
+});

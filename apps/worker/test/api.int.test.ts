@@ -1,0 +1,265 @@
+import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
+import { metricValue, redisTest, startFlexpriceApiStandIn } from '@flexprice/testing';
+import type { Job, Queue } from 'bullmq';
+import { describe, expect } from 'vitest';
+import { enqueue, startForwardTarget, startTestWorker } from './support.js';
+
+// Fetch on notify: with FLEXPRICE_API_KEY the webhook is a notification and the state is the API's,
+// read through the official SDK from a loopback stand-in of Flexprice's API.
+
+const KEY = 'test-api-key-0123456789';
+const ENV = 'env_01K2ZQ0A1B2C3D4E5F6G7H8J9K';
+
+const test = redisTest
+  // biome-ignore lint/correctness/noEmptyPattern: vitest requires a destructuring pattern here.
+  .extend('api', async ({}, { onCleanup }) => {
+    const api = await startFlexpriceApiStandIn({ apiKey: KEY, environmentId: ENV });
+    onCleanup(() => api.close());
+    return api;
+  })
+  // biome-ignore lint/correctness/noEmptyPattern: vitest requires a destructuring pattern here.
+  .extend('target', async ({}, { onCleanup }) => {
+    const target = await startForwardTarget();
+    onCleanup(() => target.close());
+    return target;
+  })
+  .extend('worker', async ({ redis, api, target }, { onCleanup }) => {
+    const worker = await startTestWorker(redis.url, {
+      CUSTOMER_FORWARD_URL: target.url,
+      FLEXPRICE_API_KEY: KEY,
+      FLEXPRICE_API_URL: api.url,
+      FLEXPRICE_API_TIMEOUT_MS: '1000',
+    });
+    onCleanup(() => worker.close());
+    return worker;
+  });
+
+async function settled(queue: Queue, job: Job, timeout = 10_000) {
+  await expect
+    .poll(async () => queue.getJobState(job.id ?? ''), { timeout, interval: 25 })
+    .toMatch(/^(completed|failed)$/);
+  const finished = await queue.getJob(job.id ?? '');
+  if (!finished) throw new Error(`job ${job.id} vanished`);
+  return { state: await finished.getState(), job: finished };
+}
+
+/** A webhook whose body says `name`, about customer `id` (the API may say otherwise). */
+const webhook = (type: 'customer.created' | 'customer.updated' | 'customer.deleted', id: string, name: string) =>
+  customerEvent(type, currentCustomer({ id, name, external_id: `ext-${id}`, environment_id: ENV }));
+
+type Forwarded = { event_type: string; customer: { id: string; name: string; status: string }; version: string };
+const bodies = (target: { received: { body: string }[] }) =>
+  target.received.map((r) => JSON.parse(r.body) as Forwarded);
+
+describe('fetch on notify', () => {
+  test("stores and forwards the API's state, versioned by its updated_at, not the webhook body", async ({
+    api,
+    worker,
+    target,
+  }) => {
+    const inApi = api.upsert({ id: 'cust_a', name: 'From the API', email: '' });
+    const { state, job } = await settled(
+      worker.queue,
+      await enqueue(worker.queue, 'customer.created', webhook('customer.created', 'cust_a', 'From the body')),
+    );
+    expect(state).toBe('completed');
+    expect(job.returnvalue).toEqual({ outcome: 'applied', forwarded: 'sent' });
+    const stored = await worker.store.get('cust_a');
+    expect(stored?.customer).toMatchObject({
+      name: 'From the API',
+      email: '',
+      status: 'published',
+      tenant_id: expect.any(String),
+    });
+    expect(stored?.version).toMatch(/^0\.\d{20}\.\d{17}\.api$/);
+    const [forwarded] = bodies(target);
+    expect(forwarded).toMatchObject({ event_type: 'customer.created', customer: { name: 'From the API' } });
+    expect(forwarded?.version).toBe(stored?.version);
+    expect(forwarded?.customer).toMatchObject({ updated_at: inApi.updated_at });
+  });
+
+  test('the same API state reached by two webhooks is stored and forwarded once', async ({ api, worker, target }) => {
+    api.upsert({ id: 'cust_b', name: 'B' });
+    await settled(
+      worker.queue,
+      await enqueue(worker.queue, 'customer.created', webhook('customer.created', 'cust_b', 'B0')),
+    );
+    const second = await settled(
+      worker.queue,
+      await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', 'cust_b', 'B1')),
+    );
+    expect(second.job.returnvalue).toEqual({ outcome: 'unchanged', forwarded: 'already' });
+    expect(target.received).toHaveLength(1);
+  });
+
+  test('webhooks in any order, retried or replayed, end on the API state, and nothing older is forwarded after it', async ({
+    api,
+    worker,
+    target,
+  }) => {
+    const id = 'cust_c';
+    api.upsert({ id, name: 'v1' });
+    // The target fails the first forward: that job retries after the others went through.
+    target.setResponder((n) => ({ status: n === 0 ? 503 : 200 }));
+    const first = await enqueue(worker.queue, 'customer.created', webhook('customer.created', id, 'v1'), {
+      backoffMs: 500,
+    });
+    await expect.poll(() => target.received.length).toBe(1);
+    api.upsert({ id, name: 'v2' });
+    api.upsert({ id, name: 'v3' });
+    const later = await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', id, 'v2'));
+    await settled(worker.queue, later);
+    const retried = await settled(worker.queue, first);
+    // The retry read v3 too: the state the later job stored and forwarded; not forwarded twice.
+    expect(retried.job.returnvalue).toEqual({ outcome: 'unchanged', forwarded: 'already' });
+    expect(bodies(target).map((b) => b.customer.name)).toEqual(['v1', 'v3']);
+    expect((await worker.store.get(id))?.customer.name).toBe('v3');
+  });
+
+  test('a customer archived in Flexprice becomes a tombstone, and its deletion is forwarded once', async ({
+    api,
+    worker,
+    target,
+  }) => {
+    api.upsert({ id: 'cust_d', name: 'D' });
+    await settled(
+      worker.queue,
+      await enqueue(worker.queue, 'customer.created', webhook('customer.created', 'cust_d', 'D')),
+    );
+    api.archive('cust_d');
+    for (const type of ['customer.updated', 'customer.deleted'] as const) {
+      await settled(worker.queue, await enqueue(worker.queue, type, webhook(type, 'cust_d', 'D')));
+    }
+    expect(bodies(target).map((b) => b.event_type)).toEqual(['customer.created', 'customer.deleted']);
+    expect(await worker.store.get('cust_d')).toMatchObject({ deleted: true, customer: { status: 'archived' } });
+    expect(await worker.store.findByExternalId('ext-cust_d', { environmentId: ENV })).toEqual([]);
+  });
+
+  test("a 404 in the key's environment is a tombstone; from another environment it stores nothing and fails loudly", async ({
+    api,
+    worker,
+    target,
+  }) => {
+    api.upsert({ id: 'cust_known', name: 'Known' });
+    await settled(
+      worker.queue,
+      await enqueue(worker.queue, 'customer.created', webhook('customer.created', 'cust_known', 'Known')),
+    );
+    const gone = await settled(
+      worker.queue,
+      await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', 'cust_gone', 'Gone')),
+    );
+    expect(gone.job.returnvalue).toEqual({ outcome: 'applied', forwarded: 'sent' });
+    expect(await worker.store.get('cust_gone')).toMatchObject({ deleted: true });
+    expect(bodies(target).at(-1)?.event_type).toBe('customer.deleted');
+
+    const elsewhere = customerEvent(
+      'customer.created',
+      currentCustomer({ id: 'cust_other_env', environment_id: 'env_other' }),
+    );
+    const failed = await settled(worker.queue, await enqueue(worker.queue, 'customer.created', elsewhere));
+    expect(failed.state).toBe('failed');
+    expect(failed.job.attemptsMade).toBe(1);
+    expect(failed.job.failedReason).toContain('not known to serve');
+    expect(await worker.store.get('cust_other_env')).toBeUndefined();
+  });
+});
+
+describe("the API's failures are the job's", () => {
+  test('429 with Retry-After waits at least that long; 500 is retried; then the state is stored', async ({
+    api,
+    worker,
+  }) => {
+    api.upsert({ id: 'cust_e', name: 'E' });
+    api.failNext(1, { status: 429, headers: { 'retry-after': '1' } });
+    api.failNext(1, { status: 500 });
+    const { state, job } = await settled(
+      worker.queue,
+      await enqueue(worker.queue, 'customer.created', webhook('customer.created', 'cust_e', 'E'), { backoffMs: 10 }),
+    );
+    expect(state).toBe('completed');
+    expect(job.attemptsMade).toBe(3);
+    const calls = api.calls.filter((c) => c.path.endsWith('/cust_e'));
+    expect(calls.map((c) => c.status)).toEqual([429, 500, 200]);
+    expect((calls[1]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeGreaterThanOrEqual(950);
+    expect((await worker.store.get('cust_e'))?.customer.name).toBe('E');
+  });
+
+  test('401 fails the job for good, counts it, and readiness says the key is refused', async ({
+    redis,
+    api,
+    target,
+  }) => {
+    const worker = await startTestWorker(redis.url, {
+      CUSTOMER_FORWARD_URL: target.url,
+      FLEXPRICE_API_KEY: 'a-wrong-key-000',
+      FLEXPRICE_API_URL: api.url,
+    });
+    try {
+      const { state, job } = await settled(
+        worker.queue,
+        await enqueue(worker.queue, 'customer.created', webhook('customer.created', 'cust_f', 'F')),
+      );
+      expect(state).toBe('failed');
+      expect(job.attemptsMade).toBe(1);
+      expect(job.failedReason).toContain('FLEXPRICE_API_KEY');
+      expect(await worker.isReady()).toBe(false);
+      expect(worker.problems()).toEqual(["flexprice_api_unauthorized: Flexprice's API refuses FLEXPRICE_API_KEY"]);
+      const text = await worker.metrics.registry.metrics();
+      expect(metricValue(text, 'flexprice_api_unauthorized')).toBe(1);
+      expect(
+        metricValue(text, 'flexprice_api_requests_total', { operation: 'get_customer', result: 'unauthorized' }),
+      ).toBe(1);
+      expect(target.received).toHaveLength(0);
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
+describe('batched reads', () => {
+  test('a backlog is read in batches: far fewer API calls than jobs; a single event is read at once', async ({
+    redis,
+    api,
+  }) => {
+    const worker = await startTestWorker(redis.url, { FLEXPRICE_API_KEY: KEY, FLEXPRICE_API_URL: api.url });
+    try {
+      await worker.pool.close(1_000);
+      const jobs = 300;
+      for (let i = 0; i < jobs; i += 1) api.upsert({ id: `cust_batch_${i}`, name: `N${i}` });
+      const before = api.calls.length;
+      const queued = [];
+      for (let i = 0; i < jobs; i += 1) {
+        queued.push(
+          await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', `cust_batch_${i}`, 'x')),
+        );
+      }
+      const restarted = await startTestWorker(redis.url, {
+        FLEXPRICE_API_KEY: KEY,
+        FLEXPRICE_API_URL: api.url,
+        QUEUE_PREFIX: worker.prefix,
+        STORE_PREFIX: `${worker.prefix}-store`,
+      });
+      try {
+        await expect
+          .poll(async () => (await worker.queue.getJobCounts('completed')).completed, { timeout: 20_000 })
+          .toBe(jobs);
+        const calls = api.calls.length - before;
+        expect(calls / jobs).toBeLessThanOrEqual(0.25);
+        expect((await restarted.store.get('cust_batch_7'))?.customer.name).toBe('N7');
+
+        const one = api.calls.length;
+        api.upsert({ id: 'cust_single', name: 'Single' });
+        await settled(
+          worker.queue,
+          await enqueue(worker.queue, 'customer.created', webhook('customer.created', 'cust_single', 'S')),
+        );
+        expect(api.calls.slice(one).map((c) => c.path)).toEqual(['/v1/customers/cust_single']);
+      } finally {
+        await restarted.close();
+      }
+    } finally {
+      await worker.close();
+    }
+  });
+});
