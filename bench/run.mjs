@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { idempotencyKey, webhookJobOptions } from '@flexprice/contracts';
 import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
+import { startFlexpriceApiStandIn } from '@flexprice/testing/flexprice-api';
 import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -38,6 +39,7 @@ const LOADGEN = process.env.BENCH_LOADGEN ?? (spawnSync('wrk', ['--version']).er
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const FORWARD_SECRET = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
 const STATIC = { header: 'x-api-key', token: 'bench-static-token-0123456789' };
+const API_KEY = 'bench-flexprice-api-key';
 const log = (message) => process.stderr.write(`[bench] ${message}\n`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -377,7 +379,7 @@ if (!RECEIVERS_ONLY && !WORKERS_ONLY) {
 
 if (!RECEIVERS_ONLY) {
   // --- 3. Worker drain rate ------------------------------------------------------------------------------
-  async function fill(prefix, count) {
+  async function fill(prefix, count, onCustomer = () => {}) {
     const queue = new Queue('flexprice.customer', { connection: redis, prefix });
     await queue.pause();
     const options = webhookJobOptions({ attempts: 10, backoffMs: 1000, keepCompleted: 100_000 });
@@ -389,6 +391,7 @@ if (!RECEIVERS_ONLY) {
           'customer.created',
           currentCustomer({ id: `cust_drain_${sequence}`, external_id: `ext-${sequence}` }),
         );
+        onCustomer(`cust_drain_${sequence}`);
         const key = idempotencyKey({
           deliveryId: `msg_drain_${sequence}`,
           eventType: 'customer.created',
@@ -413,9 +416,11 @@ if (!RECEIVERS_ONLY) {
     return queue;
   }
 
-  async function drain(name, { script, replicas, forward, prefix }) {
+  async function drain(name, { script, replicas, forward, prefix, api }) {
     await redis.flushall();
-    const queue = await fill(prefix, JOBS);
+    // With `api`, a loopback stand-in of Flexprice's API holds every customer: fetch on notify.
+    const standIn = api ? await startFlexpriceApiStandIn({ apiKey: API_KEY }) : undefined;
+    const queue = await fill(prefix, JOBS, (id) => standIn?.upsert({ id, name: id }));
     const targetPort = await freePort();
     const target = forward ? start('bench/baselines/forward-target.mjs', { PORT: String(targetPort) }) : undefined;
     const workers = [];
@@ -430,6 +435,7 @@ if (!RECEIVERS_ONLY) {
           ...(forward
             ? { CUSTOMER_FORWARD_URL: `http://127.0.0.1:${targetPort}/`, CUSTOMER_FORWARD_SECRET: FORWARD_SECRET }
             : {}),
+          ...(standIn ? { FLEXPRICE_API_KEY: API_KEY, FLEXPRICE_API_URL: standIn.url } : {}),
         }),
       );
       if (!script.includes('naive')) await waitHttp(`http://127.0.0.1:${metricsPort}/readyz`);
@@ -447,8 +453,15 @@ if (!RECEIVERS_ONLY) {
     }
     const seconds = (Date.now() - started) / 1000;
     const failed = (await queue.getJobCounts('failed')).failed;
-    results.workers[name] = { jobsPerSecond: JOBS / seconds, perReplica: JOBS / seconds / replicas, replicas, failed };
+    results.workers[name] = {
+      jobsPerSecond: JOBS / seconds,
+      perReplica: JOBS / seconds / replicas,
+      replicas,
+      failed,
+      ...(standIn && { apiCallsPerJob: standIn.calls.length / JOBS }),
+    };
     await Promise.all(workers.map(stop));
+    await standIn?.close();
     await stop(target);
     await queue.close();
   }
@@ -464,6 +477,12 @@ if (!RECEIVERS_ONLY) {
       prefix: 'bull',
     });
   }
+  await drain('ours, store, API-backed (fetch on notify), 1 replica(s)', {
+    script: 'apps/worker/dist/main.js',
+    replicas: 1,
+    prefix: 'bull',
+    api: true,
+  });
   for (const replicas of [1, 2]) {
     await drain(`ours, store + forward, ${replicas} replica(s)`, {
       script: 'apps/worker/dist/main.js',
@@ -632,10 +651,12 @@ for (const [name, r] of Object.entries(results.redis)) {
   );
 }
 lines.push('');
-lines.push(`workers (drain of ${JOBS} jobs)                                              jobs/s  per replica  failed`);
+lines.push(
+  `workers (drain of ${JOBS} jobs)                                              jobs/s  per replica  failed  API calls/job`,
+);
 for (const [name, r] of Object.entries(results.workers)) {
   lines.push(
-    `  ${name.padEnd(74)} ${fmt(r.jobsPerSecond).padStart(6)}  ${fmt(r.perReplica).padStart(11)}  ${fmt(r.failed).padStart(6)}`,
+    `  ${name.padEnd(74)} ${fmt(r.jobsPerSecond).padStart(6)}  ${fmt(r.perReplica).padStart(11)}  ${fmt(r.failed).padStart(6)}  ${r.apiCallsPerJob === undefined ? '' : fmt(r.apiCallsPerJob, 3).padStart(13)}`,
   );
 }
 lines.push('');

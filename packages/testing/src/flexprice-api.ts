@@ -89,7 +89,16 @@ function omitEmpty(customer: ApiCustomer): Record<string, unknown> {
   );
 }
 
-export async function startFlexpriceApiStandIn(options: { apiKey: string; environmentId?: string }) {
+export interface StandInOptions {
+  apiKey: string;
+  environmentId?: string;
+  /** Loopback port; 0 (default) picks a free one. */
+  port?: number;
+  /** Local demos: a customer asked for by id and unknown is created on the spot. */
+  createUnknown?: boolean;
+}
+
+export async function startFlexpriceApiStandIn(options: StandInOptions) {
   const customers = new Map<string, ApiCustomer>();
   const calls: ApiCall[] = [];
   const failures: (Failure & { remaining: number })[] = [];
@@ -169,7 +178,9 @@ export async function startFlexpriceApiStandIn(options: { apiKey: string; enviro
     }
     const match = /^\/v1\/customers\/([^/]+)$/.exec(path);
     if (req.method === 'GET' && match) {
-      const customer = customers.get(decodeURIComponent(match[1] ?? ''));
+      const id = decodeURIComponent(match[1] ?? '');
+      const customer =
+        customers.get(id) ?? (options.createUnknown ? upsert({ id, name: `Demo customer ${id}` }) : undefined);
       if (!customer) return answer(404, errorBody('customer not found', 'not_found'));
       return answer(200, omitEmpty(customer));
     }
@@ -183,7 +194,26 @@ export async function startFlexpriceApiStandIn(options: { apiKey: string; enviro
     });
     req.on('end', () => void handle(req, res, raw));
   });
-  server.listen(0, '127.0.0.1');
+  /** Creates or changes a customer; its `updated_at` moves to now (µs, strictly increasing). */
+  function upsert(input: CustomerInput): ApiCustomer {
+    const previous = customers.get(input.id);
+    const now = tick();
+    const customer: ApiCustomer = {
+      external_id: `ext-${input.id}`,
+      name: input.id,
+      environment_id: options.environmentId ?? 'env_01STANDIN0000000000000000',
+      tenant_id: 'tenant_01STANDIN000000000000000',
+      status: 'published',
+      created_at: previous?.created_at ?? now,
+      ...previous,
+      ...input,
+      updated_at: input.updated_at ?? now,
+    };
+    customers.set(customer.id, customer);
+    return customer;
+  }
+
+  server.listen(options.port ?? 0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
 
@@ -192,23 +222,7 @@ export async function startFlexpriceApiStandIn(options: { apiKey: string; enviro
     url: `http://127.0.0.1:${port}/v1`,
     calls,
     /** Creates or changes a customer; its `updated_at` moves to now (µs, strictly increasing). */
-    upsert(input: CustomerInput): ApiCustomer {
-      const previous = customers.get(input.id);
-      const now = tick();
-      const customer: ApiCustomer = {
-        external_id: `ext-${input.id}`,
-        name: input.id,
-        environment_id: options.environmentId ?? 'env_01STANDIN0000000000000000',
-        tenant_id: 'tenant_01STANDIN000000000000000',
-        status: 'published',
-        created_at: previous?.created_at ?? now,
-        ...previous,
-        ...input,
-        updated_at: input.updated_at ?? now,
-      };
-      customers.set(customer.id, customer);
-      return customer;
-    },
+    upsert,
     /** Deletes as Flexprice does: a soft delete to `archived`, `updated_at` moved. */
     archive(id: string): ApiCustomer | undefined {
       const customer = customers.get(id);
