@@ -19,8 +19,8 @@ interface Waiting {
  * Reads customers from the API for the jobs of this process, in batches when many jobs run: the
  * fetches that meet within a few milliseconds go out as one `queryCustomer` with their ids. A fetch
  * goes out at once when every running job is waiting for one (a single event is read at once), when
- * the batch is full, or after `lingerMs`. The search lists published customers only: one that it
- * leaves out is read by id (archived, or never there: a 404).
+ * the batch is full, or after `lingerMs`. The search lists one status at a time: published, then
+ * archived for those still missing; one found by neither is read by id (a 404, or deleted).
  */
 export function createCustomerFetcher(api: FlexpriceApi, options: CustomerFetcherOptions) {
   const maxBatch = options.maxBatch ?? 100;
@@ -45,14 +45,19 @@ export function createCustomerFetcher(api: FlexpriceApi, options: CustomerFetche
       if (id !== undefined) await byId(id, batch.get(id) ?? []);
       return;
     }
-    let items: DtoCustomerResponse[];
+    // The search lists one status at a time: published first, then archived for the rest.
+    const found = new Map<string, DtoCustomerResponse>();
     try {
-      ({ items } = await api.queryCustomers({ customerIds: ids, limit: ids.length }));
+      for (const status of ['published', 'archived'] as const) {
+        const missing = ids.filter((id) => !found.has(id));
+        if (missing.length === 0) break;
+        const { items } = await api.queryCustomers({ customerIds: missing, status, limit: missing.length });
+        for (const customer of items) if (customer.id) found.set(customer.id, customer);
+      }
     } catch (error) {
       for (const waiting of batch.values()) for (const w of waiting) w.reject(error);
       return;
     }
-    const found = new Map(items.flatMap((customer) => (customer.id ? [[customer.id, customer] as const] : [])));
     await Promise.all(
       ids.map(async (id) => {
         const waiting = batch.get(id) ?? [];
@@ -66,10 +71,10 @@ export function createCustomerFetcher(api: FlexpriceApi, options: CustomerFetche
   function flush(): void {
     clearTimeout(timer);
     timer = undefined;
-    const batch = pending;
+    const entries = [...pending];
     pending = new Map();
     waitingCount = 0;
-    if (batch.size > 0) void send(batch);
+    for (let at = 0; at < entries.length; at += maxBatch) void send(new Map(entries.slice(at, at + maxBatch)));
   }
 
   return {

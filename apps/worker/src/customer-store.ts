@@ -82,9 +82,14 @@ if storedVersion == '' and stored[5] and stored[5] ~= '' then
   storedVersion = '0.' .. string.rep('0', 14 - #stored[5]) .. stored[5] .. '000000.' .. string.rep('0', 17) .. '.'
 end
 
--- A state read from Flexprice's API (version ending in .api) is preferred to one from a webhook
--- body, whatever their times: the API is the source of truth once a key is configured.
+-- Whether state version a supersedes b. A state read from Flexprice's API (version ending in .api)
+-- supersedes one from a webhook body, whatever their times: the API is the source of truth once a
+-- key is configured. Otherwise the later version does.
 local function fromApi(v) return string.sub(v, -4) == '.api' end
+local function supersedes(a, b)
+  if fromApi(a) and not fromApi(b) then return true end
+  return a > b
+end
 
 local outcome
 if version == storedVersion then
@@ -92,7 +97,7 @@ if version == storedVersion then
   outcome = stored[6] == key and 'current' or 'unchanged'
 elseif deleted then
   return {'skipped_tombstone', 'none', version}
-elseif version < storedVersion and not (fromApi(version) and not fromApi(storedVersion)) then
+elseif not supersedes(version, storedVersion) then
   return {'skipped_stale', 'none', version}
 else
   outcome = 'applied'
@@ -112,7 +117,7 @@ else
 end
 
 if lockToken == '' then return {outcome, 'none', version} end
-if forwarded >= version then return {outcome, 'already', version} end
+if forwarded ~= '' and not supersedes(version, forwarded) then return {outcome, 'already', version} end
 if redis.call('SET', lock, lockToken, 'NX', 'PX', lockTtl) then return {outcome, 'locked', version} end
 -- Ours already: this very call, sent again by the client after a dropped connection.
 if redis.call('GET', lock) == lockToken then return {outcome, 'locked', version} end

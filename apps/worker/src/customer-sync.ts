@@ -18,7 +18,9 @@ import { createCustomerApplier } from './handlers/customer.js';
  * `updated_at` seen, skipping those already read at exactly that time, so a customer updated while
  * the sync runs moves ahead and is read again rather than skipped (re-reads are harmless). Live
  * customers and archived (deleted) ones are two walks, each with its watermark in Redis, saved
- * after every page: a run cut off by a crash resumes there.
+ * after every page: a run cut off by a crash resumes there (a minute earlier: see
+ * DEFAULT_OVERLAP_MS). A customer whose data is not a valid state is counted and skipped; any other
+ * failure (the API, a forward) ends the run, and the next one resumes from the watermark.
  */
 
 export interface SyncSummary {
@@ -28,6 +30,8 @@ export interface SyncSummary {
   /** Already stored, or older than what is stored. */
   unchanged: number;
   forwarded: number;
+  /** Customers whose data is not a valid state (logged by id, skipped). */
+  invalid: number;
 }
 
 export interface SyncOptions {
@@ -43,6 +47,8 @@ export interface SyncOptions {
   since?: string | undefined;
   /** Read and compare; store, forward and move no watermark. */
   dryRun?: boolean;
+  /** How far before its watermark a run starts (default a minute). */
+  overlapMs?: number;
   pageSize?: number;
   onPage?: (progress: SyncSummary & { status: string; watermark: string }) => void;
 }
@@ -53,18 +59,33 @@ const STATUSES = ['published', 'archived'] as const;
 /** An RFC 3339 time one microsecond earlier (the search's `after` is strict). */
 function microBefore(value: string): string {
   const nanos = BigInt(timestampNanos(value) ?? '0') - 1000n;
-  if (nanos < 0n) return EPOCH;
+  return nanos < 0n ? EPOCH : fromNanos(nanos);
+}
+
+const sameTime = (a: string | undefined, b: string) => a !== undefined && timestampNanos(a) === timestampNanos(b);
+
+/**
+ * Each run starts this much before its watermark: a customer whose change committed after a later
+ * one was read (transactions end out of order) is still read. Re-reads are harmless.
+ */
+const DEFAULT_OVERLAP_MS = 60_000;
+
+/** An RFC 3339 time `ms` earlier, never before the epoch. */
+function minus(value: string, ms: number): string {
+  const nanos = BigInt(timestampNanos(value) ?? '0') - BigInt(ms) * 1_000_000n;
+  return nanos <= 0n ? EPOCH : fromNanos(nanos);
+}
+
+function fromNanos(nanos: bigint): string {
   const seconds = nanos / 1_000_000_000n;
   const fraction = String(nanos % 1_000_000_000n).padStart(9, '0');
   return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.${fraction}Z`;
 }
 
-const sameTime = (a: string | undefined, b: string) => a !== undefined && timestampNanos(a) === timestampNanos(b);
-
 export async function syncCustomers(options: SyncOptions): Promise<SyncSummary> {
   const { api, store, redis, log } = options;
   const pageSize = options.pageSize ?? 500;
-  const summary: SyncSummary = { seen: 0, applied: 0, unchanged: 0, forwarded: 0 };
+  const summary: SyncSummary = { seen: 0, applied: 0, unchanged: 0, forwarded: 0, invalid: 0 };
   const applyState = createCustomerApplier({
     ...options.applier,
     onApplied: (source) => {
@@ -74,57 +95,99 @@ export async function syncCustomers(options: SyncOptions): Promise<SyncSummary> 
   });
   const watermarkKey = (status: string) => `${options.prefix}:sync:watermark:${status}`;
 
-  async function wouldApply(customer: DtoCustomerResponse): Promise<boolean> {
-    const state = stateFromApi(customer, 'customer.updated', 'sync');
-    const stored = await store.get(customer.id ?? '');
+  async function wouldApply(state: ReturnType<typeof stateFromApi>): Promise<boolean> {
+    const stored = await store.get(state.event.customer.id);
     if (!stored) return true;
     if (stored.deleted) return false;
     return state.version > stored.version || !stored.version.endsWith('.api');
   }
 
+  /** Applies one customer (in a dry run: compares it). Data that can never be a state is counted and skipped. */
+  async function apply(customer: DtoCustomerResponse): Promise<void> {
+    summary.seen += 1;
+    let state: ReturnType<typeof stateFromApi>;
+    try {
+      state = stateFromApi(customer, 'customer.updated', 'sync');
+    } catch (error) {
+      // One bad record must not stop every run at it: reported, skipped, counted.
+      summary.invalid += 1;
+      log.warn(
+        { customerId: customer.id, err: { message: (error as Error).message } },
+        'customer skipped: not a valid state',
+      );
+      return;
+    }
+    if (options.dryRun) {
+      if (await wouldApply(state)) summary.applied += 1;
+      else summary.unchanged += 1;
+      return;
+    }
+    const nanos = state.version.split('.')[1] ?? '';
+    const applied = summary.applied;
+    const result = await applyState(state, {
+      idempotencyKey: `sync-${keySafe(customer.id ?? '')}-${nanos}`,
+      requestId: `sync-${nanos}`,
+      log,
+      stepAside: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    });
+    if (summary.applied === applied) summary.unchanged += 1;
+    if (result.forwarded === 'sent') summary.forwarded += 1;
+  }
+
   for (const status of STATUSES) {
-    let watermark = options.since ?? (await redis.get(watermarkKey(status))) ?? EPOCH;
+    const saved = await redis.get(watermarkKey(status));
+    let watermark = options.since ?? (saved === null ? EPOCH : minus(saved, options.overlapMs ?? DEFAULT_OVERLAP_MS));
     if (timestampNanos(watermark) === undefined) throw new Error(`not an RFC 3339 time: ${watermark}`);
-    let readAtWatermark = 0;
+    // The customers read at exactly `watermark`, in the order the API listed them.
+    let readAt: string[] = [];
+    let restarts = 0;
     for (;;) {
-      const { items } = await api.queryCustomers({
-        status,
-        filters: [
-          { field: 'updated_at', operator: 'after', dataType: 'date', value: { date: microBefore(watermark) } },
-        ],
-        sort: [
-          { field: 'updated_at', direction: 'asc' },
-          { field: 'id', direction: 'asc' },
-        ],
-        limit: pageSize,
-        offset: readAtWatermark,
-      });
-      for (const customer of items) {
-        summary.seen += 1;
-        if (options.dryRun) {
-          if (await wouldApply(customer)) summary.applied += 1;
-          else summary.unchanged += 1;
-          continue;
-        }
-        const state = stateFromApi(customer, 'customer.updated', 'sync');
-        const nanos = state.version.split('.')[1] ?? '';
-        const applied = summary.applied;
-        const result = await applyState(state, {
-          idempotencyKey: `sync-${keySafe(customer.id ?? '')}-${nanos}`,
-          requestId: `sync-${nanos}`,
-          log,
-          stepAside: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      // One row of overlap with what was read at the watermark: if the API lists it where it was,
+      // the offset still points where we stopped; if not (a customer of that instant was updated
+      // meanwhile and moved on), the instant is read again from its start (re-reads are harmless).
+      const query = (offset: number) =>
+        api.queryCustomers({
+          status,
+          filters: [
+            { field: 'updated_at', operator: 'after', dataType: 'date', value: { date: microBefore(watermark) } },
+          ],
+          sort: [
+            { field: 'updated_at', direction: 'asc' },
+            { field: 'created_at', direction: 'asc' },
+          ],
+          limit: pageSize,
+          offset,
         });
-        if (summary.applied === applied) summary.unchanged += 1;
-        if (result.forwarded === 'sent') summary.forwarded += 1;
+      const offset = Math.max(readAt.length - 1, 0);
+      let { items } = await query(offset);
+      const first = items[0];
+      const inPlace = readAt.length === 0 || (first?.id === readAt.at(-1) && sameTime(first?.updatedAt, watermark));
+      const seenAt = new Set(readAt);
+      if (!inPlace && restarts < 3) {
+        // Read the instant from its start, and list what was read of it in the order it has now.
+        restarts += 1;
+        readAt = [];
+        ({ items } = await query(0));
       }
-      const last = items.at(-1)?.updatedAt;
-      if (last !== undefined) {
-        const atLast = items.filter((customer) => sameTime(customer.updatedAt, last)).length;
-        readAtWatermark = sameTime(watermark, last) ? readAtWatermark + atLast : atLast;
-        watermark = last;
-        if (!options.dryRun) await redis.set(watermarkKey(status), watermark);
+      for (const customer of items) {
+        const id = customer.id ?? '';
+        const at = customer.updatedAt ?? '';
+        if (sameTime(at, watermark)) {
+          if (seenAt.has(id)) {
+            if (!readAt.includes(id)) readAt.push(id);
+            continue;
+          }
+        } else {
+          watermark = at;
+          readAt = [];
+          seenAt.clear();
+          restarts = 0;
+        }
+        readAt.push(id);
+        seenAt.add(id);
+        await apply(customer);
       }
+      if (!options.dryRun && readAt.length > 0) await redis.set(watermarkKey(status), watermark);
       options.onPage?.({ ...summary, status, watermark });
       if (items.length < pageSize) break;
     }

@@ -50,6 +50,12 @@ describe('the Flexprice API client against the stand-in', () => {
     } finally {
       api.setDelay(0);
     }
+    // A body cut off, or stalled past the timeout: an error of the call (and nothing unhandled
+    // left behind to end the process: vitest fails the run on an unhandled rejection).
+    api.failNext(1, { status: 200, midBody: 'drop' });
+    await expect(client.getCustomer('cust_sparse')).rejects.toMatchObject({ failure: 'retryable' });
+    api.failNext(1, { status: 200, midBody: 'stall' });
+    await expect(client.getCustomer('cust_sparse')).rejects.toMatchObject({ failure: 'retryable' });
     const unreachable = createFlexpriceApi({ url: 'http://127.0.0.1:9/v1', key: KEY, timeoutMs: 500 });
     await expect(unreachable.getCustomer('x')).rejects.toMatchObject({ failure: 'retryable' });
   });

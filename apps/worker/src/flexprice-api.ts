@@ -1,4 +1,4 @@
-import { Flexprice } from '@flexprice/sdk';
+import { Flexprice, HTTPClient } from '@flexprice/sdk';
 import type { CustomerFilter, DtoCustomerResponse } from '@flexprice/sdk/sdk/models';
 import { parseRetryAfter } from './forwarder.js';
 
@@ -53,12 +53,30 @@ function headersOf(error: unknown): Headers | undefined {
   return headers instanceof Headers ? headers : undefined;
 }
 
+/**
+ * Answers read whole before the SDK sees them. The SDK reads a body after its call has returned its
+ * result, inside a promise nothing awaits: a connection dropped or timed out mid-body would reject
+ * that promise unhandled, and Node ends the process. Read here, such a failure is a connection
+ * error of the call itself, retried like any other.
+ */
+async function bufferedFetch(input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> {
+  const response = await fetch(input, init);
+  const body = await response.arrayBuffer();
+  const empty = response.status === 204 || response.status === 304;
+  return new Response(empty ? null : body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
 export function createFlexpriceApi(options: FlexpriceApiOptions) {
   const sdk = new Flexprice({
     serverURL: options.url,
     apiKeyAuth: options.key,
     timeoutMs: options.timeoutMs,
     retryConfig: { strategy: 'none' },
+    httpClient: new HTTPClient({ fetcher: bufferedFetch }),
   });
   const now = options.now ?? Date.now;
   // The environments this key was seen to serve (every customer carries its environment_id).
@@ -96,8 +114,9 @@ export function createFlexpriceApi(options: FlexpriceApiOptions) {
           status,
         );
       }
-      if (status !== undefined && (status >= 500 || RETRYABLE_STATUSES.has(status))) {
-        options.observe?.(operation, status === 429 ? 'throttled' : 'server_error');
+      // A 2xx the SDK could not read (validation, content type) is a bad answer, not a refusal.
+      if (status !== undefined && (status >= 500 || status < 400 || RETRYABLE_STATUSES.has(status))) {
+        options.observe?.(operation, status === 429 ? 'throttled' : status < 400 ? 'unreachable' : 'server_error');
         const retryAfterMs = parseRetryAfter(headersOf(error)?.get('retry-after') ?? null, now());
         throw new FlexpriceApiError(
           `Flexprice's API answered ${status} to ${operation}`,

@@ -165,6 +165,48 @@ describe('fetch on notify', () => {
   });
 });
 
+describe('switching the key on', () => {
+  test("the API's state supersedes webhook states stored and forwarded before, even later ones", async ({
+    redis,
+    api,
+    target,
+  }) => {
+    const id = 'cust_switch';
+    api.upsert({ id, name: 'B' });
+    const webhookOnly = await startTestWorker(redis.url, { CUSTOMER_FORWARD_URL: target.url });
+    try {
+      for (const name of ['B', 'A (a stale Svix retry)']) {
+        await settled(
+          webhookOnly.queue,
+          await enqueue(webhookOnly.queue, 'customer.updated', webhook('customer.updated', id, name)),
+        );
+      }
+      expect((await webhookOnly.store.get(id))?.customer.name).toBe('A (a stale Svix retry)');
+      const withKey = await startTestWorker(redis.url, {
+        CUSTOMER_FORWARD_URL: target.url,
+        FLEXPRICE_API_KEY: KEY,
+        FLEXPRICE_API_URL: api.url,
+        QUEUE_PREFIX: webhookOnly.prefix,
+        STORE_PREFIX: `${webhookOnly.prefix}-store`,
+      });
+      try {
+        await webhookOnly.pool.close(1_000);
+        const job = await enqueue(webhookOnly.queue, 'customer.updated', webhook('customer.updated', id, 'whatever'));
+        expect((await settled(webhookOnly.queue, job)).job.returnvalue).toEqual({
+          outcome: 'applied',
+          forwarded: 'sent',
+        });
+        expect((await webhookOnly.store.get(id))?.customer.name).toBe('B');
+        expect(bodies(target).map((b) => b.customer.name)).toEqual(['B', 'A (a stale Svix retry)', 'B']);
+      } finally {
+        await withKey.close();
+      }
+    } finally {
+      await webhookOnly.close();
+    }
+  });
+});
+
 describe("the API's failures are the job's", () => {
   test('429 with Retry-After waits at least that long; 500 is retried; then the state is stored', async ({
     api,

@@ -157,7 +157,8 @@ describe('each way state used to go backwards', () => {
   test('a retried forward never overtakes a newer one: created 503, deleted 200, and the retry is dropped', async ({
     system,
   }) => {
-    const receiver = await system.receiver({ JOB_BACKOFF_MS: '2000' });
+    // The created retry comes 2.5-5 s later: well after the deletion, even on a loaded machine.
+    const receiver = await system.receiver({ JOB_BACKOFF_MS: '5000' });
     await system.worker();
     const id = 'cust_overtake';
     system.target.setResponder((n) => ({ status: n === 0 ? 503 : 200 }));

@@ -40,6 +40,8 @@ export interface Failure {
   headers?: Record<string, string>;
   /** Only requests to this path prefix fail (`/v1/customers/search`, `/v1/customers/`). */
   path?: string;
+  /** `drop`: the headers and half a body, then the connection closes; `stall`: no more after that. */
+  midBody?: 'drop' | 'stall';
 }
 
 export interface ApiCall {
@@ -170,6 +172,13 @@ export async function startFlexpriceApiStandIn(options: StandInOptions) {
     const failure = failures.find((f) => f.remaining > 0 && (f.path === undefined || path.startsWith(f.path)));
     if (failure) {
       failure.remaining -= 1;
+      if (failure.midBody) {
+        calls.push({ method: req.method ?? '', path, body, status: failure.status, at: Date.now() });
+        res.writeHead(failure.status, { 'content-type': 'application/json', 'content-length': '1000' });
+        res.write('{"id":"cust_');
+        if (failure.midBody === 'drop') setTimeout(() => res.socket?.destroy(), 20);
+        return;
+      }
       return answer(failure.status, errorBody('injected failure', 'injected'), failure.headers);
     }
     if (req.method === 'POST' && path === '/v1/customers/search') {
