@@ -43,6 +43,19 @@ interface Answer {
 }
 const read = async (res: Response): Promise<Answer> => (await res.json()) as Answer;
 
+/** Sends a customer event natively (the static header, no delivery id) and reads the answer. */
+const sendNative = async (
+  receiver: TestReceiver,
+  type: 'customer.created' | 'customer.updated',
+  customer: Record<string, unknown>,
+) =>
+  read(
+    await receiver.post('/webhooks/flexprice', JSON.stringify(customerEvent(type, currentCustomer(customer))), {
+      'content-type': 'application/json',
+      [STATIC_HEADER]: STATIC_TOKEN,
+    }),
+  );
+
 async function counts(receiver: TestReceiver, queue = 'flexprice.customer') {
   return receiver.queue(queue).getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
 }
@@ -342,14 +355,7 @@ describe('idempotency', () => {
     receiver,
   }) => {
     const headers = { 'content-type': 'application/json', [STATIC_HEADER]: STATIC_TOKEN };
-    const send = async (type: 'customer.created' | 'customer.updated', name: string) =>
-      read(
-        await receiver.post(
-          '/webhooks/flexprice',
-          JSON.stringify(customerEvent(type, currentCustomer({ name }))),
-          headers,
-        ),
-      );
+    const send = (type: 'customer.created' | 'customer.updated', name: string) => sendNative(receiver, type, { name });
     const answers = [await send('customer.created', 'W')];
     for (const name of ['X', 'Y', 'X', 'Y']) answers.push(await send('customer.updated', name));
     expect(answers.map((answer) => answer.status)).toEqual(['queued', 'queued', 'queued', 'queued', 'queued']);
@@ -444,15 +450,8 @@ test('natively, copies of one delivery arriving together are one job', async ({ 
 test('natively, the latest delivery is per customer, whatever the event type: updated X, created Y, updated X are three jobs', async ({
   receiver,
 }) => {
-  const headers = { 'content-type': 'application/json', [STATIC_HEADER]: STATIC_TOKEN };
-  const send = async (type: 'customer.created' | 'customer.updated', name: string) =>
-    read(
-      await receiver.post(
-        '/webhooks/flexprice',
-        JSON.stringify(customerEvent(type, currentCustomer({ id: 'cust_types', name }))),
-        headers,
-      ),
-    );
+  const send = (type: 'customer.created' | 'customer.updated', name: string) =>
+    sendNative(receiver, type, { id: 'cust_types', name });
   const answers = [
     await send('customer.updated', 'X'),
     await send('customer.created', 'Y'),

@@ -1,8 +1,7 @@
 import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
 import { metricValue, redisTest, startFlexpriceApiStandIn } from '@flexprice/testing';
-import type { Job, Queue } from 'bullmq';
 import { describe, expect } from 'vitest';
-import { enqueue, startForwardTarget, startTestWorker } from './support.js';
+import { enqueue, settled, startForwardTarget, startTestWorker } from './support.js';
 
 // Fetch on notify: with FLEXPRICE_API_KEY the webhook is a notification and the state is the API's,
 // read through the official SDK from a loopback stand-in of Flexprice's API.
@@ -33,15 +32,6 @@ const test = redisTest
     onCleanup(() => worker.close());
     return worker;
   });
-
-async function settled(queue: Queue, job: Job, timeout = 10_000) {
-  await expect
-    .poll(async () => queue.getJobState(job.id ?? ''), { timeout, interval: 25 })
-    .toMatch(/^(completed|failed)$/);
-  const finished = await queue.getJob(job.id ?? '');
-  if (!finished) throw new Error(`job ${job.id} vanished`);
-  return { state: await finished.getState(), job: finished };
-}
 
 /** A webhook whose body says `name`, about customer `id` (the API may say otherwise). */
 const webhook = (type: 'customer.created' | 'customer.updated' | 'customer.deleted', id: string, name: string) =>

@@ -3,8 +3,9 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type EventType, type WebhookJob, webhookJobOptions } from '@flexprice/contracts';
 import { uniquePrefix } from '@flexprice/testing';
-import { Queue } from 'bullmq';
+import { type Job, Queue } from 'bullmq';
 import { pino } from 'pino';
+import { expect } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startWorker } from '../src/worker.js';
 
@@ -90,6 +91,16 @@ export async function startTestWorker(redisUrl: string, env: Record<string, stri
 export type TestWorker = Awaited<ReturnType<typeof startTestWorker>>;
 
 let sequence = 0;
+
+/** Waits until a job completed or failed for good; returns its final state and the job as it ended. */
+export async function settled(queue: Queue, job: Job, timeout = 10_000) {
+  await expect
+    .poll(async () => queue.getJobState(job.id ?? ''), { timeout, interval: 25 })
+    .toMatch(/^(completed|failed)$/);
+  const finished = await queue.getJob(job.id ?? '');
+  if (!finished) throw new Error(`job ${job.id} vanished`);
+  return { state: await finished.getState(), job: finished };
+}
 
 /** Queues a job the way the receiver does (same data shape and options). */
 export async function enqueue(

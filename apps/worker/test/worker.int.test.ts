@@ -1,11 +1,10 @@
 import { VERSION_PATTERN } from '@flexprice/contracts';
 import { currentCustomer, customerEvent, legacyCustomer } from '@flexprice/contracts/fixtures';
 import { metricValue, redisTest } from '@flexprice/testing';
-import type { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
-import { enqueue, FORWARD_SECRET, startForwardTarget, startTestWorker, type TestWorker } from './support.js';
+import { enqueue, FORWARD_SECRET, settled, startForwardTarget, startTestWorker, type TestWorker } from './support.js';
 
 /** A worker forwarding to a target of its own; both closed when the test ends. */
 const test = redisTest
@@ -20,15 +19,6 @@ const test = redisTest
     onCleanup(() => worker.close());
     return worker;
   });
-
-async function settled(queue: Queue, job: Job, timeout = 10_000) {
-  await expect
-    .poll(async () => queue.getJobState(job.id ?? ''), { timeout, interval: 25 })
-    .toMatch(/^(completed|failed)$/);
-  const finished = await queue.getJob(job.id ?? '');
-  if (!finished) throw new Error(`job ${job.id} vanished`);
-  return { state: await finished.getState(), job: finished };
-}
 
 const created = (overrides: Record<string, unknown> = {}) =>
   customerEvent('customer.created', currentCustomer(overrides));
