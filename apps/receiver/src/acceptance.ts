@@ -3,7 +3,9 @@ import type { RedisClient } from '@flexprice/runtime';
 /**
  * Accepting deliveries, atomically, on the queue's node (every key shares the queue prefix's hash
  * tag), in one script call for all the deliveries of one queue that arrive in the same turn of the
- * event loop (`pnpm bench`: one call per request cost the receiver about a tenth of its throughput).
+ * event loop: Redis runs TIME and the clock update once per call, not once per webhook. (The round
+ * trip itself still costs the receiver about a tenth of its throughput in `pnpm bench`: the price of
+ * one clock for every receiver.)
  *
  * 1. The acceptance time: Redis' TIME in µs (17 digits), never at or below the queue's clock (a
  *    high-water mark that moves forward only, so a clock stepped back by NTP, or a replica promoted

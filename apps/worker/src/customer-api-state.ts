@@ -1,4 +1,4 @@
-import { apiStateVersion, type CustomerEvent, parseEventAs } from '@flexprice/contracts';
+import { API_TIE_BREAK, apiStateVersion, type CustomerEvent, parseEventAs, stateVersion } from '@flexprice/contracts';
 import type { DtoCustomerResponse } from '@flexprice/sdk/sdk/models';
 import { UnrecoverableError } from 'bullmq';
 
@@ -80,7 +80,7 @@ export function stateFromApi(
 export function tombstoneFromWebhook(event: CustomerEvent, acceptedMicros: string): CustomerState {
   return {
     event: { ...event, event_type: 'customer.deleted' },
-    version: `1.${acceptedMicros}000.${acceptedMicros}.api`,
+    version: stateVersion({ deleted: true, payloadTime: undefined, acceptedMicros, tieBreak: API_TIE_BREAK }),
     pinToDelivery: false,
     source: 'api',
   };

@@ -1,9 +1,8 @@
-import { keySafe, timestampNanos } from '@flexprice/contracts';
+import { API_TIE_BREAK, keySafe, timestampNanos } from '@flexprice/contracts';
 import type { RedisClient } from '@flexprice/runtime';
 import type { DtoCustomerResponse } from '@flexprice/sdk/sdk/models';
 import type { Logger } from 'pino';
 import { stateFromApi } from './customer-api-state.js';
-import type { CustomerStore } from './customer-store.js';
 import type { FlexpriceApi } from './flexprice-api.js';
 import { createCustomerApplier } from './handlers/customer.js';
 
@@ -38,7 +37,6 @@ export interface SyncOptions {
   api: FlexpriceApi;
   /** What the jobs apply with (store, forward, lock waits); the reconciler counts what it stores. */
   applier: Parameters<typeof createCustomerApplier>[0];
-  store: CustomerStore;
   redis: RedisClient;
   /** The store's prefix: the watermarks live under it. */
   prefix: string;
@@ -83,7 +81,8 @@ function fromNanos(nanos: bigint): string {
 }
 
 export async function syncCustomers(options: SyncOptions): Promise<SyncSummary> {
-  const { api, store, redis, log } = options;
+  const { api, redis, log } = options;
+  const { store } = options.applier;
   const pageSize = options.pageSize ?? 500;
   const summary: SyncSummary = { seen: 0, applied: 0, unchanged: 0, forwarded: 0, invalid: 0 };
   const applyState = createCustomerApplier({
@@ -99,7 +98,8 @@ export async function syncCustomers(options: SyncOptions): Promise<SyncSummary> 
     const stored = await store.get(state.event.customer.id);
     if (!stored) return true;
     if (stored.deleted) return false;
-    return state.version > stored.version || !stored.version.endsWith('.api');
+    // As the store's script decides: an API state supersedes a webhook one, else the later one.
+    return !stored.version.endsWith(`.${API_TIE_BREAK}`) || state.version > stored.version;
   }
 
   /** Applies one customer (in a dry run: compares it). Data that can never be a state is counted and skipped. */

@@ -153,7 +153,6 @@ function startSyncScheduler({ config, api, deps, storeRedis, logger, metrics }: 
       const summary = await syncCustomers({
         api,
         applier: { ...deps, onApplied: () => metrics.customerApplied('sync') },
-        store: deps.store,
         redis: storeRedis,
         prefix: config.store.prefix,
         log,

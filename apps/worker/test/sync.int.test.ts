@@ -23,7 +23,6 @@ const test = redisTest.extend('setup', async ({ redis }, { onCleanup }) => {
     syncCustomers({
       api: createFlexpriceApi({ url: api.url, key: KEY, timeoutMs: 2_000 }),
       applier: { store, forward: undefined },
-      store,
       redis: connection,
       prefix,
       log: pino({ level: 'silent' }),

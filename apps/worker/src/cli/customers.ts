@@ -93,7 +93,6 @@ async function sync(since: string | undefined, dryRun: boolean): Promise<number>
     const summary = await syncCustomers({
       api: createFlexpriceApi(config.api),
       applier: { store, forward, forwardTimeoutMs: config.forward?.timeoutMs },
-      store,
       redis,
       prefix: config.store.prefix,
       log,
