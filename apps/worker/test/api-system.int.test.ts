@@ -3,7 +3,7 @@ import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
 import { type FlexpriceApiStandIn, redisTest, runNode, startFlexpriceApiStandIn } from '@flexprice/testing';
 import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import { postWebhook, type System, startSystem, startWorkerProcess } from './system-support.js';
+import { postWebhook, type System, startSystem, startWorkerProcess, storedCustomer } from './system-support.js';
 
 // Flexprice's API as the source of truth, with the built processes: the key check at start, the
 // reconciler from the command line and on a schedule, and a whole system healing lost webhooks.
@@ -31,14 +31,7 @@ const test = redisTest
 
 type Sys = System & { client: Redis };
 
-async function stored(system: Sys, id: string) {
-  const [customer, deleted] = await system.client.hmget(
-    `${system.env.STORE_PREFIX}:customer:${id}`,
-    'customer',
-    'deleted',
-  );
-  return customer ? { name: (JSON.parse(customer) as { name: string }).name, deleted: deleted === '1' } : undefined;
-}
+const stored = (system: Sys, id: string) => storedCustomer(system.client, system.env.STORE_PREFIX, id);
 
 /** The last state the target acknowledged per customer. */
 function acknowledged(system: System): Map<string, { name: string; deleted: boolean }> {

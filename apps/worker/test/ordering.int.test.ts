@@ -4,7 +4,7 @@ import { redisTest, runNode } from '@flexprice/testing';
 import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import type { Received } from './support.js';
-import { type AuthMode, postWebhook, type System, startSystem } from './system-support.js';
+import { type AuthMode, postWebhook, type System, startSystem, storedCustomer } from './system-support.js';
 
 // Customer state never goes backwards: whatever the number of workers, their concurrency, retries
 // that overtake, replays of dead letters, in both delivery modes. Built receiver and worker
@@ -45,14 +45,9 @@ function forwardsOf(system: System, id: string) {
   return system.target.received.map(forwarded).filter((f) => f.id === id);
 }
 
-/** The stored record of a customer, read from Redis as the CLI would. */
+/** The stored record of a customer (`{ name: undefined }` when there is none). */
 async function stored(system: System & { client: Redis }, id: string) {
-  const [customer, deleted] = await system.client.hmget(
-    `${system.env.STORE_PREFIX}:customer:${id}`,
-    'customer',
-    'deleted',
-  );
-  return { name: customer ? (JSON.parse(customer) as { name: string }).name : undefined, deleted: deleted === '1' };
+  return (await storedCustomer(system.client, system.env.STORE_PREFIX, id)) ?? { name: undefined, deleted: false };
 }
 
 /** Waits until no job waits, runs or is delayed, and `total` jobs have ended (completed or failed). */

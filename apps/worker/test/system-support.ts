@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
 import { freePort, runNode, type TestRedis, uniquePrefix } from '@flexprice/testing';
 import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
 import { expect } from 'vitest';
 import { FORWARD_SECRET, startForwardTarget } from './support.js';
@@ -26,6 +27,8 @@ export async function postWebhook(
   port: number,
   body: object,
   auth: AuthMode,
+  /** The `svix-id` (stable across the retries of one delivery); a new one when not given. */
+  deliveryId = `msg_${randomUUID().replaceAll('-', '')}`,
 ): Promise<{ status: number; answer: { status?: string; id?: string } }> {
   const raw = JSON.stringify(body);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -33,13 +36,18 @@ export async function postWebhook(
     headers[STATIC_AUTH.header] = STATIC_AUTH.token;
   } else {
     const now = new Date();
-    const msgId = `msg_${randomUUID().replaceAll('-', '')}`;
-    headers['svix-id'] = msgId;
+    headers['svix-id'] = deliveryId;
     headers['svix-timestamp'] = String(Math.floor(now.getTime() / 1000));
-    headers['svix-signature'] = signer.sign(msgId, now, raw);
+    headers['svix-signature'] = signer.sign(deliveryId, now, raw);
   }
   const res = await fetch(`http://127.0.0.1:${port}/webhooks/flexprice`, { method: 'POST', body: raw, headers });
   return { status: res.status, answer: (await res.json()) as { status?: string; id?: string } };
+}
+
+/** A customer's stored name and tombstone flag, read from Redis as the CLI would; undefined when none. */
+export async function storedCustomer(client: Redis, storePrefix: string, id: string) {
+  const [customer, deleted] = await client.hmget(`${storePrefix}:customer:${id}`, 'customer', 'deleted');
+  return customer ? { name: (JSON.parse(customer) as { name: string }).name, deleted: deleted === '1' } : undefined;
 }
 
 /** Customer id `i` of a run, zero-padded so ids sort. */
@@ -52,21 +60,9 @@ export type Outcome =
 /** POSTs delivery `i` of a run, signed as Svix does (its `svix-id` is stable for that delivery). */
 export async function deliver(port: number, run: string, i: number): Promise<Outcome> {
   const id = customerId(run, i);
-  const body = JSON.stringify(customerEvent('customer.created', currentCustomer({ id, external_id: `ext-${id}` })));
-  const now = new Date();
-  const msgId = `msg_${id}`;
+  const event = customerEvent('customer.created', currentCustomer({ id, external_id: `ext-${id}` }));
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/webhooks/flexprice`, {
-      method: 'POST',
-      body,
-      headers: {
-        'content-type': 'application/json',
-        'svix-id': msgId,
-        'svix-timestamp': String(Math.floor(now.getTime() / 1000)),
-        'svix-signature': signer.sign(msgId, now, body),
-      },
-    });
-    return { ok: true, status: res.status, answer: (await res.json()) as { status?: string; id?: string } };
+    return { ok: true, ...(await postWebhook(port, event, 'signed', `msg_${id}`)) };
   } catch (error) {
     return { ok: false, error: error instanceof Error ? error.message : String(error) };
   }
