@@ -94,7 +94,7 @@ describe('fetch on notify', () => {
     const first = await enqueue(worker.queue, 'customer.created', webhook('customer.created', id, 'v1'), {
       backoffMs: 500,
     });
-    await expect.poll(() => target.received.length).toBe(1);
+    await expect.poll(() => target.received.length, { timeout: 10_000 }).toBe(1);
     api.upsert({ id, name: 'v2' });
     api.upsert({ id, name: 'v3' });
     const later = await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', id, 'v2'));

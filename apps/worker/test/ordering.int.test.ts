@@ -158,7 +158,8 @@ describe('each way state used to go backwards', () => {
     const id = 'cust_overtake';
     system.target.setResponder((n) => ({ status: n === 0 ? 503 : 200 }));
     await accept(receiver.port, event('customer.created', { id, name: 'Live' }));
-    await expect.poll(() => system.target.received.length).toBe(1);
+    // The worker process has just been started: give it time to come up on a loaded machine.
+    await expect.poll(() => system.target.received.length, { timeout: 15_000 }).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 300));
     await accept(receiver.port, event('customer.deleted', { id, name: 'Gone' }));
     await drained(system, 2);
@@ -187,7 +188,9 @@ describe('each way state used to go backwards', () => {
 
     const retry = await cli(system, DLQ_CLI, ['retry', '--all']);
     expect(retry.code).toBe(0);
-    await expect.poll(async () => (await system.queue.getJobCounts('completed')).completed).toBe(2);
+    await expect
+      .poll(async () => (await system.queue.getJobCounts('completed')).completed, { timeout: 15_000 })
+      .toBe(2);
     expect(forwardsOf(system, id).map((f) => `${f.name} ${f.status}`)).toEqual(['Old 400', 'New 200']);
     expect(await stored(system, id)).toEqual({ name: 'New', deleted: false });
   });
