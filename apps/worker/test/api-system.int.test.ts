@@ -138,8 +138,10 @@ describe('the scheduled sync', () => {
         name: 'Scheduled',
         deleted: false,
       });
+    // A run walks published customers, then archived ones: the customer is stored before the run
+    // reaches its archived walk, so wait for that walk rather than read it at once.
     const runs = () => api.calls.filter((c) => (c.body as { status?: string } | null)?.status === 'archived').length;
-    expect(runs()).toBe(1);
+    await expect.poll(runs, { timeout: 5_000, interval: 100 }).toBe(1);
     // The next interval: one more run, whatever the number of workers.
     await expect.poll(runs, { timeout: 15_000, interval: 200 }).toBe(2);
     await new Promise((resolve) => setTimeout(resolve, 2_000));
