@@ -1,4 +1,6 @@
 import type { EventType } from './event-types.js';
+import { acceptedMicrosOf, type Receipt } from './jobs.js';
+import { stateVersion } from './versions.js';
 
 /**
  * What each event is about and what in its payload orders two states of it.
@@ -10,19 +12,28 @@ import type { EventType } from './event-types.js';
  *   `null` when it never does. Legacy (≤ v2.1.23) objects carry `updated_at`; the trimmed current
  *   ones do not (invoices still do), so most of these paths are present in one generation only.
  *   Without it, the order in which the receivers accepted the deliveries decides.
+ * - `deletes`: the event says the entity is gone for good (Flexprice never reuses ids): its state
+ *   outranks every live one, so nothing that arrives after it revives the entity.
  */
 export interface EntitySpec {
   id: string | null;
   version: string | null;
+  deletes: boolean;
 }
 
 /** The entity under the body's family key: its `id`, versioned by its `updated_at` when present. */
-const nested = (key: string): EntitySpec => ({ id: `${key}.id`, version: `${key}.updated_at` });
+const nested = (key: string, deletes = false): EntitySpec => ({
+  id: `${key}.id`,
+  version: `${key}.updated_at`,
+  deletes,
+});
+/** A notification about an entity, ordered by when it was raised (`triggered_at`, `timestamp`). */
+const raised = (id: string | null, version: string | null): EntitySpec => ({ id, version, deletes: false });
 
 export const ENTITY_CATALOG = {
   'customer.created': nested('customer'),
   'customer.updated': nested('customer'),
-  'customer.deleted': nested('customer'),
+  'customer.deleted': nested('customer', true),
 
   'subscription.created': nested('subscription'),
   'subscription.draft.created': nested('subscription'),
@@ -36,17 +47,17 @@ export const ENTITY_CATALOG = {
 
   'subscription.phase.created': nested('phase'),
   'subscription.phase.updated': nested('phase'),
-  'subscription.phase.deleted': nested('phase'),
+  'subscription.phase.deleted': nested('phase', true),
 
   'feature.created': nested('feature'),
   'feature.updated': nested('feature'),
-  'feature.deleted': nested('feature'),
-  'feature.wallet_balance.alert': { id: null, version: null },
+  'feature.deleted': nested('feature', true),
+  'feature.wallet_balance.alert': raised(null, null),
 
   'entitlement.created': nested('entitlement'),
   'entitlement.updated': nested('entitlement'),
-  'entitlement.deleted': nested('entitlement'),
-  'entitlement.grant.exhausted': { id: 'entitlement_grant_id', version: 'triggered_at' },
+  'entitlement.deleted': nested('entitlement', true),
+  'entitlement.grant.exhausted': raised('entitlement_grant_id', 'triggered_at'),
 
   'wallet.created': nested('wallet'),
   'wallet.updated': nested('wallet'),
@@ -61,12 +72,12 @@ export const ENTITY_CATALOG = {
   'wallet.ongoing_balance.updated': nested('wallet'),
 
   // Spend alerts: about the subscription, ordered by when the threshold was crossed.
-  'subscription.spend.threshold_reached': { id: 'subscription.id', version: 'triggered_at' },
-  'subscription.spend.threshold_recovered': { id: 'subscription.id', version: 'triggered_at' },
-  'subscription.line_item_spend.threshold_reached': { id: 'subscription.id', version: 'triggered_at' },
-  'subscription.line_item_spend.threshold_recovered': { id: 'subscription.id', version: 'triggered_at' },
-  'subscription.group_spend.threshold_reached': { id: 'subscription.id', version: 'triggered_at' },
-  'subscription.group_spend.threshold_recovered': { id: 'subscription.id', version: 'triggered_at' },
+  'subscription.spend.threshold_reached': raised('subscription.id', 'triggered_at'),
+  'subscription.spend.threshold_recovered': raised('subscription.id', 'triggered_at'),
+  'subscription.line_item_spend.threshold_reached': raised('subscription.id', 'triggered_at'),
+  'subscription.line_item_spend.threshold_recovered': raised('subscription.id', 'triggered_at'),
+  'subscription.group_spend.threshold_reached': raised('subscription.id', 'triggered_at'),
+  'subscription.group_spend.threshold_recovered': raised('subscription.id', 'triggered_at'),
 
   'payment.created': nested('payment'),
   'payment.updated': nested('payment'),
@@ -90,7 +101,7 @@ export const ENTITY_CATALOG = {
   'checkout.session.expired': nested('checkout_session'),
 
   // The refused usage event is a snapshot taken when it was refused (the only one).
-  'event.rejected': { id: 'event.id', version: 'event.timestamp' },
+  'event.rejected': raised('event.id', 'event.timestamp'),
 } as const satisfies Record<EventType, EntitySpec>;
 
 function valueAt(body: unknown, path: string): unknown {
@@ -116,4 +127,17 @@ export function payloadVersionOf(eventType: EventType, event: unknown): string |
   if (path === null) return undefined;
   const value = valueAt(event, path);
   return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * The version of the state a queued event carries (`versions.ts`): deletion or not, its payload
+ * time where it has one, when it was accepted, and the job id to break a tie.
+ */
+export function eventVersion(eventType: EventType, event: unknown, receipt: Receipt, jobId: string): string {
+  return stateVersion({
+    deleted: ENTITY_CATALOG[eventType].deletes,
+    payloadTime: payloadVersionOf(eventType, event),
+    acceptedMicros: acceptedMicrosOf(receipt),
+    tieBreak: jobId,
+  });
 }

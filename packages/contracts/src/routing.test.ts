@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileEventFilter } from './routing.js';
+import { compileEventFilter, parseForwardRoutes, routeFor, unprocessedProblem } from './routing.js';
 
 describe('compileEventFilter', () => {
   it('matches whole segments behind a wildcard', () => {
@@ -24,5 +24,81 @@ describe('compileEventFilter', () => {
   it('treats regex characters literally', () => {
     expect(compileEventFilter(['customer.create.'])).toEqual({ ok: false, unmatched: ['customer.create.'] });
     expect(compileEventFilter(['customer(.*)'])).toEqual({ ok: false, unmatched: ['customer(.*)'] });
+  });
+});
+
+describe('parseForwardRoutes', () => {
+  it('reads pattern=url pairs separated by commas or spaces; the first match wins', () => {
+    const parsed = parseForwardRoutes(
+      'invoice.update.finalized=https://billing.internal/final, invoice.*=http://billing.internal/all  *=https://rest.internal/x?a=b',
+    );
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    expect(parsed.routes.map((r) => [r.pattern, r.url, r.claims.length])).toEqual([
+      ['invoice.update.finalized', 'https://billing.internal/final', 1],
+      ['invoice.*', 'http://billing.internal/all', 5],
+      ['*', 'https://rest.internal/x?a=b', 51],
+    ]);
+    expect(routeFor(parsed.routes, 'invoice.update.finalized')?.url).toBe('https://billing.internal/final');
+    expect(routeFor(parsed.routes, 'invoice.update.voided')?.url).toBe('http://billing.internal/all');
+    expect(routeFor(parsed.routes, 'customer.created')?.pattern).toBe('*');
+  });
+
+  it('puts the routes given first (the customer route) before the variable', () => {
+    const parsed = parseForwardRoutes('*=https://all.internal/', [
+      { pattern: 'customer.*', url: 'https://crm.internal/' },
+    ]);
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    expect(routeFor(parsed.routes, 'customer.deleted')?.url).toBe('https://crm.internal/');
+    expect(routeFor(parsed.routes, 'wallet.created')?.url).toBe('https://all.internal/');
+  });
+
+  it('names every wrong entry', () => {
+    expect(
+      parseForwardRoutes(
+        'invoice.*, wallet.*=ftp://x, invoce.*=https://x, =https://y, *=https://a, payment.*=https://b',
+      ),
+    ).toEqual({
+      ok: false,
+      problems: [
+        '"invoice.*" is not pattern=url (e.g. invoice.*=https://billing.internal/hooks)',
+        'wallet.*: "ftp://x" is not an http(s) URL',
+        'invoce.*: matches no Flexprice event type',
+        '"=https://y" is not pattern=url (e.g. invoice.*=https://billing.internal/hooks)',
+        'payment.*: every event it matches is taken by an earlier route',
+      ],
+    });
+  });
+
+  it('is empty when unset', () => {
+    expect(parseForwardRoutes(undefined)).toEqual({ ok: true, routes: [] });
+  });
+});
+
+describe('unprocessedProblem', () => {
+  const routes = (value: string) => {
+    const parsed = parseForwardRoutes(value);
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    return parsed.routes;
+  };
+
+  it('accepts customer events without a route (built in) and routed ones', () => {
+    expect(unprocessedProblem(['customer.created', 'invoice.update'], routes('invoice.*=https://x.internal/'))).toBe(
+      undefined,
+    );
+  });
+
+  it('names the queued types nothing processes, and FORWARD_ROUTES', () => {
+    const problem = unprocessedProblem(
+      ['customer.created', 'invoice.update', 'wallet.created'],
+      routes('wallet.*=https://w/'),
+    );
+    expect(problem).toBe(
+      'queues invoice.update, which nothing processes: add a route to FORWARD_ROUTES ' +
+        '(e.g. invoice.update=https://your-service/hooks) or leave them out of ENQUEUE_EVENTS',
+    );
+    const all = compileEventFilter(['*']);
+    expect(all.ok && unprocessedProblem(all.selected, [])).toMatch(
+      /^queues subscription\.created, .* and 48 more, which/,
+    );
   });
 });

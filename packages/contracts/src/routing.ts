@@ -1,4 +1,4 @@
-import { EVENT_CATALOG, EVENT_TYPES, type EventType, type Family } from './event-types.js';
+import { EVENT_CATALOG, EVENT_TYPES, type EventType, type Family, familyOf } from './event-types.js';
 
 /**
  * WARNING: queue names are persisted state. Jobs already in Redis live under these names; renaming
@@ -39,4 +39,98 @@ export function compileEventFilter(
   if (unmatched.length > 0) return { ok: false, unmatched: unmatched.map(({ pattern }) => pattern) };
   const selected = new Set(EVENT_TYPES.filter((type) => regexes.some(({ regex }) => regex.test(type))));
   return { ok: true, matches: (eventType) => selected.has(eventType), selected: [...selected] };
+}
+
+/**
+ * The families the worker processes without a forward route (its built-in handlers: the customer
+ * store). Everything else that is queued needs a route. The worker's handler registry is checked
+ * against this list by a test.
+ */
+export const BUILT_IN_FAMILIES: readonly Family[] = ['customer'];
+
+/** One `pattern=url` of FORWARD_ROUTES, with the event types it claims (first match wins). */
+export interface ForwardRoute {
+  pattern: string;
+  url: string;
+  /** The types this route forwards: those its pattern matches and no earlier route claimed. */
+  claims: EventType[];
+}
+
+/**
+ * Parses FORWARD_ROUTES: `pattern=url` pairs separated by spaces or commas, patterns as in
+ * ENQUEUE_EVENTS, the first match wins. Returns the routes, or every problem found: an entry that
+ * is not `pattern=url`, a URL that is not http(s), a pattern that matches no event type, or one that
+ * earlier routes leave nothing to.
+ */
+export function parseForwardRoutes(
+  value: string | undefined,
+  /** Routes that come first (the customer route of CUSTOMER_FORWARD_URL). */
+  before: readonly { pattern: string; url: string }[] = [],
+): { ok: true; routes: ForwardRoute[] } | { ok: false; problems: string[] } {
+  const entries = [
+    ...before,
+    ...(value ?? '')
+      .split(/[\s,]+/)
+      .filter((entry) => entry.length > 0)
+      .map((entry) => {
+        const at = entry.indexOf('=');
+        return at < 0 ? { pattern: entry, url: '' } : { pattern: entry.slice(0, at), url: entry.slice(at + 1) };
+      }),
+  ];
+  const problems: string[] = [];
+  const claimed = new Set<EventType>();
+  const routes: ForwardRoute[] = [];
+  for (const { pattern, url } of entries) {
+    if (pattern.length === 0 || url.length === 0) {
+      problems.push(
+        `"${pattern}${url ? `=${url}` : ''}" is not pattern=url (e.g. invoice.*=https://billing.internal/hooks)`,
+      );
+      continue;
+    }
+    if (!isHttpUrl(url)) problems.push(`${pattern}: "${url}" is not an http(s) URL`);
+    const filter = compileEventFilter([pattern]);
+    if (!filter.ok) {
+      problems.push(`${pattern}: matches no Flexprice event type`);
+      continue;
+    }
+    const claims = filter.selected.filter((type) => !claimed.has(type));
+    if (claims.length === 0) problems.push(`${pattern}: every event it matches is taken by an earlier route`);
+    for (const type of claims) claimed.add(type);
+    routes.push({ pattern, url, claims });
+  }
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, routes };
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/** The route that forwards an event type, if any. */
+export function routeFor(routes: readonly ForwardRoute[], eventType: EventType): ForwardRoute | undefined {
+  return routes.find((route) => route.claims.includes(eventType));
+}
+
+/**
+ * What is wrong when ENQUEUE_EVENTS queues types that nothing would process (no built-in handler,
+ * no route): their jobs would be acknowledged to Flexprice and then wait forever. The receiver and
+ * the worker refuse to start with this message, given the same configuration.
+ */
+export function unprocessedProblem(
+  enqueued: readonly EventType[],
+  routes: readonly ForwardRoute[],
+): string | undefined {
+  const orphans = enqueued.filter(
+    (type) => !BUILT_IN_FAMILIES.includes(familyOf(type)) && routeFor(routes, type) === undefined,
+  );
+  if (orphans.length === 0) return undefined;
+  const shown =
+    orphans.length > 6 ? `${orphans.slice(0, 6).join(', ')} and ${orphans.length - 6} more` : orphans.join(', ');
+  return (
+    `queues ${shown}, which nothing processes: add a route to FORWARD_ROUTES ` +
+    `(e.g. ${orphans[0]}=https://your-service/hooks) or leave them out of ENQUEUE_EVENTS`
+  );
 }

@@ -5,6 +5,7 @@ import {
   ENTITY_CATALOG,
   EVENT_TYPES,
   entityIdOf,
+  eventVersion,
   microsFromIso,
   microsFromRedisTime,
   parseWebhookEvent,
@@ -119,5 +120,59 @@ describe('entity catalog', () => {
     expect(payloadVersionOf('customer.updated', event)).toBe('2026-06-02T10:00:00Z');
     expect(payloadVersionOf('customer.updated', { customer: { id: 'cust_1' } })).toBeUndefined();
     expect(payloadVersionOf('feature.wallet_balance.alert', { alert_type: 'x' })).toBeUndefined();
+  });
+
+  it('reads the version of every fixture that carries one, and knows which events delete', () => {
+    const withVersion = Object.values(FAMILY_FIXTURES)
+      .flat()
+      .map((body) => parseWebhookEvent(body))
+      .flatMap((parsed) => (parsed.ok ? [[parsed.eventType, payloadVersionOf(parsed.eventType, parsed.event)]] : []))
+      .filter(([, version]) => version !== undefined)
+      .map(([type]) => type);
+    expect(withVersion.sort()).toEqual([
+      'customer.updated',
+      'entitlement.grant.exhausted',
+      'event.rejected',
+      'invoice.update.finalized',
+      'subscription.line_item_spend.threshold_reached',
+      'subscription.spend.threshold_recovered',
+    ]);
+    expect(EVENT_TYPES.filter((type) => ENTITY_CATALOG[type].deletes)).toEqual([
+      'customer.deleted',
+      'subscription.phase.deleted',
+      'feature.deleted',
+      'entitlement.deleted',
+    ]);
+  });
+
+  it('versions an event by its payload time, else by when it was accepted; a deletion outranks both', () => {
+    const receipt = {
+      receivedAt: '2026-08-20T10:00:00.000Z',
+      deliveryId: null,
+      idempotencyKey: 'k',
+      requestId: 'r',
+      inferredEventType: false,
+      acceptedAt: '01787220000000001',
+    };
+    const invoice = (updatedAt: string) => ({ invoice: { id: 'inv_1', updated_at: updatedAt } });
+    const older = eventVersion('invoice.update', invoice('2026-08-20T10:05:00.456Z'), receipt, '2');
+    const newer = eventVersion(
+      'invoice.update',
+      invoice('2026-08-20T10:05:00.457Z'),
+      { ...receipt, acceptedAt: '01700000000000000' },
+      '1',
+    );
+    expect(older < newer).toBe(true);
+    const byReceipt = (acceptedAt: string) =>
+      eventVersion('payment.created', { payment: { id: 'pay_1' } }, { ...receipt, acceptedAt }, '1');
+    expect(byReceipt('01787220000000001') < byReceipt('01787220000000002')).toBe(true);
+    const gone = eventVersion(
+      'feature.deleted',
+      { feature: { id: 'feat_1' } },
+      { ...receipt, acceptedAt: '00000000000000001' },
+      '1',
+    );
+    expect(gone > eventVersion('feature.updated', { feature: { id: 'feat_1' } }, receipt, '9')).toBe(true);
+    expect(gone).toMatch(VERSION_PATTERN);
   });
 });
