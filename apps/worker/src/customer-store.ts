@@ -1,5 +1,8 @@
 import type { CustomerEvent } from '@flexprice/contracts';
 import { type RedisClient, scanKeys } from '@flexprice/runtime';
+import { type ApplyResult, keyPart, type MarkKeys, versionedCommands } from './versioned-store.js';
+
+export type { ApplyOutcome, ApplyResult, ForwardGate } from './versioned-store.js';
 
 /**
  * Customers as Flexprice last told us, in Redis, under one prefix (STORE_PREFIX, default `fpstore`):
@@ -22,31 +25,6 @@ import { type RedisClient, scanKeys } from '@flexprice/runtime';
  * version: old content never passes for new because it arrived again.
  */
 
-/**
- * - `applied`: this run stored the state.
- * - `current`: an earlier run of this job (or delivery) stored it, and it is still the newest.
- * - `unchanged`: another delivery stored this very state (same version: an API state read twice).
- * - `skipped_stale`: a newer state is stored.
- * - `skipped_tombstone`: the customer was deleted.
- */
-export type ApplyOutcome = 'applied' | 'current' | 'unchanged' | 'skipped_stale' | 'skipped_tombstone';
-
-/**
- * What may happen with the forward, for an applied or current state:
- * - `locked`: the forward lock is ours; forward, then `forwarded()` (or `releaseForward()`).
- * - `busy`: another forward of this customer is in flight; try again shortly.
- * - `already`: this version (or a newer one) was forwarded and acknowledged.
- * - `none`: no forward was asked for.
- */
-export type ForwardGate = 'locked' | 'busy' | 'already' | 'none';
-
-export interface ApplyResult {
-  outcome: ApplyOutcome;
-  forward: ForwardGate;
-  /** The version applied: the request's, or that of the delivery's first job. */
-  version: string;
-}
-
 export interface StoredCustomer {
   id: string;
   environmentId: string;
@@ -62,92 +40,6 @@ export interface StoredCustomer {
   appliedAt: string;
   deleted: boolean;
   deletedAt: string | null;
-}
-
-const APPLY_SCRIPT = `
-local record, liveIndex, deletedIndex, lock, delivery = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local id, eventType, key, data, version, environmentId, externalId, now, deleting, lockToken, lockTtl, ttl =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9] == '1', ARGV[10], ARGV[11], ARGV[12]
-
--- A delivery with an id: its first job's version stands for every later job of it.
-if ttl ~= '0' then
-  local first = redis.call('GET', delivery)
-  if first then version = first else redis.call('SET', delivery, version, 'EX', ttl) end
-end
-
-local stored = redis.call('HMGET', record, 'version', 'deleted', 'index_key', 'forwarded_version', 'updated_at_ms', 'last_key')
-local storedVersion, deleted, indexKey, forwarded = stored[1] or '', stored[2] == '1', stored[3], stored[4] or ''
--- A record written before versions existed: its legacy updated_at (ms) still orders it.
-if storedVersion == '' and stored[5] and stored[5] ~= '' then
-  storedVersion = '0.' .. string.rep('0', 14 - #stored[5]) .. stored[5] .. '000000.' .. string.rep('0', 17) .. '.'
-end
-
--- Whether state version a supersedes b. A state read from Flexprice's API (version ending in .api)
--- supersedes one from a webhook body, whatever their times: the API is the source of truth once a
--- key is configured. Otherwise the later version does.
-local function fromApi(v) return string.sub(v, -4) == '.api' end
-local function supersedes(a, b)
-  if fromApi(a) and not fromApi(b) then return true end
-  return a > b
-end
-
-local outcome
-if version == storedVersion then
-  -- This delivery's own state (an earlier try stored it), or the same state from another one.
-  outcome = stored[6] == key and 'current' or 'unchanged'
-elseif deleted then
-  return {'skipped_tombstone', 'none', version}
-elseif not supersedes(version, storedVersion) then
-  return {'skipped_stale', 'none', version}
-else
-  outcome = 'applied'
-  -- The index follows the record: out of the old external id's set (changed id, or deletion), into
-  -- the new one's; a deleted customer is listed apart. (The old set shares the prefix's hash tag.)
-  if indexKey and indexKey ~= liveIndex then redis.call('SREM', indexKey, id) end
-  redis.call('HSET', record, 'id', id, 'environment_id', environmentId, 'external_id', externalId,
-    'customer', data, 'last_event_type', eventType, 'last_key', key, 'version', version,
-    'applied_at', now, 'index_key', liveIndex)
-  if deleting then
-    redis.call('HSET', record, 'deleted', '1', 'deleted_at', now)
-    redis.call('SREM', liveIndex, id)
-    redis.call('SADD', deletedIndex, id)
-  else
-    redis.call('SADD', liveIndex, id)
-  end
-end
-
-if lockToken == '' then return {outcome, 'none', version} end
-if forwarded ~= '' and not supersedes(version, forwarded) then return {outcome, 'already', version} end
-if redis.call('SET', lock, lockToken, 'NX', 'PX', lockTtl) then return {outcome, 'locked', version} end
--- Ours already: this very call, sent again by the client after a dropped connection.
-if redis.call('GET', lock) == lockToken then return {outcome, 'locked', version} end
-return {outcome, 'busy', version}
-`;
-
-// After the target's 2xx: remember the newest acknowledged version, and let go of the lock.
-const FORWARDED_SCRIPT = `
-local forwarded = redis.call('HGET', KEYS[1], 'forwarded_version')
-if not forwarded or forwarded < ARGV[1] then redis.call('HSET', KEYS[1], 'forwarded_version', ARGV[1]) end
-if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
-return 1
-`;
-
-const RELEASE_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
-interface StoreCommands {
-  applyCustomerState(
-    record: string,
-    liveIndex: string,
-    deletedIndex: string,
-    lock: string,
-    delivery: string,
-    ...args: string[]
-  ): Promise<[ApplyOutcome, ForwardGate, string]>;
-  customerForwarded(record: string, lock: string, version: string, token: string): Promise<number>;
-  releaseCustomerLock(lock: string, token: string): Promise<number>;
 }
 
 export interface CustomerStoreOptions {
@@ -170,18 +62,12 @@ export interface ApplyRequest {
   lock?: { token: string; ttlMs: number };
 }
 
-/** One part of a key: no `:` (and nothing a SCAN pattern reads) survives encoding. */
-const part = (value: string) => encodeURIComponent(value).replace(/[*]/g, '%2A');
+const part = keyPart;
 
 export function createCustomerStore(redis: RedisClient, options: CustomerStoreOptions) {
   const { prefix } = options;
   const now = options.now ?? Date.now;
-  if (!('applyCustomerState' in redis)) {
-    redis.defineCommand('applyCustomerState', { numberOfKeys: 5, lua: APPLY_SCRIPT });
-    redis.defineCommand('customerForwarded', { numberOfKeys: 2, lua: FORWARDED_SCRIPT });
-    redis.defineCommand('releaseCustomerLock', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
-  }
-  const commands = redis as unknown as StoreCommands;
+  const commands = versionedCommands(redis);
 
   const keys = {
     record: (id: string) => `${prefix}:customer:${id}`,
@@ -195,6 +81,19 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
     legacyIndex: (environmentId: string, externalId: string) =>
       `${prefix}:customer-index:${environmentId}:${externalId}`,
   };
+
+  /** The record's keys; the index sets only where the customer's environment and external id are known. */
+  function markKeys(id: string, environmentId?: string, externalId?: string, idempotencyKey = ''): MarkKeys {
+    return {
+      record: keys.record(id),
+      lock: keys.forwardLock(id),
+      delivery: keys.delivery(idempotencyKey),
+      ...(environmentId !== undefined &&
+        externalId !== undefined && {
+          index: { live: keys.index(environmentId, externalId), deleted: keys.deletedIndex(environmentId, externalId) },
+        }),
+    };
+  }
 
   function toStored(hash: Record<string, string>): StoredCustomer | undefined {
     if (!hash.id) return undefined;
@@ -229,37 +128,36 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
      */
     async apply(event: CustomerEvent, request: ApplyRequest): Promise<ApplyResult> {
       const { customer } = event;
-      const deleting = event.event_type === 'customer.deleted';
-      const [outcome, forward, version] = await commands.applyCustomerState(
-        keys.record(customer.id),
-        keys.index(customer.environment_id, customer.external_id),
-        keys.deletedIndex(customer.environment_id, customer.external_id),
-        keys.forwardLock(customer.id),
-        keys.delivery(request.idempotencyKey),
-        customer.id,
-        event.event_type,
-        request.idempotencyKey,
-        JSON.stringify(customer),
-        request.version,
-        customer.environment_id,
-        customer.external_id,
-        String(now()),
-        deleting ? '1' : '0',
-        request.lock?.token ?? '',
-        String(request.lock?.ttlMs ?? 0),
-        request.pinToDelivery ? String(options.processedTtlSeconds) : '0',
+      return commands.apply(
+        markKeys(customer.id, customer.environment_id, customer.external_id, request.idempotencyKey),
+        {
+          version: request.version,
+          idempotencyKey: request.idempotencyKey,
+          deleting: event.event_type === 'customer.deleted',
+          pinTtlSeconds: request.pinToDelivery ? options.processedTtlSeconds : 0,
+          lock: request.lock,
+          ordering: 'state',
+          recordTtlSeconds: 0,
+          id: customer.id,
+          fields: {
+            environment_id: customer.environment_id,
+            external_id: customer.external_id,
+            customer: JSON.stringify(customer),
+            last_event_type: event.event_type,
+          },
+          now: now(),
+        },
       );
-      return { outcome, forward, version };
     },
 
     /** The target acknowledged `version`: remember it and release the lock taken by `apply`. */
     async forwarded(id: string, version: string, token: string): Promise<void> {
-      await commands.customerForwarded(keys.record(id), keys.forwardLock(id), version, token);
+      await commands.forwarded(markKeys(id), version, token);
     },
 
     /** The forward failed: release the lock (if it is still ours) for the next try or a newer state. */
     async releaseForward(id: string, token: string): Promise<void> {
-      await commands.releaseCustomerLock(keys.forwardLock(id), token);
+      await commands.release(markKeys(id), token);
     },
 
     async get(id: string): Promise<StoredCustomer | undefined> {

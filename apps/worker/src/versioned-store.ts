@@ -1,0 +1,230 @@
+import type { RedisClient } from '@flexprice/runtime';
+
+/**
+ * Versioned marks in Redis: the one atomic step behind "the state we keep and forward never goes
+ * backwards", shared by the customer store (which keeps each customer's state and an index) and the
+ * entity marks of every forwarded family (which keep only versions).
+ *
+ * A record is a hash holding the newest applied `version`, the key of the delivery that applied it,
+ * a deletion flag and the newest version the forward target acknowledged. One Lua script applies a
+ * version only when it is newer, keeps deletions final, and, when a forward is wanted, takes the
+ * record's forward lock, so forwards of one record go out one at a time and in version order. A
+ * second job of one delivery id (a Svix resend after the receiver's dedupe window) takes the first
+ * job's version: old content never passes for new because it arrived again.
+ *
+ * Two orderings, by what a version stands for:
+ * - `state` (customers): the record holds a state; anything that does not supersede it is stale.
+ *   A state read from Flexprice's API (version ending in `.api`) supersedes one from a webhook.
+ * - `event` (forwarded families): events are stale only when their payload time (the version's
+ *   first 22 characters: deletion flag and payload time) is older. Two events about one state (an
+ *   invoice finalized, then its e-mail sent, both at one `updated_at`) are both forwarded, one at a
+ *   time; the record keeps the later version.
+ */
+
+/**
+ * - `applied`: this run stored the version (or, for an event, found it no older than the stored one).
+ * - `current`: an earlier run of this job (or delivery) stored it, and it is still the newest.
+ * - `unchanged`: another delivery stored this very version (an API state read twice).
+ * - `skipped_stale`: a newer state is stored (or, for an event, was already forwarded).
+ * - `skipped_tombstone`: the entity was deleted.
+ */
+export type ApplyOutcome = 'applied' | 'current' | 'unchanged' | 'skipped_stale' | 'skipped_tombstone';
+
+/**
+ * What may happen with the forward, for an applied or current version:
+ * - `locked`: the forward lock is ours; forward, then `forwarded()` (or `releaseForward()`).
+ * - `busy`: another forward of this record is in flight; try again shortly.
+ * - `already`: this version (or, for states, a newer one) was forwarded and acknowledged.
+ * - `none`: no forward was asked for.
+ */
+export type ForwardGate = 'locked' | 'busy' | 'already' | 'none';
+
+export interface ApplyResult {
+  outcome: ApplyOutcome;
+  forward: ForwardGate;
+  /** The version applied: the request's, or that of the delivery's first job. */
+  version: string;
+}
+
+export type Ordering = 'state' | 'event';
+
+const APPLY_SCRIPT = `
+-- KEYS: record, forward lock, delivery pin [, live index, deleted index]
+-- ARGV: version, delivery key, now (ms), deleting, lock token, lock ttl (ms), pin ttl (s), ordering,
+--       record ttl (s), id, then field/value pairs stored with the version
+local record, lock, delivery, liveIndex, deletedIndex = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local version, key, now, deleting, lockToken, lockTtl, pinTtl, ordering, recordTtl, id =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+
+-- A delivery with an id: its first job's version stands for every later job of it.
+if pinTtl ~= '0' then
+  local first = redis.call('GET', delivery)
+  if first then version = first else redis.call('SET', delivery, version, 'EX', pinTtl) end
+end
+
+local stored = redis.call('HMGET', record, 'version', 'deleted', 'index_key', 'forwarded_version', 'updated_at_ms', 'last_key')
+local storedVersion, deleted, indexKey, forwarded = stored[1] or '', stored[2] == '1', stored[3], stored[4] or ''
+-- A customer written before versions existed: its legacy updated_at (ms) still orders it.
+if storedVersion == '' and stored[5] and stored[5] ~= '' then
+  storedVersion = '0.' .. string.rep('0', 14 - #stored[5]) .. stored[5] .. '000000.' .. string.rep('0', 17) .. '.'
+end
+
+-- Whether version a supersedes b: an API-read state beats a webhook one, otherwise the later wins.
+local function fromApi(v) return string.sub(v, -4) == '.api' end
+local function supersedes(a, b)
+  if fromApi(a) and not fromApi(b) then return true end
+  return a > b
+end
+-- Whether a is older than b: for events, by payload time alone (deletion flag and 20 digits).
+local function older(a, b)
+  if ordering == 'event' then return string.sub(a, 1, 22) < string.sub(b, 1, 22) end
+  return not supersedes(a, b)
+end
+
+local outcome
+if version == storedVersion then
+  -- This delivery's own version (an earlier try stored it), or the same state from another one.
+  outcome = stored[6] == key and 'current' or 'unchanged'
+elseif deleted then
+  return {'skipped_tombstone', 'none', version}
+elseif older(version, storedVersion) then
+  return {'skipped_stale', 'none', version}
+else
+  outcome = 'applied'
+  if supersedes(version, storedVersion) then
+    -- The index follows the record: out of the old set (changed external id, or deletion), into
+    -- the new one's; a deleted record is listed apart. (Every set shares the prefix's hash tag.)
+    if liveIndex and indexKey and indexKey ~= liveIndex then redis.call('SREM', indexKey, id) end
+    redis.call('HSET', record, 'id', id, 'last_key', key, 'version', version, 'applied_at', now)
+    if #ARGV > 10 then redis.call('HSET', record, unpack(ARGV, 11)) end
+    if liveIndex then redis.call('HSET', record, 'index_key', liveIndex) end
+    if deleting then
+      redis.call('HSET', record, 'deleted', '1', 'deleted_at', now)
+      if liveIndex then
+        redis.call('SREM', liveIndex, id)
+        redis.call('SADD', deletedIndex, id)
+      end
+    elseif liveIndex then
+      redis.call('SADD', liveIndex, id)
+    end
+  end
+  if recordTtl ~= '0' then redis.call('EXPIRE', record, recordTtl) end
+end
+
+if lockToken == '' then return {outcome, 'none', version} end
+if forwarded ~= '' then
+  if forwarded == version then return {outcome, 'already', version} end
+  if older(version, forwarded) then
+    -- A state: a newer one was acknowledged (and is stored). An event: superseded before it went out.
+    if ordering == 'event' then return {'skipped_stale', 'none', version} end
+    return {outcome, 'already', version}
+  end
+end
+if redis.call('SET', lock, lockToken, 'NX', 'PX', lockTtl) then return {outcome, 'locked', version} end
+-- Ours already: this very call, sent again by the client after a dropped connection.
+if redis.call('GET', lock) == lockToken then return {outcome, 'locked', version} end
+return {outcome, 'busy', version}
+`;
+
+// After the target's 2xx: remember the newest acknowledged version, and let go of the lock.
+const FORWARDED_SCRIPT = `
+local forwarded = redis.call('HGET', KEYS[1], 'forwarded_version')
+if not forwarded or forwarded < ARGV[1] then redis.call('HSET', KEYS[1], 'forwarded_version', ARGV[1]) end
+if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+return 1
+`;
+
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+interface VersionedCommands {
+  applyVersioned(numberOfKeys: number, ...keysAndArgs: string[]): Promise<[ApplyOutcome, ForwardGate, string]>;
+  markForwarded(record: string, lock: string, version: string, token: string): Promise<number>;
+  releaseForwardLock(lock: string, token: string): Promise<number>;
+}
+
+/** One part of a key: no `:` (and nothing a SCAN pattern reads) survives encoding. */
+export const keyPart = (value: string) => encodeURIComponent(value).replace(/[*]/g, '%2A');
+
+export interface MarkKeys {
+  record: string;
+  lock: string;
+  delivery: string;
+  /** The customer store's external-id sets (live, deleted); absent for entity marks. */
+  index?: { live: string; deleted: string };
+}
+
+export interface MarkRequest {
+  version: string;
+  idempotencyKey: string;
+  deleting: boolean;
+  /**
+   * The delivery had an id (Svix): a later job of the same key (a resend after the dedupe window)
+   * takes the first job's version, for `pinTtlSeconds`. A native body is a fresh read of the
+   * entity every time, so its own acceptance time stands.
+   */
+  pinTtlSeconds: number;
+  /** Take the forward lock when the version may be forwarded (a forward target is configured). */
+  lock?: { token: string; ttlMs: number } | undefined;
+  ordering: Ordering;
+  /** Expire the record this long after its last apply; 0: never. */
+  recordTtlSeconds: number;
+  /** The record's id (what the index sets hold). */
+  id: string;
+  /** Stored with the version when it is applied. */
+  fields: Record<string, string>;
+  now: number;
+}
+
+/** The versioned apply, forwarded and release steps on one connection. */
+export function versionedCommands(redis: RedisClient) {
+  if (!('applyVersioned' in redis)) {
+    redis.defineCommand('applyVersioned', { lua: APPLY_SCRIPT });
+    redis.defineCommand('markForwarded', { numberOfKeys: 2, lua: FORWARDED_SCRIPT });
+    redis.defineCommand('releaseForwardLock', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
+  }
+  const commands = redis as unknown as VersionedCommands;
+  return {
+    async apply(keys: MarkKeys, request: MarkRequest): Promise<ApplyResult> {
+      const keyList = [
+        keys.record,
+        keys.lock,
+        keys.delivery,
+        ...(keys.index ? [keys.index.live, keys.index.deleted] : []),
+      ];
+      const [outcome, forward, version] = await commands.applyVersioned(
+        keyList.length,
+        ...keyList,
+        request.version,
+        request.idempotencyKey,
+        String(request.now),
+        request.deleting ? '1' : '0',
+        request.lock?.token ?? '',
+        String(request.lock?.ttlMs ?? 0),
+        String(request.pinTtlSeconds),
+        request.ordering,
+        String(request.recordTtlSeconds),
+        request.id,
+        ...Object.entries(request.fields).flat(),
+      );
+      return { outcome, forward, version };
+    },
+    /** The target acknowledged `version`: remember it and release the lock taken by `apply`. */
+    async forwarded(keys: MarkKeys, version: string, token: string): Promise<void> {
+      await commands.markForwarded(keys.record, keys.lock, version, token);
+    },
+    /** The forward failed: release the lock (if it is still ours) for the next try or a newer version. */
+    async release(keys: MarkKeys, token: string): Promise<void> {
+      await commands.releaseForwardLock(keys.lock, token);
+    },
+  };
+}
+
+/** A record's versioned steps, bound to its keys: what the ordered forward works with. */
+export interface Mark {
+  apply(lock: { token: string; ttlMs: number } | undefined): Promise<ApplyResult>;
+  forwarded(version: string, token: string): Promise<void>;
+  release(token: string): Promise<void>;
+}
