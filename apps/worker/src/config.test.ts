@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.js';
 
 const SECRET = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
+const OTHER_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -21,7 +22,9 @@ describe('loadConfig (worker)', () => {
       queue: { prefix: 'bull' },
       worker: { concurrency: 32, lockDurationMs: 30_000, stalledIntervalMs: 30_000, maxStalledCount: 2 },
       health: { port: 9464, host: '0.0.0.0' },
-      forward: undefined,
+      enqueueEvents: ['customer.created', 'customer.updated', 'customer.deleted'],
+      routes: [],
+      entityMarkTtlSeconds: 30 * 24 * 3600,
       store: { prefix: 'fpstore', processedTtlSeconds: 7 * 24 * 3600 },
       shutdownTimeoutMs: 25_000,
     });
@@ -32,7 +35,61 @@ describe('loadConfig (worker)', () => {
       CUSTOMER_FORWARD_URL: 'https://provision.internal/hooks',
       CUSTOMER_FORWARD_SECRET: SECRET,
     });
-    expect(config.forward).toEqual({ url: 'https://provision.internal/hooks', secret: SECRET, timeoutMs: 10_000 });
+    expect(config.routes).toEqual([
+      {
+        pattern: 'customer.*',
+        url: 'https://provision.internal/hooks',
+        claims: ['customer.created', 'customer.updated', 'customer.deleted'],
+        secrets: [SECRET],
+        timeoutMs: 10_000,
+      },
+    ]);
+  });
+
+  it('routes events by FORWARD_ROUTES after the customer route, each signed with its own secrets', () => {
+    const config = loadConfig({
+      ENQUEUE_EVENTS: 'customer.*,invoice.*, wallet.created',
+      CUSTOMER_FORWARD_URL: 'https://provision.internal/hooks',
+      CUSTOMER_FORWARD_SECRET: SECRET,
+      FORWARD_ROUTES: 'invoice.update.finalized=https://billing.internal/final *=https://rest.internal/all',
+      FORWARD_SECRET: `${OTHER_SECRET} ${SECRET}`,
+      FORWARD_TIMEOUT_MS: '3000',
+    });
+    expect(config.enqueueEvents).toHaveLength(3 + 6 + 1);
+    expect(
+      config.routes.map(({ pattern, url, claims, secrets, timeoutMs }) => [
+        pattern,
+        url,
+        claims.length,
+        secrets,
+        timeoutMs,
+      ]),
+    ).toEqual([
+      ['customer.*', 'https://provision.internal/hooks', 3, [SECRET], 10_000],
+      ['invoice.update.finalized', 'https://billing.internal/final', 1, [OTHER_SECRET, SECRET], 3000],
+      ['*', 'https://rest.internal/all', 53, [OTHER_SECRET, SECRET], 3000],
+    ]);
+  });
+
+  it('refuses queued events that nothing processes, naming FORWARD_ROUTES', () => {
+    const problems = problemsOf({
+      ENQUEUE_EVENTS: 'customer.*,invoice.*',
+      FORWARD_ROUTES: 'invoice.update=https://b.internal/',
+      FORWARD_SECRET: SECRET,
+    });
+    expect(problems).toEqual([
+      'ENQUEUE_EVENTS: queues invoice.update.finalized, invoice.update.payment, invoice.update.voided, ' +
+        'invoice.payment.overdue, invoice.communication.triggered, which nothing processes: add a route to FORWARD_ROUTES ' +
+        '(e.g. invoice.update.finalized=https://your-service/hooks) or leave them out of ENQUEUE_EVENTS',
+    ]);
+  });
+
+  it('refuses customer events routed to two targets (they are ordered per customer)', () => {
+    const problems = problemsOf({
+      FORWARD_ROUTES: 'customer.created=https://a.internal/ customer.*=https://b.internal/',
+      FORWARD_SECRET: SECRET,
+    });
+    expect(problems).toEqual([expect.stringMatching(/^FORWARD_ROUTES: routes customer events to several URLs/)]);
   });
 
   it.each([
@@ -46,6 +103,9 @@ describe('loadConfig (worker)', () => {
     [{ STORE_PREFIX: '{}{x}', REDIS_CLUSTER_NODES: 'a:1' }, 'STORE_PREFIX: must carry a hash tag in cluster mode'],
     [{ WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY: must be at least 1'],
     [{ CUSTOMER_FORWARD_TIMEOUT_MS: 'ten' }, 'CUSTOMER_FORWARD_TIMEOUT_MS: must be a whole number'],
+    [{ FORWARD_ROUTES: 'invoice.*=https://b.internal/' }, 'FORWARD_SECRET: is required with FORWARD_ROUTES'],
+    [{ FORWARD_ROUTES: 'invoice.*', FORWARD_SECRET: SECRET }, 'FORWARD_ROUTES: "invoice.*" is not pattern=url'],
+    [{ ENQUEUE_EVENTS: 'wallet.*' }, 'ENQUEUE_EVENTS: queues wallet.created, '],
   ])('rejects %j', (env, expected) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);

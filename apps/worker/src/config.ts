@@ -1,7 +1,18 @@
 import {
+  BUILT_IN_FAMILIES,
+  compileEventFilter,
+  type EventType,
+  type ForwardRoute,
+  familyOf,
+  parseForwardRoutes,
+  routeFor,
+  unprocessedProblem,
+} from '@flexprice/contracts';
+import {
   ConfigError,
   checkRedisEnv,
   duration,
+  listOf,
   logLevel,
   optional,
   type PrefixDefaults,
@@ -33,11 +44,23 @@ const envSchema = z
     // Health (and, later, metrics) listener of the worker.
     WORKER_METRICS_PORT: wholeNumber(0, 65_535).default(9464),
     WORKER_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
-    // Your "provision this customer" service; unset = store only.
+    // Which event types the receivers queue (the same value as theirs): the worker consumes every
+    // family among them, and refuses to start when one has neither a built-in handler nor a route.
+    ENQUEUE_EVENTS: z.string().default('customer.*'),
+    // The customer route: your "provision this customer" service; unset = store only.
     CUSTOMER_FORWARD_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
-    // Standard Webhooks secret (`whsec_…`) the forwards are signed with.
+    // Standard Webhooks secret(s) (`whsec_…`) the customer forwards are signed with.
     CUSTOMER_FORWARD_SECRET: optional(z.string()),
     CUSTOMER_FORWARD_TIMEOUT_MS: wholeNumber(100, 120_000).default(10_000),
+    // Forward routes for any queued event: `pattern=url` pairs, space- or comma-separated, the
+    // first match wins (after the customer route): `invoice.*=https://billing.internal/hooks`.
+    FORWARD_ROUTES: optional(z.string()),
+    // Standard Webhooks secret(s) (`whsec_…`, several while rotating) FORWARD_ROUTES are signed with.
+    FORWARD_SECRET: optional(z.string()),
+    FORWARD_TIMEOUT_MS: wholeNumber(100, 120_000).default(10_000),
+    // How long the version marks of forwarded entities (invoices, subscriptions, …) are kept after
+    // their last event: a replay older than that is forwarded without the order check.
+    ENTITY_MARK_TTL_SECONDS: wholeNumber(3600).default(30 * 24 * 3600),
     // Flexprice's API key (`x-api-key`): with it, every customer job reads the customer's current
     // state from the API (the webhook is the notification). Unset: webhook-only.
     FLEXPRICE_API_KEY: optional(z.string().min(8, { error: 'must be at least 8 characters' })),
@@ -78,25 +101,88 @@ const envSchema = z
         message: 'needs FLEXPRICE_API_KEY (the reconciler reads customers from Flexprice)',
       });
     }
-    if (env.CUSTOMER_FORWARD_URL !== undefined && env.CUSTOMER_FORWARD_SECRET === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['CUSTOMER_FORWARD_SECRET'],
-        message: 'is required with CUSTOMER_FORWARD_URL (forwards are always signed)',
-      });
-    }
-    const problem = env.CUSTOMER_FORWARD_SECRET === undefined ? undefined : whsecProblem(env.CUSTOMER_FORWARD_SECRET);
-    if (problem !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['CUSTOMER_FORWARD_SECRET'],
-        message: `${problem} (make one with: echo "whsec_$(openssl rand -base64 24)")`,
-      });
-    }
+    const secretsOf = (variable: 'CUSTOMER_FORWARD_SECRET' | 'FORWARD_SECRET', needed: string | undefined) => {
+      const secrets = listOf(env[variable]);
+      if (needed !== undefined && secrets.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [variable],
+          message: `is required with ${needed} (forwards are always signed)`,
+        });
+      }
+      for (const [index, secret] of secrets.entries()) {
+        const problem = whsecProblem(secret);
+        if (problem === undefined) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: [variable],
+          message: `${secrets.length > 1 ? `secret #${index + 1} ` : ''}${problem} (make one with: echo "whsec_$(openssl rand -base64 24)")`,
+        });
+      }
+    };
+    secretsOf('CUSTOMER_FORWARD_SECRET', env.CUSTOMER_FORWARD_URL === undefined ? undefined : 'CUSTOMER_FORWARD_URL');
+    secretsOf('FORWARD_SECRET', env.FORWARD_ROUTES === undefined ? undefined : 'FORWARD_ROUTES');
+    const routing = routingOf(env);
+    for (const [variable, message] of routing.problems) ctx.addIssue({ code: 'custom', path: [variable], message });
   });
+
+interface Env {
+  ENQUEUE_EVENTS?: string | undefined;
+  CUSTOMER_FORWARD_URL?: string | undefined;
+  FORWARD_ROUTES?: string | undefined;
+}
+
+/**
+ * What is queued and where it goes: ENQUEUE_EVENTS, then the routes (the customer route of
+ * CUSTOMER_FORWARD_URL first, then FORWARD_ROUTES), with every problem found on the way.
+ */
+function routingOf(env: Env): {
+  enqueued: EventType[];
+  routes: ForwardRoute[];
+  problems: [variable: string, message: string][];
+} {
+  const problems: [string, string][] = [];
+  const filter = compileEventFilter(listOf(env.ENQUEUE_EVENTS ?? 'customer.*'));
+  if (!filter.ok) {
+    problems.push([
+      'ENQUEUE_EVENTS',
+      `${filter.unmatched.map((p) => `"${p}"`).join(', ')} match no Flexprice event type`,
+    ]);
+  }
+  // (A CUSTOMER_FORWARD_URL that is not http(s) is reported by its own check.)
+  const customerUrl = env.CUSTOMER_FORWARD_URL;
+  const customerRoute =
+    customerUrl === undefined || !/^https?:\/\//i.test(customerUrl)
+      ? []
+      : [{ pattern: 'customer.*', url: customerUrl }];
+  const parsed = parseForwardRoutes(env.FORWARD_ROUTES, customerRoute);
+  if (!parsed.ok) for (const problem of parsed.problems) problems.push(['FORWARD_ROUTES', problem]);
+  const routes = parsed.ok ? parsed.routes : [];
+  const enqueued = filter.ok ? filter.selected : [];
+  const problem = unprocessedProblem(enqueued, routes);
+  if (problem !== undefined) problems.push(['ENQUEUE_EVENTS', problem]);
+  // The customer store orders forwards per customer: one target for all its events.
+  const customerTargets = new Set(
+    BUILT_IN_FAMILIES.flatMap((family) =>
+      enqueued.filter((type) => familyOf(type) === family).map((type) => routeFor(routes, type)?.url),
+    ).filter((url) => url !== undefined),
+  );
+  if (customerTargets.size > 1) {
+    problems.push([
+      'FORWARD_ROUTES',
+      'routes customer events to several URLs; they are forwarded in order per customer, to one target (use customer.*=<url>)',
+    ]);
+  }
+  return { enqueued, routes, problems };
+}
 
 /** Every variable this app reads, for the deployment files' checks. */
 export const ENV_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
+export interface RouteConfig extends ForwardRoute {
+  secrets: string[];
+  timeoutMs: number;
+}
 
 export interface Config {
   redis: RedisTarget;
@@ -108,7 +194,12 @@ export interface Config {
     maxStalledCount: number;
   };
   health: { port: number; host: string };
-  forward: { url: string; secret: string; timeoutMs: number } | undefined;
+  /** The event types the receivers queue (ENQUEUE_EVENTS): the worker consumes their families. */
+  enqueueEvents: readonly EventType[];
+  /** Where events are forwarded: the customer route first, then FORWARD_ROUTES; first match wins. */
+  routes: RouteConfig[];
+  /** How long the version marks of forwarded entities live after their last event. */
+  entityMarkTtlSeconds: number;
   /** Flexprice's API; unset: webhook-only. */
   api: { url: string; key: string; timeoutMs: number } | undefined;
   /** The scheduled reconciler; unset: off. */
@@ -122,6 +213,7 @@ export interface Config {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parseEnv(envSchema, env);
   const redis = redisTargetOf(e);
+  const routing = routingOf(e);
   return {
     redis,
     queue: { prefix: resolvePrefix(redis, e.QUEUE_PREFIX, QUEUE_PREFIX_DEFAULTS) },
@@ -132,10 +224,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxStalledCount: e.WORKER_MAX_STALLED_COUNT,
     },
     health: { port: e.WORKER_METRICS_PORT, host: e.WORKER_METRICS_HOST },
-    forward:
-      e.CUSTOMER_FORWARD_URL !== undefined && e.CUSTOMER_FORWARD_SECRET !== undefined
-        ? { url: e.CUSTOMER_FORWARD_URL, secret: e.CUSTOMER_FORWARD_SECRET, timeoutMs: e.CUSTOMER_FORWARD_TIMEOUT_MS }
-        : undefined,
+    enqueueEvents: routing.enqueued,
+    routes: routing.routes.map((route, index) =>
+      index === 0 && e.CUSTOMER_FORWARD_URL !== undefined
+        ? { ...route, secrets: listOf(e.CUSTOMER_FORWARD_SECRET), timeoutMs: e.CUSTOMER_FORWARD_TIMEOUT_MS }
+        : { ...route, secrets: listOf(e.FORWARD_SECRET), timeoutMs: e.FORWARD_TIMEOUT_MS },
+    ),
+    entityMarkTtlSeconds: e.ENTITY_MARK_TTL_SECONDS,
     api:
       e.FLEXPRICE_API_KEY === undefined
         ? undefined

@@ -36,7 +36,8 @@ export interface ForwardRequest {
 
 export interface ForwarderOptions {
   url: string;
-  secret: string;
+  /** Standard Webhooks secrets (`whsec_…`): each signs every request, so a target can rotate. */
+  secrets: readonly string[];
   timeoutMs: number;
   now?: () => number;
   /** Times each forward by answer class (Prometheus). */
@@ -44,12 +45,13 @@ export interface ForwarderOptions {
 }
 
 /**
- * POSTs an event to your own service, signed Standard-Webhooks style, and classifies the answer:
+ * POSTs an event to one of your services, signed Standard-Webhooks style, and classifies the answer:
  * resolves on 2xx, throws RetryableForwardError when a later try may succeed, and
  * UnrecoverableError (straight to the failed set) when it will not (other 4xx, redirects).
  */
 export function createForwarder(options: ForwarderOptions) {
-  const signer = new Webhook(options.secret);
+  const signers = options.secrets.map((secret) => new Webhook(secret));
+  if (signers.length === 0) throw new Error('a forwarder needs at least one secret');
   const now = options.now ?? Date.now;
 
   return async function forward(request: ForwardRequest): Promise<{ status: number }> {
@@ -68,7 +70,8 @@ export function createForwarder(options: ForwarderOptions) {
           'content-type': 'application/json',
           'webhook-id': request.id,
           'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
-          'webhook-signature': signer.sign(request.id, sentAt, body),
+          // One signature per secret, space-separated, as Standard Webhooks rotates keys.
+          'webhook-signature': signers.map((signer) => signer.sign(request.id, sentAt, body)).join(' '),
           'x-request-id': request.requestId,
           'x-flexprice-event-type': request.eventType,
           'x-entity-version': request.version,

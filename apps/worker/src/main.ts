@@ -33,7 +33,13 @@ runMain('worker', async () => {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   logger.info({ redis: describeTarget(config.redis), prefix: config.queue.prefix }, 'connecting to redis');
-  if (!config.forward) logger.info('CUSTOMER_FORWARD_URL is not set: customer events update the store only');
+  logger.info(
+    {
+      enqueueEvents: config.enqueueEvents.length,
+      routes: config.routes.map(({ pattern, url, claims }) => ({ pattern, url, events: claims.length })),
+    },
+    config.routes.length === 0 ? 'no forward routes: customer events update the store only' : 'forward routes',
+  );
   if (config.api) {
     await checkApiKey(config.api, logger);
   } else {

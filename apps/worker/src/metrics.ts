@@ -33,8 +33,8 @@ export function createWorkerMetrics(now: () => number = Date.now) {
   });
   const forwardDuration = new Histogram({
     name: 'flexprice_forward_duration_seconds',
-    help: 'Time of one forward to CUSTOMER_FORWARD_URL, by answer class (timeout, error: no answer).',
-    labelNames: ['status_class'] as const,
+    help: 'Time of one forward, by route (its pattern) and answer class (timeout, error: no answer).',
+    labelNames: ['route', 'status_class'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
@@ -103,8 +103,8 @@ export function createWorkerMetrics(now: () => number = Date.now) {
       jobs.inc({ queue, event_type: eventType, result });
       if (seconds !== undefined) jobDuration.observe({ queue, event_type: eventType }, seconds);
     },
-    forwarded(statusClass: ForwardStatusClass, seconds: number): void {
-      forwardDuration.observe({ status_class: statusClass }, seconds);
+    forwarded(route: string, statusClass: ForwardStatusClass, seconds: number): void {
+      forwardDuration.observe({ route, status_class: statusClass }, seconds);
     },
     forwardWaited(queue: string): void {
       forwardWaits.inc({ queue });

@@ -35,6 +35,12 @@ export function createProcessor(handlers: HandlerRegistry, logger: Logger) {
       idempotencyKey: parsed.receipt.idempotencyKey,
       requestId: parsed.receipt.requestId,
     });
-    return dispatch(handlers, parsed.eventType, parsed.event, { job, token, receipt: parsed.receipt, log });
+    return dispatch(handlers, parsed.eventType, parsed.event, {
+      eventType: parsed.eventType,
+      job,
+      token,
+      receipt: parsed.receipt,
+      log,
+    });
   };
 }

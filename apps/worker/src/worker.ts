@@ -1,4 +1,4 @@
-import { queueNameOf } from '@flexprice/contracts';
+import { type EventType, FAMILIES, familyOf, queueNameOf } from '@flexprice/contracts';
 import { createRedis, ping, type RedisClient } from '@flexprice/runtime';
 import { Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
@@ -6,10 +6,11 @@ import type { Config } from './config.js';
 import { createCustomerFetcher } from './customer-fetcher.js';
 import { createCustomerStore } from './customer-store.js';
 import { syncCustomers } from './customer-sync.js';
+import { createEntityMarks } from './entity-marks.js';
 import { createFlexpriceApi, type FlexpriceApi } from './flexprice-api.js';
-import { createForwarder } from './forwarder.js';
+import { createForwardTargets } from './forward-targets.js';
 import type { createCustomerApplier } from './handlers/customer.js';
-import { createHandlers, handledFamilies } from './handlers/registry.js';
+import { consumedFamilies, createHandlers } from './handlers/registry.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { createProcessor } from './processor.js';
 import { startWorkerPool } from './workers.js';
@@ -36,8 +37,8 @@ export function createApiClient(config: Config, metrics: WorkerMetrics) {
 }
 
 /**
- * The worker's parts, wired and running: the store on its own patient connection, the forwarder,
- * Flexprice's API when a key is set, the handlers, one BullMQ worker per handled family, and the
+ * The worker's parts, wired and running: the store on its own patient connection, a forwarder per
+ * route, Flexprice's API when a key is set, the handlers, one BullMQ worker per consumed family, and the
  * scheduled reconciler when CUSTOMER_SYNC_INTERVAL is set. `main.ts` adds health and shutdown;
  * tests use the same wiring against their own Redis.
  */
@@ -46,23 +47,29 @@ export function startWorker(config: Config, logger: Logger) {
   storeRedis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'store connection error'));
   const store = createCustomerStore(storeRedis, config.store);
   const metrics = createWorkerMetrics();
-  const forward = config.forward ? createForwarder({ ...config.forward, observe: metrics.forwarded }) : undefined;
+  const targets = createForwardTargets(config.routes, metrics.forwarded);
   const api = createApiClient(config, metrics);
   const jobsInFlight = { count: 0 };
   const deps = {
     store,
-    forward,
-    forwardTimeoutMs: config.forward?.timeoutMs,
-    onForwardWait: () => metrics.forwardWaited(queueNameOf('customer')),
+    forward: targets.customer,
+    onForwardWait: (eventType: string) => metrics.forwardWaited(queueNameOf(familyOf(eventType as EventType))),
     onApplied: (source: 'webhook' | 'api' | 'sync') => metrics.customerApplied(source),
     fetcher: api && createCustomerFetcher(api, { activeJobs: () => jobsInFlight.count }),
     servesEnvironment: api?.servesEnvironment,
     jobsInFlight,
   };
-  const handlers = createHandlers(deps);
-  const families = handledFamilies(handlers);
-  // Queue handles for the gauges only (counts read on scrape), on the store's connection.
-  const queues = families.map((family) => {
+  const marks = createEntityMarks(storeRedis, {
+    prefix: config.store.prefix,
+    processedTtlSeconds: config.store.processedTtlSeconds,
+    markTtlSeconds: config.entityMarkTtlSeconds,
+  });
+  const handlers = createHandlers({ ...deps, marks, routes: targets.routes });
+  const families = consumedFamilies(config.enqueueEvents);
+  // Queue handles for the gauges only (counts read on scrape), on the store's connection: every
+  // family, consumed or not, so that jobs nobody drains (queued under an older ENQUEUE_EVENTS)
+  // show in the oldest-waiting age and its alert.
+  const queues = FAMILIES.map((family) => {
     const queue = new Queue(queueNameOf(family), { connection: storeRedis, prefix: config.queue.prefix });
     queue.on('error', () => {});
     metrics.watch({

@@ -219,7 +219,7 @@ describe('exactly once in effect', () => {
       // One run forwards; the other found the forward in flight (and would be retried) or done.
       expect(results).toContain('sent');
       expect(results.filter((r) => r !== 'sent')).toEqual([
-        expect.stringMatching(/^(already|a forward of this customer is in flight; retry later)$/),
+        expect.stringMatching(/^(already|a forward of this entity is in flight; retry later)$/),
       ]);
       expect(target.received).toHaveLength(1);
       expect(target.received[0]?.headers['webhook-id']).toBe(job.data.receipt.idempotencyKey);

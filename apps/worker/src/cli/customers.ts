@@ -19,7 +19,7 @@ import { loadConfig } from '../config.js';
 import { createCustomerStore } from '../customer-store.js';
 import { syncCustomers } from '../customer-sync.js';
 import { createFlexpriceApi } from '../flexprice-api.js';
-import { createForwarder } from '../forwarder.js';
+import { createForwardTargets } from '../forward-targets.js';
 
 const USAGE = `usage:
   pnpm customers get <flexprice id>
@@ -89,10 +89,9 @@ async function sync(since: string | undefined, dryRun: boolean): Promise<number>
   const log = pino({ level: config.logLevel === 'info' ? 'warn' : config.logLevel }, pino.destination(2));
   try {
     const store = createCustomerStore(redis, config.store);
-    const forward = config.forward ? createForwarder(config.forward) : undefined;
     const summary = await syncCustomers({
       api: createFlexpriceApi(config.api),
-      applier: { store, forward, forwardTimeoutMs: config.forward?.timeoutMs },
+      applier: { store, forward: createForwardTargets(config.routes).customer },
       redis,
       prefix: config.store.prefix,
       log,

@@ -1,122 +1,78 @@
-import { randomUUID } from 'node:crypto';
-import { acceptedMicrosOf, type CustomerEvent, payloadVersionOf, stateVersion } from '@flexprice/contracts';
-import { DelayedError, UnrecoverableError } from 'bullmq';
-import type { Logger } from 'pino';
+import { acceptedMicrosOf, type CustomerEvent, eventVersion } from '@flexprice/contracts';
+import { UnrecoverableError } from 'bullmq';
 import { type CustomerState, stateFromApi, tombstoneFromWebhook } from '../customer-api-state.js';
 import type { CustomerFetcher } from '../customer-fetcher.js';
 import type { CustomerStore } from '../customer-store.js';
 import { FlexpriceApiError } from '../flexprice-api.js';
 import type { Forward } from '../forwarder.js';
+import { type ApplyContext, createOrderedForward, jobApplyContext } from '../ordered-forward.js';
+import type { Mark } from '../versioned-store.js';
 import type { HandlerContext, HandlerResult } from './types.js';
+
+/** A forward target, with what it takes. */
+export interface ForwardTarget {
+  send: Forward;
+  /** Its timeout: the forward lock outlives it. */
+  timeoutMs: number;
+  /** Whether it takes this event type (a route's pattern may leave some customer events out). */
+  takes: (eventType: string) => boolean;
+}
 
 export interface CustomerHandlerDeps {
   store: CustomerStore;
-  /** Unset when CUSTOMER_FORWARD_URL is not configured. */
-  forward: Forward | undefined;
+  /** The customer route (CUSTOMER_FORWARD_URL, or a FORWARD_ROUTES pattern); unset: store only. */
+  forward: ForwardTarget | undefined;
   /** Set with FLEXPRICE_API_KEY: each job reads the customer's state from the API. */
   fetcher?: CustomerFetcher | undefined;
   /** Whether the API key serves an environment (undefined: not known yet). */
-  servesEnvironment?: (environmentId: string) => boolean | undefined;
+  servesEnvironment?: ((environmentId: string) => boolean | undefined) | undefined;
   /** Customer jobs running in this process now (the fetcher batches while they wait). */
   jobsInFlight?: { count: number };
-  /** How long a forward may take (CUSTOMER_FORWARD_TIMEOUT_MS): the forward lock outlives it. */
-  forwardTimeoutMs?: number | undefined;
   /** Counts a job stepping aside while another forward of its customer is in flight. */
-  onForwardWait?: () => void;
+  onForwardWait?: ((eventType: string) => void) | undefined;
   /** Counts a state this process stored, by where it came from. */
-  onApplied?: (source: CustomerState['source']) => void;
+  onApplied?: ((source: CustomerState['source']) => void) | undefined;
   /** Random source of the lock-wait jitter (tests make it fixed). */
-  random?: () => number;
+  random?: (() => number) | undefined;
 }
-
-/**
- * The forward lock outlives the forward's own timeout by this much (the scripts around it take
- * milliseconds). A worker that dies mid-forward holds its customer's lock no longer than that.
- */
-const LOCK_MARGIN_MS = 2_000;
 
 /** The version of the state a webhook job carries (contracts' `versions.ts`). */
 export function customerVersion(event: CustomerEvent, context: Pick<HandlerContext, 'job' | 'receipt'>): string {
-  return stateVersion({
-    deleted: event.event_type === 'customer.deleted',
-    payloadTime: payloadVersionOf(event.event_type, event),
-    acceptedMicros: acceptedMicrosOf(context.receipt),
-    tieBreak: context.job.id ?? '',
-  });
-}
-
-export interface ApplyContext {
-  /** The idempotency key the forward carries as `webhook-id`. */
-  idempotencyKey: string;
-  requestId: string;
-  log: Logger;
-  /**
-   * Another forward of this customer is in flight: wait `ms`, then the state is decided again. A
-   * job steps aside in BullMQ (and never returns); the reconciler sleeps.
-   */
-  stepAside: (ms: number) => Promise<void>;
+  return eventVersion(event.event_type, event, context.receipt, context.job.id ?? '');
 }
 
 /**
  * Stores a customer's state if it is newer than the stored one (tombstones final), then forwards
- * it, one forward per customer at a time and never an older state after a newer one was
- * acknowledged:
- *
- * - superseded before its forward succeeded (on a retry, a replay or while waiting): done as
- *   `skipped_stale` without forwarding; the newer state's own job forwards that one;
- * - another forward of the customer in flight: step aside for a moment and decide again;
- * - a forward repeated after a crash between the target's 2xx and our record of it carries the
- *   same `webhook-id`, and the version lets the target apply only what is newer.
+ * it through the ordered forward (`ordered-forward.ts`): one forward per customer at a time, never
+ * an older state after a newer one was acknowledged. The body is the event with its `version`.
  */
 export function createCustomerApplier(deps: Omit<CustomerHandlerDeps, 'fetcher'>) {
-  const { store, forward, onForwardWait, onApplied, random = Math.random } = deps;
-  const lockTtlMs = (deps.forwardTimeoutMs ?? 10_000) + LOCK_MARGIN_MS;
+  const { store, forward, onApplied } = deps;
+  const shared = { onForwardWait: deps.onForwardWait, random: deps.random };
+  const forwarding = createOrderedForward({
+    ...shared,
+    forward: forward?.send,
+    forwardTimeoutMs: forward?.timeoutMs ?? 0,
+  });
+  const storing = createOrderedForward({ ...shared, forward: undefined, forwardTimeoutMs: 0 });
 
   return async function applyState(state: CustomerState, context: ApplyContext): Promise<HandlerResult> {
     const { event } = state;
-    for (;;) {
-      const lock = forward ? { token: randomUUID(), ttlMs: lockTtlMs } : undefined;
-      const applied = await store.apply(event, {
-        version: state.version,
-        idempotencyKey: context.idempotencyKey,
-        pinToDelivery: state.pinToDelivery,
-        lock,
-      });
-      const { forward: gate, version } = applied;
-      if (applied.outcome === 'skipped_stale' || applied.outcome === 'skipped_tombstone') {
-        return { outcome: applied.outcome, forwarded: 'skipped' };
-      }
-      // `current`: an earlier try of this job stored it; `unchanged`: another job stored this very state.
-      const outcome = applied.outcome === 'unchanged' ? 'unchanged' : 'applied';
-      if (applied.outcome === 'applied') onApplied?.(state.source);
-      if (applied.outcome === 'current') context.log.info({ version }, 'this state was stored by an earlier try');
-      if (!forward || !lock) return { outcome, forwarded: 'disabled' };
-      if (gate === 'already') return { outcome, forwarded: 'already' };
-      if (gate === 'busy') {
-        // Retried well within a forward's time, with jitter so that waiting jobs do not come back together.
-        const waitMs = Math.round(50 + random() * 200);
-        context.log.debug({ waitMs }, 'a forward of this customer is in flight: waiting for it');
-        onForwardWait?.();
-        await context.stepAside(waitMs);
-        continue;
-      }
-
-      try {
-        const { status } = await forward({
-          id: context.idempotencyKey,
-          eventType: event.event_type,
-          requestId: context.requestId,
-          version,
-          body: { ...event, version },
-        });
-        context.log.debug({ status, version }, 'forwarded');
-      } catch (error) {
-        await store.releaseForward(event.customer.id, lock.token).catch(() => undefined);
-        throw error;
-      }
-      await store.forwarded(event.customer.id, version, lock.token);
-      return { outcome, forwarded: 'sent' };
-    }
+    const id = event.customer.id;
+    const ordered = forward?.takes(event.event_type) ? forwarding : storing;
+    const mark: Mark = {
+      apply: (lock) =>
+        store.apply(event, {
+          version: state.version,
+          idempotencyKey: context.idempotencyKey,
+          pinToDelivery: state.pinToDelivery,
+          lock,
+        }),
+      forwarded: (version, token) => store.forwarded(id, version, token),
+      release: (token) => store.releaseForward(id, token),
+    };
+    const outgoing = { eventType: event.event_type, body: (version: string) => ({ ...event, version }) };
+    return ordered(mark, outgoing, context, () => onApplied?.(state.source));
   };
 }
 
@@ -160,7 +116,7 @@ export function createCustomerHandler(deps: CustomerHandlerDeps) {
   }
 
   return async function handleCustomerEvent(event: CustomerEvent, context: HandlerContext): Promise<HandlerResult> {
-    const { job, token, receipt, log } = context;
+    const { receipt } = context;
     const inFlight = deps.jobsInFlight ?? { count: 0 };
     inFlight.count += 1;
     let state: CustomerState;
@@ -176,15 +132,6 @@ export function createCustomerHandler(deps: CustomerHandlerDeps) {
     } finally {
       inFlight.count -= 1;
     }
-    return applyState(state, {
-      idempotencyKey: receipt.idempotencyKey,
-      requestId: receipt.requestId,
-      log,
-      async stepAside(ms) {
-        if (token === undefined) throw new Error('a forward of this customer is in flight; retry later');
-        await job.moveToDelayed(Date.now() + ms, token);
-        throw new DelayedError();
-      },
-    });
+    return applyState(state, jobApplyContext(context));
   };
 }

@@ -1,25 +1,49 @@
-import { type EventType, type Family, familyOf } from '@flexprice/contracts';
+import { BUILT_IN_FAMILIES, type EventType, type Family, familyOf } from '@flexprice/contracts';
+import type { EntityMarks } from '../entity-marks.js';
+import type { ForwardTargets } from '../forward-targets.js';
 import { type CustomerHandlerDeps, createCustomerHandler } from './customer.js';
-import type { HandlerRegistry } from './types.js';
+import { createRouteHandler } from './forward.js';
+import type { Handler, HandlerRegistry } from './types.js';
 
-export type HandlerDeps = CustomerHandlerDeps;
+export interface HandlerDeps extends CustomerHandlerDeps {
+  /** The version marks of the entities forwarded by route. */
+  marks: EntityMarks;
+  routes: ForwardTargets['routes'];
+}
 
 /**
- * The one place that says which events the worker processes, and how. A family's queue gets a
- * worker only when at least one of its events has a handler here; jobs of other families wait in
- * their queues until one is added (and the receiver only queues what ENQUEUE_EVENTS routes).
+ * The one place that says which events the worker processes, and how: customer events by the
+ * customer store (and its route, when there is one; contracts' BUILT_IN_FAMILIES says the
+ * receivers they need no route, and a test holds the two together), every other routed event by its route's
+ * ordered forward. An event type with neither has no handler: its job fails for good, visibly.
  */
 export function createHandlers(deps: HandlerDeps): HandlerRegistry {
   const customer = createCustomerHandler(deps);
-  return {
+  const registry: HandlerRegistry = {
     'customer.created': customer,
     'customer.updated': customer,
     'customer.deleted': customer,
   };
+  for (const { route, target } of deps.routes) {
+    const handler = createRouteHandler({
+      marks: deps.marks,
+      url: route.url,
+      target,
+      onForwardWait: deps.onForwardWait,
+      random: deps.random,
+    });
+    for (const type of route.claims) {
+      if (BUILT_IN_FAMILIES.includes(familyOf(type))) continue;
+      (registry as Record<EventType, Handler<EventType>>)[type] = handler;
+    }
+  }
+  return registry;
 }
 
-/** The families that have at least one handler: one BullMQ worker each. */
-export function handledFamilies(handlers: HandlerRegistry): Family[] {
-  const types = Object.keys(handlers) as EventType[];
-  return [...new Set(types.map(familyOf))];
+/**
+ * The families the worker consumes: every family ENQUEUE_EVENTS queues, and the built-in ones
+ * always (one BullMQ worker each).
+ */
+export function consumedFamilies(enqueued: readonly EventType[]): Family[] {
+  return [...new Set([...BUILT_IN_FAMILIES, ...enqueued.map(familyOf)])];
 }

@@ -3,6 +3,8 @@ import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 
 export interface HandlerContext {
+  /** The job's event type (for alerts delivered without `event_type`, the one inferred). */
+  eventType: EventType;
   job: Job;
   /** The processor's lock token: what `job.moveToDelayed` needs. Absent when called outside a worker. */
   token?: string | undefined;

@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto';
+import type { Family } from '@flexprice/contracts';
+import type { RedisClient } from '@flexprice/runtime';
+import { keyPart, type Mark, versionedCommands } from './versioned-store.js';
+
+/**
+ * The order of what each forward target got, per entity, for the families forwarded by route
+ * (invoices, subscriptions, wallets, …), under the store prefix:
+ *
+ *   <prefix>:entity:<family>:<target>:<entity id>       hash: newest version seen, newest acknowledged
+ *   <prefix>:entity-lock:<family>:<target>:<entity id>  string: held while a forward is in flight
+ *
+ * `<target>` is a short hash of the route's URL: each target gets its own ordered stream (two
+ * routes for one family's events never hold each other up, nor skip each other's events), and a
+ * new URL starts with a clean slate. Only versions are kept, never payloads, and a record expires
+ * ENTITY_MARK_TTL_SECONDS after its last event (a replay older than that is forwarded unchecked).
+ */
+export interface EntityMarkOptions {
+  prefix: string;
+  /** How long a delivery's first version is remembered (PROCESSED_TTL_SECONDS). */
+  processedTtlSeconds: number;
+  /** How long a record lives after its last event (ENTITY_MARK_TTL_SECONDS). */
+  markTtlSeconds: number;
+  now?: () => number;
+}
+
+export interface EntityMarkRequest {
+  family: Family;
+  /** The route's URL. */
+  target: string;
+  entityId: string;
+  eventType: string;
+  version: string;
+  idempotencyKey: string;
+  deleting: boolean;
+  /** The delivery had an id (Svix): pin its first job's version (`versioned-store.ts`). */
+  pinToDelivery: boolean;
+}
+
+export const targetKey = (url: string) => createHash('sha256').update(url).digest('hex').slice(0, 12);
+
+export function createEntityMarks(redis: RedisClient, options: EntityMarkOptions) {
+  const { prefix } = options;
+  const now = options.now ?? Date.now;
+  const commands = versionedCommands(redis);
+
+  const keysOf = (family: Family, target: string, entityId: string) => {
+    const path = `${family}:${targetKey(target)}:${keyPart(entityId)}`;
+    return { record: `${prefix}:entity:${path}`, lock: `${prefix}:entity-lock:${path}` };
+  };
+
+  return {
+    keysOf,
+
+    /** The versioned steps of one entity's stream to one target, for one job. */
+    mark(request: EntityMarkRequest): Mark {
+      const keys = {
+        ...keysOf(request.family, request.target, request.entityId),
+        delivery: `${prefix}:delivery:${request.idempotencyKey}`,
+      };
+      return {
+        apply: (lock) =>
+          commands.apply(keys, {
+            version: request.version,
+            idempotencyKey: request.idempotencyKey,
+            deleting: request.deleting,
+            pinTtlSeconds: request.pinToDelivery ? options.processedTtlSeconds : 0,
+            lock,
+            ordering: 'event',
+            recordTtlSeconds: options.markTtlSeconds,
+            id: request.entityId,
+            fields: { last_event_type: request.eventType },
+            now: now(),
+          }),
+        forwarded: (version, token) => commands.forwarded(keys, version, token),
+        release: (token) => commands.release(keys, token),
+      };
+    },
+  };
+}
+
+export type EntityMarks = ReturnType<typeof createEntityMarks>;

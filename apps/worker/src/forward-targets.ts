@@ -1,0 +1,33 @@
+import { type EventType, familyOf } from '@flexprice/contracts';
+import type { RouteConfig } from './config.js';
+import { createForwarder } from './forwarder.js';
+import type { ForwardTarget } from './handlers/customer.js';
+import type { ForwardStatusClass } from './metrics.js';
+
+/** One signed forwarder per route, in route order (the first match wins). */
+export function createForwardTargets(
+  routes: readonly RouteConfig[],
+  /** Times each forward by route and answer class (Prometheus). */
+  observe?: (route: string, statusClass: ForwardStatusClass, seconds: number) => void,
+) {
+  const built = routes.map((route) => {
+    const target: ForwardTarget = {
+      send: createForwarder({
+        url: route.url,
+        secrets: route.secrets,
+        timeoutMs: route.timeoutMs,
+        ...(observe && { observe: (statusClass, seconds) => observe(route.pattern, statusClass, seconds) }),
+      }),
+      timeoutMs: route.timeoutMs,
+      takes: (eventType) => route.claims.includes(eventType as EventType),
+    };
+    return { route, target };
+  });
+  return {
+    routes: built,
+    /** The customer route: the one target of every routed customer event (the config checks it). */
+    customer: built.find(({ route }) => route.claims.some((type) => familyOf(type) === 'customer'))?.target,
+  };
+}
+
+export type ForwardTargets = ReturnType<typeof createForwardTargets>;

@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import { DelayedError } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Forward } from './forwarder.js';
+import type { HandlerContext, HandlerResult } from './handlers/types.js';
+import type { Mark } from './versioned-store.js';
+
+/**
+ * The forward lock outlives the forward's own timeout by this much (the scripts around it take
+ * milliseconds). A worker that dies mid-forward holds its entity's lock no longer than that.
+ */
+const LOCK_MARGIN_MS = 2_000;
+
+export interface ApplyContext {
+  /** The idempotency key the forward carries as `webhook-id`. */
+  idempotencyKey: string;
+  requestId: string;
+  log: Logger;
+  /**
+   * Another forward of this entity is in flight: wait `ms`, then the version is decided again. A
+   * job steps aside in BullMQ (and never returns); the reconciler sleeps.
+   */
+  stepAside: (ms: number) => Promise<void>;
+}
+
+/** What a job's step aside is: back to the delayed set for `ms`, no attempt spent. */
+export function jobApplyContext({ job, token, receipt, log }: HandlerContext): ApplyContext {
+  return {
+    idempotencyKey: receipt.idempotencyKey,
+    requestId: receipt.requestId,
+    log,
+    async stepAside(ms) {
+      if (token === undefined) throw new Error('a forward of this entity is in flight; retry later');
+      await job.moveToDelayed(Date.now() + ms, token);
+      throw new DelayedError();
+    },
+  };
+}
+
+export interface Outgoing {
+  eventType: string;
+  /** The body to send, given the version applied (a delivery's first version may stand for it). */
+  body: (version: string) => unknown;
+}
+
+export interface OrderedForwardOptions {
+  /** Unset: store only, nothing is forwarded. */
+  forward: Forward | undefined;
+  /** The forward's timeout: the lock outlives it. */
+  forwardTimeoutMs: number;
+  /** Counts a job stepping aside while another forward of its entity is in flight. */
+  onForwardWait?: ((eventType: string) => void) | undefined;
+  /** Random source of the lock-wait jitter (tests make it fixed). */
+  random?: (() => number) | undefined;
+}
+
+/**
+ * Applies a version to its mark, then forwards it, one forward per entity at a time and never an
+ * older version after a newer one was acknowledged:
+ *
+ * - superseded before its forward succeeded (on a retry, a replay or while waiting): done as
+ *   `skipped_stale` without forwarding; the newer version's own job forwards that one;
+ * - another forward of the entity in flight: step aside for a moment and decide again;
+ * - a forward repeated after a crash between the target's 2xx and our record of it carries the
+ *   same `webhook-id`, and `x-entity-version` lets the target apply only what is newer.
+ */
+export function createOrderedForward(options: OrderedForwardOptions) {
+  const { forward, onForwardWait, random = Math.random } = options;
+  const lockTtlMs = options.forwardTimeoutMs + LOCK_MARGIN_MS;
+
+  return async function applyAndForward(
+    mark: Mark,
+    outgoing: Outgoing,
+    context: ApplyContext,
+    onApplied?: () => void,
+  ): Promise<HandlerResult> {
+    for (;;) {
+      const lock = forward ? { token: randomUUID(), ttlMs: lockTtlMs } : undefined;
+      const applied = await mark.apply(lock);
+      const { forward: gate, version } = applied;
+      if (applied.outcome === 'skipped_stale' || applied.outcome === 'skipped_tombstone') {
+        return { outcome: applied.outcome, forwarded: 'skipped' };
+      }
+      // `current`: an earlier try of this job stored it; `unchanged`: another job stored this very state.
+      const outcome = applied.outcome === 'unchanged' ? 'unchanged' : 'applied';
+      if (applied.outcome === 'applied') onApplied?.();
+      if (applied.outcome === 'current') context.log.info({ version }, 'this version was stored by an earlier try');
+      if (!forward || !lock) return { outcome, forwarded: 'disabled' };
+      if (gate === 'already') return { outcome, forwarded: 'already' };
+      if (gate === 'busy') {
+        // Retried well within a forward's time, with jitter so that waiting jobs do not come back together.
+        const waitMs = Math.round(50 + random() * 200);
+        context.log.debug({ waitMs }, 'a forward of this entity is in flight: waiting for it');
+        onForwardWait?.(outgoing.eventType);
+        await context.stepAside(waitMs);
+        continue;
+      }
+
+      try {
+        const { status } = await forward({
+          id: context.idempotencyKey,
+          eventType: outgoing.eventType,
+          requestId: context.requestId,
+          version,
+          body: outgoing.body(version),
+        });
+        context.log.debug({ status, version }, 'forwarded');
+      } catch (error) {
+        await mark.release(lock.token).catch(() => undefined);
+        throw error;
+      }
+      await mark.forwarded(version, lock.token);
+      return { outcome, forwarded: 'sent' };
+    }
+  };
+}
+
+export type OrderedForward = ReturnType<typeof createOrderedForward>;
