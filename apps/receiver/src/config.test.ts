@@ -107,11 +107,28 @@ describe('loadConfig', () => {
       { FLEXPRICE_WEBHOOK_AUTH: 'none', ENQUEUE_EVENTS: 'customer.*,custmer.created' },
       'ENQUEUE_EVENTS: "custmer.created" match no Flexprice event type',
     ],
+    [
+      { FLEXPRICE_WEBHOOK_AUTH: 'none', ENQUEUE_EVENTS: 'customer.*,invoice.update.finalized' },
+      'ENQUEUE_EVENTS: queues invoice.update.finalized, which nothing processes: add a route to FORWARD_ROUTES',
+    ],
+    [
+      { FLEXPRICE_WEBHOOK_AUTH: 'none', ENQUEUE_EVENTS: 'invoice.*', FORWARD_ROUTES: 'invoice.*=ftp://billing' },
+      'FORWARD_ROUTES: invoice.*: "ftp://billing" is not an http(s) URL',
+    ],
   ])('rejects %j', (env, expected) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toContain(expected);
     expect(problems[0]).not.toContain('hunter2');
+  });
+
+  it('queues routed families, given the routes the workers have', () => {
+    const config = loadConfig({
+      FLEXPRICE_WEBHOOK_AUTH: 'none',
+      ENQUEUE_EVENTS: 'customer.*,invoice.update.finalized',
+      FORWARD_ROUTES: 'invoice.*=https://billing.internal/hooks',
+    });
+    expect(config.queue.enqueueEvents).toContain('invoice.update.finalized');
   });
 
   it('reads the static header name case-insensitively', () => {

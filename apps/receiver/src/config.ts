@@ -1,4 +1,4 @@
-import { compileEventFilter, type EventType } from '@flexprice/contracts';
+import { compileEventFilter, type EventType, parseForwardRoutes, unprocessedProblem } from '@flexprice/contracts';
 import {
   ConfigError,
   checkRedisEnv,
@@ -42,6 +42,9 @@ const envSchema = z
     MAX_BODY_BYTES: wholeNumber(1024, 64 * 1024 * 1024).default(1024 * 1024),
     // Which event types are queued (patterns with `*`); the rest is acknowledged and ignored.
     ENQUEUE_EVENTS: z.string().default('customer.*'),
+    // The workers' forward routes (`pattern=url`, read here only to refuse queuing what nothing
+    // would process): every queued type needs a route, customer events aside.
+    FORWARD_ROUTES: optionalText,
     // How long a delivery id / body hash is remembered; Svix retries for ~27 h, replays come later.
     DEDUPE_TTL_SECONDS: wholeNumber(60).default(72 * 3600),
     // Tries per job before it lands in the failed (dead-letter) set.
@@ -114,6 +117,13 @@ const envSchema = z
         message: `${filter.unmatched.map((p) => `"${p}"`).join(', ')} match no Flexprice event type`,
       });
     }
+    // Acknowledging what no worker will process would lose it: the same check as the worker's.
+    const routes = parseForwardRoutes(env.FORWARD_ROUTES);
+    if (!routes.ok) {
+      for (const message of routes.problems) ctx.addIssue({ code: 'custom', path: ['FORWARD_ROUTES'], message });
+    }
+    const unprocessed = filter.ok && routes.ok ? unprocessedProblem(filter.selected, routes.routes) : undefined;
+    if (unprocessed !== undefined) ctx.addIssue({ code: 'custom', path: ['ENQUEUE_EVENTS'], message: unprocessed });
   });
 
 /** Every variable this app reads, for the deployment files' checks. */

@@ -176,6 +176,35 @@ describe('.env.example', () => {
     expect(() => loadDashboardConfig({ ...envExample, ...dashboard?.environment })).not.toThrow();
   });
 
+  it('gives the receiver and the worker one routing configuration, and both refuse what nothing would process', () => {
+    for (const name of ['ENQUEUE_EVENTS', 'FORWARD_ROUTES']) {
+      expect(RECEIVER_ENV, name).toContain(name);
+      expect(WORKER_ENV, name).toContain(name);
+      // From the shared env file only: a service-level value would let the two disagree.
+      expect(receiver?.environment?.[name], name).toBeUndefined();
+      expect(worker?.environment?.[name], name).toBeUndefined();
+    }
+    expect(receiver?.env_file).toEqual(worker?.env_file);
+    // The worked example of .env.example, commented out there.
+    const commented = (name: string) =>
+      new RegExp(`^# ${name}=(.*)$`, 'm').exec(read('.env.example'))?.[1] ?? `(no commented ${name})`;
+    const routed = {
+      ...envExample,
+      ENQUEUE_EVENTS: commented('ENQUEUE_EVENTS'),
+      FORWARD_ROUTES: commented('FORWARD_ROUTES'),
+      FORWARD_SECRET: commented('FORWARD_SECRET'),
+    };
+    expect(() => loadReceiverConfig({ ...routed, ...receiver?.environment })).not.toThrow();
+    expect(loadWorkerConfig({ ...routed, ...worker?.environment }).routes.map((r) => r.pattern)).toContain('invoice.*');
+    const unrouted = { ...routed, FORWARD_ROUTES: '' };
+    expect(() => loadReceiverConfig({ ...unrouted, ...receiver?.environment })).toThrow(
+      /ENQUEUE_EVENTS: queues invoice\.update\.finalized.*FORWARD_ROUTES/,
+    );
+    expect(() => loadWorkerConfig({ ...unrouted, ...worker?.environment })).toThrow(
+      /ENQUEUE_EVENTS: queues invoice\.update\.finalized.*FORWARD_ROUTES/,
+    );
+  });
+
   it('holds placeholders only', () => {
     for (const [name, value] of Object.entries(envExample)) {
       if (!/SECRET|TOKEN|PASSWORD/.test(name)) continue;

@@ -299,7 +299,7 @@ describe('what is not queued is acknowledged and ignored', () => {
 });
 
 redisTest('with every event routed, the documented example as printed is refused with 422', async ({ redis }) => {
-  const receiver = await startReceiver(redis.url, { ENQUEUE_EVENTS: '*' });
+  const receiver = await startReceiver(redis.url, { ENQUEUE_EVENTS: '*', FORWARD_ROUTES: '*=http://127.0.0.1:9/all' });
   try {
     const body = JSON.stringify(docsCustomerCreatedAsPrinted());
     const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body));
@@ -313,7 +313,10 @@ redisTest('with every event routed, the documented example as printed is refused
 });
 
 redisTest('a natively delivered spend alert (no event_type) is queued under its inferred type', async ({ redis }) => {
-  const receiver = await startReceiver(redis.url, { ENQUEUE_EVENTS: 'subscription.*' });
+  const receiver = await startReceiver(redis.url, {
+    ENQUEUE_EVENTS: 'subscription.*',
+    FORWARD_ROUTES: 'subscription.*=http://127.0.0.1:9/subscriptions',
+  });
   try {
     const body = JSON.stringify(FAMILY_FIXTURES.spend_alert[0]);
     const res = await receiver.post('/webhooks/flexprice', body, signedHeaders(body));
