@@ -1,0 +1,33 @@
+import { BUILT_IN_FAMILIES, EVENT_TYPES, familyOf, parseForwardRoutes } from '@flexprice/contracts';
+import { describe, expect, it } from 'vitest';
+import type { CustomerStore } from '../customer-store.js';
+import type { EntityMarks } from '../entity-marks.js';
+import { createForwardTargets } from '../forward-targets.js';
+import { consumedFamilies, createHandlers } from './registry.js';
+
+// The store and marks are never called here: only which event types get a handler is looked at.
+const deps = { store: {} as CustomerStore, forward: undefined, marks: {} as EntityMarks };
+
+describe('the handler registry', () => {
+  it('handles without a route exactly the families contracts call built in (what the receivers rely on)', () => {
+    const handled = Object.keys(createHandlers({ ...deps, routes: [] })).sort();
+    expect(handled).toEqual(EVENT_TYPES.filter((type) => BUILT_IN_FAMILIES.includes(familyOf(type))).sort());
+  });
+
+  it('gives every routed type a handler, and consumes the built-in families whatever is queued', () => {
+    const parsed = parseForwardRoutes('invoice.*=https://billing.internal/ wallet.created=https://w.internal/');
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    const targets = createForwardTargets(
+      parsed.routes.map((route) => ({
+        ...route,
+        secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
+        timeoutMs: 1000,
+      })),
+    );
+    const handled = Object.keys(createHandlers({ ...deps, routes: targets.routes }));
+    expect(handled).toHaveLength(3 + 6 + 1);
+    expect(handled).toContain('wallet.created');
+    expect(handled).not.toContain('wallet.updated');
+    expect(consumedFamilies(['invoice.update', 'wallet.created'])).toEqual(['customer', 'invoice', 'wallet']);
+  });
+});
