@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
+import { ENTITY_CATALOG, type EventType, familyOf, parseEventAs } from '@flexprice/contracts';
+import { currentCustomer, customerEvent, FAMILY_FIXTURES } from '@flexprice/contracts/fixtures';
 import { freePort, runNode, type TestRedis, uniquePrefix } from '@flexprice/testing';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -182,3 +183,48 @@ export async function startSystem(redis: TestRedis, workerDefaults: Record<strin
 }
 
 export type System = Awaited<ReturnType<typeof startSystem>>;
+
+/** The value at a dotted path of a body, or undefined. */
+function valueAt(body: unknown, path: string): unknown {
+  let value = body;
+  for (const segment of path.split('.')) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<string, unknown>)[segment];
+  }
+  return value;
+}
+
+function setAt(body: Record<string, unknown>, path: string, value: unknown): void {
+  const segments = path.split('.');
+  let parent = body;
+  for (const segment of segments.slice(0, -1)) parent = parent[segment] as Record<string, unknown>;
+  parent[segments.at(-1) as string] = value;
+}
+
+/** Whether the family's fixture for a type carries the payload time the catalog orders it by. */
+export function carriesPayloadTime(type: EventType): boolean {
+  const path = ENTITY_CATALOG[type].version;
+  return path !== null && valueAt(fixtureOf(type), path) !== undefined;
+}
+
+function fixtureOf(type: EventType): Record<string, unknown> {
+  const candidates = FAMILY_FIXTURES[familyOf(type)] as Record<string, unknown>[];
+  const fixture = candidates.find((body) => parseEventAs(type, { ...body, event_type: type }).ok);
+  if (!fixture) throw new Error(`no fixture of ${familyOf(type)} parses as ${type}`);
+  return fixture;
+}
+
+/**
+ * A realistic body of `type` about entity `id`, carrying `test_seq: seq` at the top level (the
+ * schemas keep unknown fields) and, where its fixture has a payload time, one that grows with seq.
+ */
+export function familyBody(type: EventType, id: string, seq: number): Record<string, unknown> {
+  const body = structuredClone({ ...fixtureOf(type), event_type: type }) as Record<string, unknown>;
+  const { id: idPath, version } = ENTITY_CATALOG[type];
+  if (idPath !== null) setAt(body, idPath, id);
+  if (version !== null && carriesPayloadTime(type)) {
+    setAt(body, version, new Date(Date.UTC(2026, 7, 20, 10) + seq * 1000).toISOString());
+  }
+  body.test_seq = seq;
+  return body;
+}
