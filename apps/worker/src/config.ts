@@ -1,6 +1,6 @@
 import {
-  BUILT_IN_FAMILIES,
   compileEventFilter,
+  EVENT_TYPES,
   type EventType,
   type ForwardRoute,
   familyOf,
@@ -163,9 +163,9 @@ function routingOf(env: Env): {
   if (problem !== undefined) problems.push(['ENQUEUE_EVENTS', problem]);
   // The customer store orders forwards per customer: one target for all its events.
   const customerTargets = new Set(
-    BUILT_IN_FAMILIES.flatMap((family) =>
-      enqueued.filter((type) => familyOf(type) === family).map((type) => routeFor(routes, type)?.url),
-    ).filter((url) => url !== undefined),
+    EVENT_TYPES.filter((type) => familyOf(type) === 'customer')
+      .map((type) => routeFor(routes, type)?.url)
+      .filter((url) => url !== undefined),
   );
   if (customerTargets.size > 1) {
     problems.push([

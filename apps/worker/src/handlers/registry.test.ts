@@ -1,4 +1,4 @@
-import { BUILT_IN_FAMILIES, EVENT_TYPES, familyOf, parseForwardRoutes } from '@flexprice/contracts';
+import { BUILT_IN_HANDLERS, parseForwardRoutes } from '@flexprice/contracts';
 import { describe, expect, it } from 'vitest';
 import type { CustomerStore } from '../customer-store.js';
 import type { EntityMarks } from '../entity-marks.js';
@@ -9,9 +9,9 @@ import { consumedFamilies, createHandlers } from './registry.js';
 const deps = { store: {} as CustomerStore, forward: undefined, marks: {} as EntityMarks };
 
 describe('the handler registry', () => {
-  it('handles without a route exactly the families contracts call built in (what the receivers rely on)', () => {
+  it('handles without a route exactly the types contracts call built in (what the receivers rely on)', () => {
     const handled = Object.keys(createHandlers({ ...deps, routes: [] })).sort();
-    expect(handled).toEqual(EVENT_TYPES.filter((type) => BUILT_IN_FAMILIES.includes(familyOf(type))).sort());
+    expect(handled).toEqual([...BUILT_IN_HANDLERS].sort());
   });
 
   it('gives every routed type a handler, and consumes the built-in families whatever is queued', () => {

@@ -1,4 +1,4 @@
-import { BUILT_IN_FAMILIES, type EventType, type Family, familyOf } from '@flexprice/contracts';
+import { BUILT_IN_HANDLERS, type EventType, type Family, familyOf } from '@flexprice/contracts';
 import type { EntityMarks } from '../entity-marks.js';
 import type { ForwardTargets } from '../forward-targets.js';
 import { type CustomerHandlerDeps, createCustomerHandler } from './customer.js';
@@ -13,7 +13,7 @@ export interface HandlerDeps extends CustomerHandlerDeps {
 
 /**
  * The one place that says which events the worker processes, and how: customer events by the
- * customer store (and its route, when there is one; contracts' BUILT_IN_FAMILIES says the
+ * customer store (and its route, when there is one; contracts' BUILT_IN_HANDLERS tells the
  * receivers they need no route, and a test holds the two together), every other routed event by its route's
  * ordered forward. An event type with neither has no handler: its job fails for good, visibly.
  */
@@ -33,7 +33,7 @@ export function createHandlers(deps: HandlerDeps): HandlerRegistry {
       random: deps.random,
     });
     for (const type of route.claims) {
-      if (BUILT_IN_FAMILIES.includes(familyOf(type))) continue;
+      if (BUILT_IN_HANDLERS.includes(type)) continue;
       (registry as Record<EventType, Handler<EventType>>)[type] = handler;
     }
   }
@@ -45,5 +45,5 @@ export function createHandlers(deps: HandlerDeps): HandlerRegistry {
  * always (one BullMQ worker each).
  */
 export function consumedFamilies(enqueued: readonly EventType[]): Family[] {
-  return [...new Set([...BUILT_IN_FAMILIES, ...enqueued.map(familyOf)])];
+  return [...new Set([...BUILT_IN_HANDLERS, ...enqueued].map(familyOf))];
 }
