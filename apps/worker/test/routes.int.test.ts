@@ -1,6 +1,6 @@
 import { type EventType, queueNameOf, timestampNanos, VERSION_PATTERN } from '@flexprice/contracts';
 import { FAMILY_FIXTURES } from '@flexprice/contracts/fixtures';
-import { redisTest } from '@flexprice/testing';
+import { metricValue, redisTest } from '@flexprice/testing';
 import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
@@ -186,5 +186,27 @@ describe('ordered per entity', () => {
     const { job: done } = await settled(queue, late);
     expect(done.returnvalue).toEqual({ outcome: 'skipped_tombstone', forwarded: 'skipped' });
     expect(got(target)).toEqual(['feature.deleted gone']);
+  });
+});
+
+describe('nothing waits unseen', () => {
+  redisTest("a queue no worker consumes still shows its waiting jobs and the oldest one's age", async ({ redis }) => {
+    // Queued under an older ENQUEUE_EVENTS: this worker consumes customers only.
+    const worker = await startTestWorker(redis.url);
+    const queue = new Queue(queueNameOf('wallet'), { connection: { url: redis.url }, prefix: worker.prefix });
+    try {
+      await enqueue(queue, 'wallet.created', FAMILY_FIXTURES.wallet[0] as Record<string, unknown>);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const text = await worker.metrics.registry.metrics();
+      expect(metricValue(text, 'flexprice_queue_jobs', { queue: 'flexprice.wallet', state: 'waiting' })).toBe(1);
+      expect(
+        metricValue(text, 'flexprice_queue_oldest_waiting_age_seconds', { queue: 'flexprice.wallet' }),
+      ).toBeGreaterThan(0);
+      expect(metricValue(text, 'flexprice_queue_oldest_waiting_age_seconds', { queue: 'flexprice.invoice' })).toBe(0);
+      expect(await queue.getWaitingCount()).toBe(1);
+    } finally {
+      await worker.close();
+      await queue.close();
+    }
   });
 });
