@@ -16,7 +16,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { idempotencyKey, webhookJobOptions } from '@flexprice/contracts';
-import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
+import { currentCustomer, customerEvent, FAMILY_FIXTURES } from '@flexprice/contracts/fixtures';
 import { startFlexpriceApiStandIn } from '@flexprice/testing/flexprice-api';
 import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
@@ -379,26 +379,37 @@ if (!RECEIVERS_ONLY && !WORKERS_ONLY) {
 
 if (!RECEIVERS_ONLY) {
   // --- 3. Worker drain rate ------------------------------------------------------------------------------
-  async function fill(prefix, count, onCustomer = () => {}) {
-    const queue = new Queue('flexprice.customer', { connection: redis, prefix });
+  // Customer jobs, or with `invoices` invoice.update.payment jobs about that many invoices in turn.
+  async function fill(prefix, count, onCustomer = () => {}, invoices = undefined) {
+    const queue = new Queue(invoices ? 'flexprice.invoice' : 'flexprice.customer', { connection: redis, prefix });
     await queue.pause();
     const options = webhookJobOptions({ attempts: 10, backoffMs: 1000, keepCompleted: 100_000 });
+    const eventType = invoices ? 'invoice.update.payment' : 'customer.created';
     for (let start = 0; start < count; start += 1000) {
       const batch = [];
       for (let i = start; i < Math.min(start + 1000, count); i += 1) {
         sequence += 1;
-        const event = customerEvent(
-          'customer.created',
-          currentCustomer({ id: `cust_drain_${sequence}`, external_id: `ext-${sequence}` }),
-        );
-        onCustomer(`cust_drain_${sequence}`);
+        const event = invoices
+          ? {
+              event_type: eventType,
+              invoice: {
+                ...FAMILY_FIXTURES.invoice[0].invoice,
+                id: `inv_drain_${i % invoices}`,
+                updated_at: new Date(Date.UTC(2026, 7, 20) + i).toISOString(),
+              },
+            }
+          : customerEvent(
+              'customer.created',
+              currentCustomer({ id: `cust_drain_${sequence}`, external_id: `ext-${sequence}` }),
+            );
+        if (!invoices) onCustomer(`cust_drain_${sequence}`);
         const key = idempotencyKey({
           deliveryId: `msg_drain_${sequence}`,
-          eventType: 'customer.created',
+          eventType,
           rawBody: Buffer.from(''),
         });
         const data = {
-          eventType: 'customer.created',
+          eventType,
           event,
           receipt: {
             receivedAt: new Date().toISOString(),
@@ -409,18 +420,18 @@ if (!RECEIVERS_ONLY) {
             acceptedAt: `${String(Date.now() * 1000 + (sequence % 1000)).padStart(17, '0')}`,
           },
         };
-        batch.push({ name: 'customer.created', data, opts: options });
+        batch.push({ name: eventType, data, opts: options });
       }
       await queue.addBulk(batch);
     }
     return queue;
   }
 
-  async function drain(name, { script, replicas, forward, prefix, api }) {
+  async function drain(name, { script, replicas, forward, prefix, api, invoices }) {
     await redis.flushall();
     // With `api`, a loopback stand-in of Flexprice's API holds every customer: fetch on notify.
     const standIn = api ? await startFlexpriceApiStandIn({ apiKey: API_KEY }) : undefined;
-    const queue = await fill(prefix, JOBS, (id) => standIn?.upsert({ id, name: id }));
+    const queue = await fill(prefix, JOBS, (id) => standIn?.upsert({ id, name: id }), invoices);
     const targetPort = await freePort();
     const target = forward ? start('bench/baselines/forward-target.mjs', { PORT: String(targetPort) }) : undefined;
     const workers = [];
@@ -432,8 +443,15 @@ if (!RECEIVERS_ONLY) {
           QUEUE_PREFIX: prefix,
           WORKER_METRICS_PORT: String(metricsPort),
           WORKER_METRICS_HOST: '127.0.0.1',
-          ...(forward
+          ...(forward && !invoices
             ? { CUSTOMER_FORWARD_URL: `http://127.0.0.1:${targetPort}/`, CUSTOMER_FORWARD_SECRET: FORWARD_SECRET }
+            : {}),
+          ...(invoices
+            ? {
+                ENQUEUE_EVENTS: 'customer.*,invoice.*',
+                FORWARD_ROUTES: `invoice.*=http://127.0.0.1:${targetPort}/`,
+                FORWARD_SECRET,
+              }
             : {}),
           ...(standIn ? { FLEXPRICE_API_KEY: API_KEY, FLEXPRICE_API_URL: standIn.url } : {}),
         }),
@@ -453,7 +471,11 @@ if (!RECEIVERS_ONLY) {
     }
     const seconds = (Date.now() - started) / 1000;
     const failed = (await queue.getJobCounts('failed')).failed;
+    const skipped = invoices
+      ? (await queue.getCompleted(0, JOBS)).filter((job) => job.returnvalue?.outcome === 'skipped_stale').length
+      : undefined;
     results.workers[name] = {
+      ...(skipped !== undefined && { skippedStale: skipped }),
       jobsPerSecond: JOBS / seconds,
       perReplica: JOBS / seconds / replicas,
       replicas,
@@ -489,6 +511,17 @@ if (!RECEIVERS_ONLY) {
       replicas,
       forward: true,
       prefix: 'bull',
+    });
+  }
+  // Routed invoices: every job its own invoice (full parallelism), then 10 invoices changing 1,000
+  // times each (ordering per invoice: forwards of one invoice wait for each other, stale ones skip).
+  for (const invoices of [JOBS, 10]) {
+    await drain(`ours, invoices by route, ${invoices} invoices, 1 replica(s)`, {
+      script: 'apps/worker/dist/main.js',
+      replicas: 1,
+      forward: true,
+      prefix: 'bull',
+      invoices,
     });
   }
 }
@@ -652,11 +685,11 @@ for (const [name, r] of Object.entries(results.redis)) {
 }
 lines.push('');
 lines.push(
-  `workers (drain of ${JOBS} jobs)                                              jobs/s  per replica  failed  API calls/job`,
+  `workers (drain of ${JOBS} jobs)                                              jobs/s  per replica  failed  API calls/job  skipped stale`,
 );
 for (const [name, r] of Object.entries(results.workers)) {
   lines.push(
-    `  ${name.padEnd(74)} ${fmt(r.jobsPerSecond).padStart(6)}  ${fmt(r.perReplica).padStart(11)}  ${fmt(r.failed).padStart(6)}  ${r.apiCallsPerJob === undefined ? '' : fmt(r.apiCallsPerJob, 3).padStart(13)}`,
+    `  ${name.padEnd(74)} ${fmt(r.jobsPerSecond).padStart(6)}  ${fmt(r.perReplica).padStart(11)}  ${fmt(r.failed).padStart(6)}  ${(r.apiCallsPerJob === undefined ? '' : fmt(r.apiCallsPerJob, 3)).padStart(13)}  ${(r.skippedStale === undefined ? '' : fmt(r.skippedStale)).padStart(13)}`,
   );
 }
 lines.push('');
