@@ -10,10 +10,12 @@ import { keyPart, type Mark, versionedCommands } from './versioned-store.js';
  *   <prefix>:entity:<family>:<target>:<entity id>       hash: newest version seen, newest acknowledged
  *   <prefix>:entity-lock:<family>:<target>:<entity id>  string: held while a forward is in flight
  *
- * `<target>` is a short hash of the route's URL: each target gets its own ordered stream (two
+ * Versions of each clock (payload time, acceptance time) are kept apart in the record and never
+ * compared with each other (contracts' `versionClockOf`). `<target>` is a short hash of the route's URL: each target gets its own ordered stream (two
  * routes for one family's events never hold each other up, nor skip each other's events), and a
  * new URL starts with a clean slate. Only versions are kept, never payloads, and a record expires
- * ENTITY_MARK_TTL_SECONDS after its last event (a replay older than that is forwarded unchecked).
+ * ENTITY_MARK_TTL_SECONDS after its last event (a replay older than that is forwarded unchecked),
+ * except a tombstone, which is kept.
  */
 export interface EntityMarkOptions {
   prefix: string;
@@ -33,11 +35,17 @@ export interface EntityMarkRequest {
   version: string;
   idempotencyKey: string;
   deleting: boolean;
-  /** The delivery had an id (Svix): pin its first job's version (`versioned-store.ts`). */
+  /** Where the version's time comes from (contracts' `versionClockOf`). */
+  clock: 'payload' | 'receipt';
+  /**
+   * The delivery had an id (Svix): pin its first job's version (`versioned-store.ts`). Only an
+   * acceptance-time version needs it: a payload time is the same in every copy of a delivery.
+   */
   pinToDelivery: boolean;
 }
 
-export const targetKey = (url: string) => createHash('sha256').update(url).digest('hex').slice(0, 12);
+/** A route URL's short hash; spellings of one URL (host case, default port) share it. */
+export const targetKey = (url: string) => createHash('sha256').update(new URL(url).href).digest('hex').slice(0, 12);
 
 export function createEntityMarks(redis: RedisClient, options: EntityMarkOptions) {
   const { prefix } = options;
@@ -64,15 +72,16 @@ export function createEntityMarks(redis: RedisClient, options: EntityMarkOptions
             version: request.version,
             idempotencyKey: request.idempotencyKey,
             deleting: request.deleting,
-            pinTtlSeconds: request.pinToDelivery ? options.processedTtlSeconds : 0,
+            pinTtlSeconds: request.pinToDelivery && request.clock === 'receipt' ? options.processedTtlSeconds : 0,
             lock,
             ordering: 'event',
+            clock: request.clock,
             recordTtlSeconds: options.markTtlSeconds,
             id: request.entityId,
             fields: { last_event_type: request.eventType },
             now: now(),
           }),
-        forwarded: (version, token) => commands.forwarded(keys, version, token),
+        forwarded: (version, token) => commands.forwarded(keys, version, token, request.clock),
         release: (token) => commands.release(keys, token),
       };
     },

@@ -23,10 +23,17 @@ export function createForwardTargets(
     };
     return { route, target };
   });
+  // Customer events may be claimed by several routes, all to one URL (the config checks it): the
+  // first route's forwarder takes every one of them.
+  const customerRoutes = built.filter(({ route }) => route.claims.some((type) => familyOf(type) === 'customer'));
+  const first = customerRoutes[0]?.target;
   return {
     routes: built,
-    /** The customer route: the one target of every routed customer event (the config checks it). */
-    customer: built.find(({ route }) => route.claims.some((type) => familyOf(type) === 'customer'))?.target,
+    /** The customer route: the one target of every routed customer event. */
+    customer: first && {
+      ...first,
+      takes: (eventType: string) => customerRoutes.some(({ target }) => target.takes(eventType)),
+    },
   };
 }
 

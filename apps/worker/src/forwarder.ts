@@ -8,6 +8,11 @@ export class RetryableForwardError extends Error {
     message: string,
     /** What the target's `Retry-After` asked for, in milliseconds. */
     readonly retryAfterMs?: number,
+    /**
+     * No answer, but the request may have reached the target (a timeout, a connection cut): it may
+     * still be working on it. False when it answered, or when no connection was ever made.
+     */
+    readonly mayBeInFlight = false,
   ) {
     super(message);
     this.name = 'RetryableForwardError';
@@ -15,6 +20,9 @@ export class RetryableForwardError extends Error {
 }
 
 const RETRYABLE_STATUSES = new Set([408, 425, 429]);
+
+/** Failures before any byte could reach the target. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /** `Retry-After` is either seconds or an HTTP date. */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
@@ -29,8 +37,13 @@ export interface ForwardRequest {
   id: string;
   eventType: string;
   requestId: string;
-  /** The version of the state forwarded (sent as `x-entity-version`; the body carries it too). */
+  /** The version of the state forwarded (sent as `x-entity-version`). */
   version: string;
+  /**
+   * Where the version's time comes from (`x-entity-version-clock`): the payload's own time, or when
+   * it was accepted. Compare versions of one entity only within one clock.
+   */
+  versionClock?: 'payload' | 'receipt' | undefined;
   body: unknown;
 }
 
@@ -75,15 +88,18 @@ export function createForwarder(options: ForwarderOptions) {
           'x-request-id': request.requestId,
           'x-flexprice-event-type': request.eventType,
           'x-entity-version': request.version,
+          ...(request.versionClock && { 'x-entity-version-clock': request.versionClock }),
         },
       });
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
       options.observe?.(timedOut ? 'timeout' : 'error', elapsed());
+      const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
+      const neverConnected = NOT_CONNECTED.has((cause as NodeJS.ErrnoException | undefined)?.code ?? '');
       const reason = timedOut
         ? `no answer within ${options.timeoutMs} ms`
-        : `could not connect: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`;
-      throw new RetryableForwardError(`forward to ${options.url} failed: ${reason}`);
+        : `${neverConnected ? 'could not connect' : 'no answer'}: ${cause?.message ?? (error instanceof Error ? error.message : String(error))}`;
+      throw new RetryableForwardError(`forward to ${options.url} failed: ${reason}`, undefined, !neverConnected);
     }
     // The body is not used; reading it frees the connection for reuse.
     await response.arrayBuffer().catch(() => undefined);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError } from 'bullmq';
 import type { Logger } from 'pino';
-import type { Forward } from './forwarder.js';
+import { type Forward, RetryableForwardError } from './forwarder.js';
 import type { HandlerContext, HandlerResult } from './handlers/types.js';
 import type { Mark } from './versioned-store.js';
 
@@ -39,6 +39,8 @@ export function jobApplyContext({ job, token, receipt, log }: HandlerContext): A
 
 export interface Outgoing {
   eventType: string;
+  /** Sent as `x-entity-version-clock` (routed events). */
+  versionClock?: 'payload' | 'receipt' | undefined;
   /** The body to send, given the version applied (a delivery's first version may stand for it). */
   body: (version: string) => unknown;
 }
@@ -100,13 +102,19 @@ export function createOrderedForward(options: OrderedForwardOptions) {
         const { status } = await forward({
           id: context.idempotencyKey,
           eventType: outgoing.eventType,
+          versionClock: outgoing.versionClock,
           requestId: context.requestId,
           version,
           body: outgoing.body(version),
         });
         context.log.debug({ status, version }, 'forwarded');
       } catch (error) {
-        await mark.release(lock.token).catch(() => undefined);
+        // A forward that may still be running at the target (a timeout, a cut connection) keeps
+        // the lock until it lapses (the route's timeout + 2 s after it was taken): the next event of
+        // this entity does not overtake it there. Otherwise the lock goes at once.
+        if (!(error instanceof RetryableForwardError && error.mayBeInFlight)) {
+          await mark.release(lock.token).catch(() => undefined);
+        }
         throw error;
       }
       await mark.forwarded(version, lock.token);

@@ -15,10 +15,11 @@ import type { RedisClient } from '@flexprice/runtime';
  * Two orderings, by what a version stands for:
  * - `state` (customers): the record holds a state; anything that does not supersede it is stale.
  *   A state read from Flexprice's API (version ending in `.api`) supersedes one from a webhook.
- * - `event` (forwarded families): events are stale only when their payload time (the version's
- *   first 22 characters: deletion flag and payload time) is older. Two events about one state (an
- *   invoice finalized, then its e-mail sent, both at one `updated_at`) are both forwarded, one at a
- *   time; the record keeps the later version.
+ * - `event` (forwarded families): an event is stale only when a newer one was acknowledged by the
+ *   target (a newer one merely stored may yet fail for good), and only by its time: the version's
+ *   first 22 characters, deletion flag and payload time. Two events of one time are both forwarded,
+ *   one at a time. And versions are kept per clock (`versionClockOf`): an event stamped with its
+ *   payload's time is never compared with one stamped with the time it was accepted.
  */
 
 /**
@@ -51,10 +52,12 @@ export type Ordering = 'state' | 'event';
 const APPLY_SCRIPT = `
 -- KEYS: record, forward lock, delivery pin [, live index, deleted index]
 -- ARGV: version, delivery key, now (ms), deleting, lock token, lock ttl (ms), pin ttl (s), ordering,
---       record ttl (s), id, then field/value pairs stored with the version
+--       record ttl (s), id, clock (the suffix of this clock's fields), then field/value pairs
+--       stored with the version
 local record, lock, delivery, liveIndex, deletedIndex = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local version, key, now, deleting, lockToken, lockTtl, pinTtl, ordering, recordTtl, id =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local version, key, now, deleting, lockToken, lockTtl, pinTtl, ordering, recordTtl, id, clock =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local versionField, forwardedField, keyField = 'version' .. clock, 'forwarded_version' .. clock, 'last_key' .. clock
 
 -- A delivery with an id: its first job's version stands for every later job of it.
 if pinTtl ~= '0' then
@@ -62,7 +65,7 @@ if pinTtl ~= '0' then
   if first then version = first else redis.call('SET', delivery, version, 'EX', pinTtl) end
 end
 
-local stored = redis.call('HMGET', record, 'version', 'deleted', 'index_key', 'forwarded_version', 'updated_at_ms', 'last_key')
+local stored = redis.call('HMGET', record, versionField, 'deleted', 'index_key', forwardedField, 'updated_at_ms', keyField)
 local storedVersion, deleted, indexKey, forwarded = stored[1] or '', stored[2] == '1', stored[3], stored[4] or ''
 -- A customer written before versions existed: its legacy updated_at (ms) still orders it.
 if storedVersion == '' and stored[5] and stored[5] ~= '' then
@@ -87,7 +90,7 @@ if version == storedVersion then
   outcome = stored[6] == key and 'current' or 'unchanged'
 elseif deleted then
   return {'skipped_tombstone', 'none', version}
-elseif older(version, storedVersion) then
+elseif ordering == 'state' and older(version, storedVersion) then
   return {'skipped_stale', 'none', version}
 else
   outcome = 'applied'
@@ -95,8 +98,8 @@ else
     -- The index follows the record: out of the old set (changed external id, or deletion), into
     -- the new one's; a deleted record is listed apart. (Every set shares the prefix's hash tag.)
     if liveIndex and indexKey and indexKey ~= liveIndex then redis.call('SREM', indexKey, id) end
-    redis.call('HSET', record, 'id', id, 'last_key', key, 'version', version, 'applied_at', now)
-    if #ARGV > 10 then redis.call('HSET', record, unpack(ARGV, 11)) end
+    redis.call('HSET', record, 'id', id, keyField, key, versionField, version, 'applied_at', now)
+    if #ARGV > 11 then redis.call('HSET', record, unpack(ARGV, 12)) end
     if liveIndex then redis.call('HSET', record, 'index_key', liveIndex) end
     if deleting then
       redis.call('HSET', record, 'deleted', '1', 'deleted_at', now)
@@ -108,14 +111,17 @@ else
       redis.call('SADD', liveIndex, id)
     end
   end
-  if recordTtl ~= '0' then redis.call('EXPIRE', record, recordTtl) end
+  -- A tombstone is kept for good: it is small, and a replay long after must not revive the entity.
+  if deleting then redis.call('PERSIST', record)
+  elseif recordTtl ~= '0' then redis.call('EXPIRE', record, recordTtl) end
 end
 
 if lockToken == '' then return {outcome, 'none', version} end
 if forwarded ~= '' then
   if forwarded == version then return {outcome, 'already', version} end
   if older(version, forwarded) then
-    -- A state: a newer one was acknowledged (and is stored). An event: superseded before it went out.
+    -- A state: a newer one was acknowledged (and is stored). An event: a newer one was acknowledged
+    -- before this one went out.
     if ordering == 'event' then return {'skipped_stale', 'none', version} end
     return {outcome, 'already', version}
   end
@@ -126,10 +132,11 @@ if redis.call('GET', lock) == lockToken then return {outcome, 'locked', version}
 return {outcome, 'busy', version}
 `;
 
-// After the target's 2xx: remember the newest acknowledged version, and let go of the lock.
+// After the target's 2xx: remember the newest acknowledged version (of its clock), and let go of the lock.
 const FORWARDED_SCRIPT = `
-local forwarded = redis.call('HGET', KEYS[1], 'forwarded_version')
-if not forwarded or forwarded < ARGV[1] then redis.call('HSET', KEYS[1], 'forwarded_version', ARGV[1]) end
+local field = 'forwarded_version' .. ARGV[3]
+local forwarded = redis.call('HGET', KEYS[1], field)
+if not forwarded or forwarded < ARGV[1] then redis.call('HSET', KEYS[1], field, ARGV[1]) end
 if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
 return 1
 `;
@@ -141,9 +148,12 @@ return 0
 
 interface VersionedCommands {
   applyVersioned(numberOfKeys: number, ...keysAndArgs: string[]): Promise<[ApplyOutcome, ForwardGate, string]>;
-  markForwarded(record: string, lock: string, version: string, token: string): Promise<number>;
+  markForwarded(record: string, lock: string, version: string, token: string, clock: string): Promise<number>;
   releaseForwardLock(lock: string, token: string): Promise<number>;
 }
+
+/** The suffix of a clock's fields in a record (`version_r`, …); none for the one clock of states. */
+const clockSuffix = (clock: MarkRequest['clock']) => (clock === undefined ? '' : clock === 'payload' ? '_p' : '_r');
 
 /** One part of a key: no `:` (and nothing a SCAN pattern reads) survives encoding. */
 export const keyPart = (value: string) => encodeURIComponent(value).replace(/[*]/g, '%2A');
@@ -169,7 +179,12 @@ export interface MarkRequest {
   /** Take the forward lock when the version may be forwarded (a forward target is configured). */
   lock?: { token: string; ttlMs: number } | undefined;
   ordering: Ordering;
-  /** Expire the record this long after its last apply; 0: never. */
+  /**
+   * The clock of the version (`versionClockOf`), for `event` ordering: versions of each clock are
+   * kept and compared apart. Unset: the one clock of `state` ordering.
+   */
+  clock?: 'payload' | 'receipt' | undefined;
+  /** Expire the record this long after its last apply (a tombstone never); 0: never. */
   recordTtlSeconds: number;
   /** The record's id (what the index sets hold). */
   id: string;
@@ -207,13 +222,14 @@ export function versionedCommands(redis: RedisClient) {
         request.ordering,
         String(request.recordTtlSeconds),
         request.id,
+        clockSuffix(request.clock),
         ...Object.entries(request.fields).flat(),
       );
       return { outcome, forward, version };
     },
     /** The target acknowledged `version`: remember it and release the lock taken by `apply`. */
-    async forwarded(keys: MarkKeys, version: string, token: string): Promise<void> {
-      await commands.markForwarded(keys.record, keys.lock, version, token);
+    async forwarded(keys: MarkKeys, version: string, token: string, clock?: MarkRequest['clock']): Promise<void> {
+      await commands.markForwarded(keys.record, keys.lock, version, token, clockSuffix(clock));
     },
     /** The forward failed: release the lock (if it is still ours) for the next try or a newer version. */
     async release(keys: MarkKeys, token: string): Promise<void> {

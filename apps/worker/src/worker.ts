@@ -65,7 +65,10 @@ export function startWorker(config: Config, logger: Logger) {
     markTtlSeconds: config.entityMarkTtlSeconds,
   });
   const handlers = createHandlers({ ...deps, marks, routes: targets.routes });
-  const families = consumedFamilies(config.enqueueEvents);
+  const families = consumedFamilies(
+    config.enqueueEvents,
+    config.routes.flatMap((route) => route.claims),
+  );
   // Queue handles for the gauges only (counts read on scrape), on the store's connection: every
   // family, consumed or not, so that jobs nobody drains (queued under an older ENQUEUE_EVENTS)
   // show in the oldest-waiting age and its alert.

@@ -1,6 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { type EventType, queueNameOf, timestampNanos, VERSION_PATTERN } from '@flexprice/contracts';
 import { FAMILY_FIXTURES } from '@flexprice/contracts/fixtures';
-import { metricValue, redisTest } from '@flexprice/testing';
+import { metricValue, redisTest, runNode } from '@flexprice/testing';
 import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
@@ -8,6 +9,7 @@ import { enqueue, FORWARD_SECRET, settled, startForwardTarget, startTestWorker }
 
 // Forward routes, in process: the worker as main.ts composes it, a real Redis, a real HTTP target.
 
+const DLQ_CLI = fileURLToPath(new URL('../dist/cli/dlq.js', import.meta.url));
 const ROTATING_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
 const test = redisTest
@@ -21,18 +23,19 @@ const test = redisTest
     const worker = await startTestWorker(redis.url, {
       // Not every invoice event: one that arrives anyway (queued under an older configuration) has no handler.
       ENQUEUE_EVENTS:
-        'customer.*,invoice.update.finalized,invoice.update.payment,invoice.communication.triggered,feature.*',
+        'customer.*,invoice.update.finalized,invoice.update.payment,invoice.communication.triggered,feature.*,subscription.line_item_spend.*',
       FORWARD_ROUTES: [
         ...['invoice.update.finalized', 'invoice.update.payment', 'invoice.communication.triggered'].map(
           (type) => `${type}=${target.url}`,
         ),
         `feature.*=${target.url}`,
+        `subscription.line_item_spend.*=${target.url}`,
       ].join(','),
       FORWARD_SECRET: `${FORWARD_SECRET} ${ROTATING_SECRET}`,
       FORWARD_TIMEOUT_MS: '2000',
     });
     const queues = new Map<string, Queue>();
-    const queueOf = (family: 'invoice' | 'feature') => {
+    const queueOf = (family: 'invoice' | 'feature' | 'spend_alert') => {
       const queue =
         queues.get(family) ?? new Queue(queueNameOf(family), { connection: { url: redis.url }, prefix: worker.prefix });
       queues.set(family, queue);
@@ -129,18 +132,106 @@ describe('ordered per entity', () => {
     expect(got(target)).toEqual(['invoice.update.payment 2026-08-20T10:06:00Z']);
   });
 
-  test('two events about one state (same updated_at) are both forwarded', async ({ worker, target }) => {
+  // Flexprice sends invoice.communication.triggered trimmed, without updated_at: it is versioned by
+  // when it was accepted, a clock never compared with the invoice's own updated_at.
+  const [, TRIMMED] = FAMILY_FIXTURES.invoice as Record<string, unknown>[];
+  const email = { ...TRIMMED, invoice: { ...(TRIMMED?.invoice as object), id: 'inv_routes_1' } };
+
+  test('an e-mail notification without updated_at and the invoice states are both forwarded, whatever their order', async ({
+    worker,
+    target,
+  }) => {
+    const queue = worker.queueOf('invoice');
+    // The e-mail is accepted after the finalized invoice but processed before it (no pool: the
+    // processor is called directly, in that order).
+    await worker.pool.close(1_000);
+    const finalized = await enqueue(
+      queue,
+      'invoice.update.finalized',
+      invoice('invoice.update.finalized', '2026-08-20T10:05:00Z'),
+    );
+    const sent = await enqueue(queue, 'invoice.communication.triggered', email);
+    expect(await worker.processor(sent)).toEqual({ outcome: 'applied', forwarded: 'sent' });
+    expect(await worker.processor(finalized)).toEqual({ outcome: 'applied', forwarded: 'sent' });
+    expect(got(target)).toEqual(['invoice.communication.triggered', 'invoice.update.finalized 2026-08-20T10:05:00Z']);
+    expect(target.received.map((r) => r.headers['x-entity-version-clock'])).toEqual(['receipt', 'payload']);
+  });
+
+  test('a finalized invoice refused once still goes out after the e-mail notification was acknowledged', async ({
+    worker,
+    target,
+  }) => {
+    const queue = worker.queueOf('invoice');
+    let refused = false;
+    target.setResponder((_n, body) => {
+      if (!refused && body.includes('invoice.update.finalized')) {
+        refused = true;
+        return { status: 503 };
+      }
+      return { status: 200 };
+    });
+    const finalized = await enqueue(
+      queue,
+      'invoice.update.finalized',
+      invoice('invoice.update.finalized', '2026-08-20T10:05:00Z'),
+      {
+        backoffMs: 500,
+      },
+    );
+    await expect.poll(() => refused, { timeout: 5_000 }).toBe(true);
+    await settled(queue, await enqueue(queue, 'invoice.communication.triggered', email));
+    const { job: done } = await settled(queue, finalized);
+    expect(done.returnvalue).toEqual({ outcome: 'applied', forwarded: 'sent' });
+    expect(got(target)).toEqual([
+      'invoice.update.finalized 2026-08-20T10:05:00Z',
+      'invoice.communication.triggered',
+      'invoice.update.finalized 2026-08-20T10:05:00Z',
+    ]);
+  });
+
+  test('two events of one updated_at are both forwarded', async ({ worker, target }) => {
     const queue = worker.queueOf('invoice');
     const at = '2026-08-20T10:05:00.456Z';
-    const sent = await enqueue(
-      queue,
-      'invoice.communication.triggered',
-      invoice('invoice.communication.triggered', at),
-    );
+    const paid = await enqueue(queue, 'invoice.update.payment', invoice('invoice.update.payment', at));
     const finalized = await enqueue(queue, 'invoice.update.finalized', invoice('invoice.update.finalized', at));
-    await settled(queue, sent);
+    await settled(queue, paid);
     await settled(queue, finalized);
-    expect(got(target).sort()).toEqual([`invoice.communication.triggered ${at}`, `invoice.update.finalized ${at}`]);
+    expect(got(target).sort()).toEqual([`invoice.update.finalized ${at}`, `invoice.update.payment ${at}`]);
+  });
+
+  test("spend alerts of two line items are two streams; one line item's late alert is stale", async ({
+    worker,
+    target,
+  }) => {
+    const queue = worker.queueOf('spend_alert');
+    const [native] = FAMILY_FIXTURES.spend_alert as Record<string, unknown>[];
+    const type = 'subscription.line_item_spend.threshold_reached';
+    const alert = (lineItem: string, at: string, status = 'in_alarm') => ({
+      ...native,
+      event_type: status === 'ok' ? 'subscription.line_item_spend.threshold_recovered' : type,
+      subscription_line_item_id: lineItem,
+      alert_status: status,
+      triggered_at: at,
+    });
+    // Line item B's alert first, then A's, raised a second earlier: A is no older state of B.
+    await settled(queue, await enqueue(queue, type, alert('li_B', '2026-08-21T08:00:01Z')));
+    await settled(queue, await enqueue(queue, type, alert('li_A', '2026-08-21T08:00:00Z')));
+    // B recovered; then B's reached alert, raised before the recovery, arrives late: stale.
+    await settled(
+      queue,
+      await enqueue(
+        queue,
+        'subscription.line_item_spend.threshold_recovered',
+        alert('li_B', '2026-08-21T09:00:00Z', 'ok'),
+      ),
+    );
+    const late = await enqueue(queue, type, alert('li_B', '2026-08-21T08:30:00Z'));
+    expect((await settled(queue, late)).job.returnvalue).toEqual({ outcome: 'skipped_stale', forwarded: 'skipped' });
+    expect(
+      target.received
+        .map((r) => JSON.parse(r.body) as { subscription_line_item_id: string; alert_status: string })
+        .map((b) => `${b.subscription_line_item_id} ${b.alert_status}`),
+    ).toEqual(['li_B in_alarm', 'li_A in_alarm', 'li_B ok']);
   });
 
   test('a retry overtaken by a newer acknowledged state completes without forwarding', async ({ worker, target }) => {
@@ -208,5 +299,54 @@ describe('nothing waits unseen', () => {
       await worker.close();
       await queue.close();
     }
+  });
+});
+
+describe('pnpm dlq retry of a routed event', () => {
+  test('refuses a dead letter queued before ENTITY_MARK_TTL_SECONDS unless --force', async ({
+    redis,
+    worker,
+    target,
+  }) => {
+    target.setResponder(() => ({ status: 400 }));
+    const queue = worker.queueOf('invoice');
+    const old = await enqueue(
+      queue,
+      'invoice.update.payment',
+      invoice('invoice.update.payment', '2026-08-20T10:06:00Z'),
+      {
+        queuedAt: Date.now() - 2 * 3600_000,
+      },
+    );
+    const recent = await enqueue(
+      queue,
+      'invoice.update.payment',
+      invoice('invoice.update.payment', '2026-08-20T10:07:00Z'),
+    );
+    expect((await settled(queue, old)).state).toBe('failed');
+    expect((await settled(queue, recent)).state).toBe('failed');
+    target.setResponder(() => ({ status: 200 }));
+
+    const env = {
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: worker.prefix,
+      STORE_PREFIX: `${worker.prefix}-store`,
+      ENQUEUE_EVENTS: 'customer.*,invoice.update.payment',
+      FORWARD_ROUTES: `invoice.update.payment=${target.url}`,
+      FORWARD_SECRET,
+      ENTITY_MARK_TTL_SECONDS: '3600',
+    };
+    const all = runNode(DLQ_CLI, env, ['retry', '--all', '--queue', 'flexprice.invoice']);
+    expect(await all.exited).toBe(1);
+    expect(all.output()).toContain(
+      `not retried flexprice.invoice ${old.id} (invoice.update.payment): queued before ENTITY_MARK_TTL_SECONDS`,
+    );
+    expect(all.output()).toContain('1 job(s) moved back to waiting, 1 too old (--force)');
+    await expect.poll(() => queue.getJobState(recent.id ?? ''), { timeout: 10_000 }).toBe('completed');
+    expect(await queue.getJobState(old.id ?? '')).toBe('failed');
+
+    const forced = runNode(DLQ_CLI, env, ['retry', old.id ?? '', '--force']);
+    expect(await forced.exited).toBe(0);
+    await expect.poll(() => queue.getJobState(old.id ?? ''), { timeout: 10_000 }).toBe('completed');
   });
 });

@@ -114,7 +114,7 @@ export async function enqueue(
   queue: Queue,
   eventType: EventType,
   event: Record<string, unknown>,
-  options: { key?: string; attempts?: number; backoffMs?: number } = {},
+  options: { key?: string; attempts?: number; backoffMs?: number; queuedAt?: number } = {},
 ) {
   sequence += 1;
   const key = options.key ?? `id-msg_test_${sequence}_${Date.now()}`;
@@ -135,7 +135,10 @@ export async function enqueue(
     backoffMs: options.backoffMs ?? 10,
     keepCompleted: 1000,
   });
-  return queue.add(eventType, data, opts);
+  return queue.add(eventType, data, {
+    ...opts,
+    ...(options.queuedAt !== undefined && { timestamp: options.queuedAt }),
+  });
 }
 
 /** One request to an entity target: which entity, which test sequence number, what it answered. */

@@ -1,13 +1,17 @@
 import type { EventType } from './event-types.js';
 import { acceptedMicrosOf, type Receipt } from './jobs.js';
-import { stateVersion } from './versions.js';
+import { stateVersion, timestampNanos } from './versions.js';
 
 /**
  * What each event is about and what in its payload orders two states of it.
  *
  * - `id`: dotted path to the Flexprice id of the entity whose state the event carries; `null` when
  *   the event is about no single entity (`feature.wallet_balance.alert` carries up to three optional
- *   ids, none of them always).
+ *   ids, none of them always; each `event.rejected` is about a usage event seen once).
+ * - `scope`, `qualifiers`: what tells apart distinct things about one id, so that one never passes
+ *   for a newer state of the other: a literal (a wallet's credit-balance alerts and its
+ *   ongoing-balance alerts), and paths appended when present (a subscription's spend alerts per
+ *   alert type, line item and group).
  * - `version`: dotted path to a modification time in the payload, when the payload carries one;
  *   `null` when it never does. Legacy (≤ v2.1.23) objects carry `updated_at`; the trimmed current
  *   ones do not (invoices still do), so most of these paths are present in one generation only.
@@ -17,6 +21,8 @@ import { stateVersion } from './versions.js';
  */
 export interface EntitySpec {
   id: string | null;
+  scope: string | null;
+  qualifiers: readonly string[];
   version: string | null;
   deletes: boolean;
 }
@@ -24,11 +30,23 @@ export interface EntitySpec {
 /** The entity under the body's family key: its `id`, versioned by its `updated_at` when present. */
 const nested = (key: string, deletes = false): EntitySpec => ({
   id: `${key}.id`,
+  scope: null,
+  qualifiers: [],
   version: `${key}.updated_at`,
   deletes,
 });
-/** A notification about an entity, ordered by when it was raised (`triggered_at`, `timestamp`). */
-const raised = (id: string | null, version: string | null): EntitySpec => ({ id, version, deletes: false });
+/** A wallet's balance alerts of one kind (`credit_balance`, `ongoing_balance`). */
+const walletAlert = (kind: string): EntitySpec => ({ ...nested('wallet'), scope: kind });
+/** A notification about an entity, ordered by when it was raised (`triggered_at`). */
+const raised = (id: string | null, version: string | null, qualifiers: readonly string[] = []): EntitySpec => ({
+  id,
+  scope: null,
+  qualifiers,
+  version,
+  deletes: false,
+});
+/** A subscription's spend alert: one stream per alert type, line item and group. */
+const spendAlert = raised('subscription.id', 'triggered_at', ['alert_type', 'subscription_line_item_id', 'group_id']);
 
 export const ENTITY_CATALOG = {
   'customer.created': nested('customer'),
@@ -65,19 +83,19 @@ export const ENTITY_CATALOG = {
   'wallet.transaction.created': nested('transaction'),
   'wallet.transaction.updated': nested('updated_transaction'),
 
-  'wallet.credit_balance.dropped': nested('wallet'),
-  'wallet.credit_balance.recovered': nested('wallet'),
-  'wallet.ongoing_balance.dropped': nested('wallet'),
-  'wallet.ongoing_balance.recovered': nested('wallet'),
-  'wallet.ongoing_balance.updated': nested('wallet'),
+  'wallet.credit_balance.dropped': walletAlert('credit_balance'),
+  'wallet.credit_balance.recovered': walletAlert('credit_balance'),
+  'wallet.ongoing_balance.dropped': walletAlert('ongoing_balance'),
+  'wallet.ongoing_balance.recovered': walletAlert('ongoing_balance'),
+  'wallet.ongoing_balance.updated': walletAlert('ongoing_balance'),
 
   // Spend alerts: about the subscription, ordered by when the threshold was crossed.
-  'subscription.spend.threshold_reached': raised('subscription.id', 'triggered_at'),
-  'subscription.spend.threshold_recovered': raised('subscription.id', 'triggered_at'),
-  'subscription.line_item_spend.threshold_reached': raised('subscription.id', 'triggered_at'),
-  'subscription.line_item_spend.threshold_recovered': raised('subscription.id', 'triggered_at'),
-  'subscription.group_spend.threshold_reached': raised('subscription.id', 'triggered_at'),
-  'subscription.group_spend.threshold_recovered': raised('subscription.id', 'triggered_at'),
+  'subscription.spend.threshold_reached': spendAlert,
+  'subscription.spend.threshold_recovered': spendAlert,
+  'subscription.line_item_spend.threshold_reached': spendAlert,
+  'subscription.line_item_spend.threshold_recovered': spendAlert,
+  'subscription.group_spend.threshold_reached': spendAlert,
+  'subscription.group_spend.threshold_recovered': spendAlert,
 
   'payment.created': nested('payment'),
   'payment.updated': nested('payment'),
@@ -100,8 +118,9 @@ export const ENTITY_CATALOG = {
   'checkout.session.failed': nested('checkout_session'),
   'checkout.session.expired': nested('checkout_session'),
 
-  // The refused usage event is a snapshot taken when it was refused (the only one).
-  'event.rejected': raised('event.id', 'event.timestamp'),
+  // Each refused usage event is refused once: nothing to order it with (and one mark per usage
+  // event would grow without bound).
+  'event.rejected': raised(null, 'event.timestamp'),
 } as const satisfies Record<EventType, EntitySpec>;
 
 function valueAt(body: unknown, path: string): unknown {
@@ -113,12 +132,17 @@ function valueAt(body: unknown, path: string): unknown {
   return value;
 }
 
-/** The id of the entity a (validated) event carries, or undefined when it names none. */
+/**
+ * The entity a (validated) event is about, or undefined when it names none: its id, then its scope
+ * and qualifiers where it has them (`subs_1#subscription_line_item_spend#li_1`).
+ */
 export function entityIdOf(eventType: EventType, event: unknown): string | undefined {
-  const path = ENTITY_CATALOG[eventType].id;
-  if (path === null) return undefined;
-  const id = valueAt(event, path);
-  return typeof id === 'string' && id.length > 0 ? id : undefined;
+  const spec: EntitySpec = ENTITY_CATALOG[eventType];
+  if (spec.id === null) return undefined;
+  const id = valueAt(event, spec.id);
+  if (typeof id !== 'string' || id.length === 0) return undefined;
+  const parts = spec.qualifiers.map((path) => valueAt(event, path)).filter((value) => typeof value === 'string');
+  return [id, ...(spec.scope === null ? [] : [spec.scope]), ...parts].join('#');
 }
 
 /** The payload's own modification time of the entity, as it was sent, or undefined. */
@@ -127,6 +151,17 @@ export function payloadVersionOf(eventType: EventType, event: unknown): string |
   if (path === null) return undefined;
   const value = valueAt(event, path);
   return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * Which clock a version of this event is read from: the payload's own time (`updated_at`,
+ * `triggered_at`), or, without one, the time a receiver accepted it. Versions on different clocks
+ * are never compared: an invoice's e-mail notification (no `updated_at` in its trimmed payload) is
+ * no newer or older state of the invoice than its `updated_at`-stamped updates.
+ */
+export function versionClockOf(eventType: EventType, event: unknown): 'payload' | 'receipt' {
+  const time = payloadVersionOf(eventType, event);
+  return time !== undefined && timestampNanos(time) !== undefined ? 'payload' : 'receipt';
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   apiStateVersion,
   ENTITY_CATALOG,
   EVENT_TYPES,
+  type EventType,
   entityIdOf,
   eventVersion,
   microsFromIso,
@@ -13,6 +14,7 @@ import {
   stateVersion,
   timestampNanos,
   VERSION_PATTERN,
+  versionClockOf,
 } from './index.js';
 
 describe('timestampNanos', () => {
@@ -102,7 +104,34 @@ describe('entity catalog', () => {
   it('declares an entity id path (or explicitly none) and a version field for every event type', () => {
     expect(Object.keys(ENTITY_CATALOG).sort()).toEqual([...EVENT_TYPES].sort());
     const withoutEntity = EVENT_TYPES.filter((type) => ENTITY_CATALOG[type].id === null);
-    expect(withoutEntity).toEqual(['feature.wallet_balance.alert']);
+    expect(withoutEntity).toEqual(['feature.wallet_balance.alert', 'event.rejected']);
+  });
+
+  it('tells apart distinct alerts about one id, and keeps one alert reached and recovered together', () => {
+    const [lineItemAlert, recovered] = FAMILY_FIXTURES.spend_alert as Record<string, unknown>[];
+    const reached = { ...lineItemAlert, event_type: 'subscription.line_item_spend.threshold_reached' };
+    const entity = (type: EventType, body: unknown) => entityIdOf(type, body);
+    const a = entity('subscription.line_item_spend.threshold_reached', reached);
+    expect(a).toBe('subs_01K30A4B5C6D7E8F9G0H1J2K3M#subscription_line_item_spend#subs_line_01K35A1B2C3D4E5F6G7H8J9K0M');
+    expect(entity('subscription.line_item_spend.threshold_recovered', { ...reached, alert_status: 'ok' })).toBe(a);
+    expect(
+      entity('subscription.line_item_spend.threshold_reached', { ...reached, subscription_line_item_id: 'li_2' }),
+    ).not.toBe(a);
+    expect(entity('subscription.spend.threshold_recovered', recovered)).toBe(
+      'subs_01K30A4B5C6D7E8F9G0H1J2K3M#subscription_spend',
+    );
+    const wallet = { wallet: { id: 'wallet_1' } };
+    expect(entity('wallet.credit_balance.dropped', wallet)).toBe(entity('wallet.credit_balance.recovered', wallet));
+    expect(entity('wallet.credit_balance.dropped', wallet)).not.toBe(entity('wallet.ongoing_balance.dropped', wallet));
+    expect(entity('wallet.updated', wallet)).toBe('wallet_1');
+  });
+
+  it('reads a version from the payload only where it carries a time', () => {
+    expect(versionClockOf('invoice.update', { invoice: { id: 'inv_1', updated_at: '2026-08-20T10:05:00Z' } })).toBe(
+      'payload',
+    );
+    expect(versionClockOf('invoice.communication.triggered', { invoice: { id: 'inv_1' } })).toBe('receipt');
+    expect(versionClockOf('invoice.update', { invoice: { id: 'inv_1', updated_at: 'yesterday' } })).toBe('receipt');
   });
 
   it("finds each fixture's entity id where the catalog says", () => {

@@ -2,20 +2,20 @@
  * Dead-letter operations on the failed sets of the flexprice.* queues.
  *
  *   pnpm dlq list  [--queue flexprice.customer] [--json]
- *   pnpm dlq retry <job id> | --all [--queue q]
+ *   pnpm dlq retry <job id> | --all [--queue q] [--force]
  *   pnpm dlq purge [--older-than 7d] [--queue q]
  *
  * Exit codes: 0 done, 1 nothing matched (unknown job id), 2 usage or configuration error.
  */
 import { parseArgs } from 'node:util';
-import { FAMILIES, queueNameOf } from '@flexprice/contracts';
+import { BUILT_IN_HANDLERS, type EventType, FAMILIES, queueNameOf } from '@flexprice/contracts';
 import { createRedis, parseDuration, runCli, UsageError } from '@flexprice/runtime';
 import { type Job, Queue } from 'bullmq';
 import { loadConfig } from '../config.js';
 
 const USAGE = `usage:
   pnpm dlq list  [--queue <name>] [--json]
-  pnpm dlq retry <job id> | --all [--queue <name>]
+  pnpm dlq retry <job id> | --all [--queue <name>] [--force]
   pnpm dlq purge [--older-than <age, e.g. 30m, 12h, 7d>] [--queue <name>]`;
 
 const PAGE = 500;
@@ -47,6 +47,7 @@ async function run(argv: string[]): Promise<number> {
     options: {
       queue: { type: 'string' },
       all: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       'older-than': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -94,11 +95,27 @@ async function run(argv: string[]): Promise<number> {
         const id = rest[0];
         if ((id === undefined) === !values.all) throw new UsageError(`retry takes a job id or --all\n${USAGE}`);
         let retried = 0;
+        let tooOld = 0;
+        const markAgeMs = config.entityMarkTtlSeconds * 1000;
         for (const { name, queue } of queues) {
           const jobs = id === undefined ? failedJobs(queue) : [await queue.getJob(id)].filter((j) => j !== undefined);
           for await (const job of jobs) {
             if (id !== undefined && !(await job.isFailed())) {
               throw new UsageError(`job ${id} in ${name} is not in the failed set`);
+            }
+            // A routed event is ordered by its entity's mark, which lapses ENTITY_MARK_TTL_SECONDS after
+            // the entity's last event: a job older than that could go out after a newer state.
+            if (
+              !values.force &&
+              !BUILT_IN_HANDLERS.includes(job.name as EventType) &&
+              Date.now() - job.timestamp > markAgeMs
+            ) {
+              tooOld += 1;
+              process.stderr.write(
+                `not retried ${name} ${job.id} (${job.name}): queued before ENTITY_MARK_TTL_SECONDS, its entity's order ` +
+                  'mark may be gone and it would be forwarded unchecked (--force to retry it anyway)\n',
+              );
+              continue;
             }
             // A replay gets the full retry budget again.
             await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
@@ -107,11 +124,15 @@ async function run(argv: string[]): Promise<number> {
           }
         }
         if (id !== undefined && retried === 0) {
-          process.stderr.write(`no job ${id} in ${names.join(', ')}\n`);
+          if (tooOld === 0) process.stderr.write(`no job ${id} in ${names.join(', ')}\n`);
           return 1;
         }
-        if (id === undefined) process.stdout.write(`${retried} job(s) moved back to waiting\n`);
-        return 0;
+        if (id === undefined) {
+          process.stdout.write(
+            `${retried} job(s) moved back to waiting${tooOld > 0 ? `, ${tooOld} too old (--force)` : ''}\n`,
+          );
+        }
+        return tooOld > 0 ? 1 : 0;
       }
       case 'purge': {
         const grace = values['older-than'] === undefined ? 0 : parseAge(values['older-than']);

@@ -1,4 +1,4 @@
-import { ENTITY_CATALOG, entityIdOf, eventVersion, familyOf } from '@flexprice/contracts';
+import { ENTITY_CATALOG, entityIdOf, eventVersion, familyOf, versionClockOf } from '@flexprice/contracts';
 import type { EntityMarks } from '../entity-marks.js';
 import { createOrderedForward, jobApplyContext } from '../ordered-forward.js';
 import type { ForwardTarget } from './customer.js';
@@ -32,9 +32,11 @@ export function createRouteHandler(deps: RouteHandlerDeps) {
     const { eventType, receipt, job } = context;
     const body = 'event_type' in event ? event : { event_type: eventType, ...event };
     const version = eventVersion(eventType, event, receipt, job.id ?? '');
+    const versionClock = versionClockOf(eventType, event);
     const entityId = entityIdOf(eventType, event);
     if (entityId === undefined) {
-      await deps.target.send({ id: receipt.idempotencyKey, eventType, requestId: receipt.requestId, version, body });
+      const { idempotencyKey: id, requestId } = receipt;
+      await deps.target.send({ id, eventType, requestId, version, versionClock, body });
       return { outcome: 'unordered', forwarded: 'sent' };
     }
     const mark = deps.marks.mark({
@@ -45,8 +47,9 @@ export function createRouteHandler(deps: RouteHandlerDeps) {
       version,
       idempotencyKey: receipt.idempotencyKey,
       deleting: ENTITY_CATALOG[eventType].deletes,
+      clock: versionClock,
       pinToDelivery: receipt.deliveryId !== null,
     });
-    return ordered(mark, { eventType, body: () => body }, jobApplyContext(context));
+    return ordered(mark, { eventType, versionClock, body: () => body }, jobApplyContext(context));
   };
 }

@@ -41,9 +41,10 @@ export function createHandlers(deps: HandlerDeps): HandlerRegistry {
 }
 
 /**
- * The families the worker consumes: every family ENQUEUE_EVENTS queues, and the built-in ones
- * always (one BullMQ worker each).
+ * The families the worker consumes (one BullMQ worker each): every family ENQUEUE_EVENTS queues,
+ * every family a route claims (jobs a receiver with other settings queued are not left waiting),
+ * and the built-in ones always.
  */
-export function consumedFamilies(enqueued: readonly EventType[]): Family[] {
-  return [...new Set([...BUILT_IN_HANDLERS, ...enqueued].map(familyOf))];
+export function consumedFamilies(enqueued: readonly EventType[], routed: readonly EventType[] = []): Family[] {
+  return [...new Set([...BUILT_IN_HANDLERS, ...enqueued, ...routed].map(familyOf))];
 }
