@@ -350,3 +350,73 @@ describe('pnpm dlq retry of a routed event', () => {
     await expect.poll(() => queue.getJobState(old.id ?? ''), { timeout: 10_000 }).toBe('completed');
   });
 });
+
+describe('routes, one by one', () => {
+  redisTest(
+    'a forward that timed out keeps its entity until its lock lapses: the next one does not overtake it',
+    async ({ redis }) => {
+      const target = await startForwardTarget((n) => ({ status: 200, delayMs: n === 0 ? 1_500 : 0 }));
+      const worker = await startTestWorker(redis.url, {
+        ENQUEUE_EVENTS: 'customer.*,invoice.update.payment',
+        FORWARD_ROUTES: `invoice.update.payment=${target.url}`,
+        FORWARD_SECRET,
+        FORWARD_TIMEOUT_MS: '300',
+      });
+      const queue = new Queue(queueNameOf('invoice'), { connection: { url: redis.url }, prefix: worker.prefix });
+      try {
+        const first = await enqueue(
+          queue,
+          'invoice.update.payment',
+          invoice('invoice.update.payment', '2026-08-20T10:05:00Z'),
+        );
+        await expect.poll(() => target.received.length, { timeout: 5_000 }).toBe(1);
+        const second = await enqueue(
+          queue,
+          'invoice.update.payment',
+          invoice('invoice.update.payment', '2026-08-20T10:06:00Z'),
+        );
+        await settled(queue, second, 15_000);
+        // The first was still being answered (1.5 s) when its forward timed out (0.3 s): the second
+        // reached the target only after the lock lapsed (0.3 + 2 s after it was taken).
+        const [firstAt, secondAt] = target.received.map((r) => r.at);
+        expect((secondAt ?? 0) - (firstAt ?? 0)).toBeGreaterThanOrEqual(1_500);
+        expect(got(target).slice(0, 2)).toEqual([
+          'invoice.update.payment 2026-08-20T10:05:00Z',
+          'invoice.update.payment 2026-08-20T10:06:00Z',
+        ]);
+        // The timed-out one, retried after the newer state was acknowledged, is stale.
+        expect((await settled(queue, first, 15_000)).job.returnvalue).toEqual({
+          outcome: 'skipped_stale',
+          forwarded: 'skipped',
+        });
+      } finally {
+        await worker.close();
+        await queue.close();
+        await target.close();
+      }
+    },
+  );
+
+  redisTest('customer events claimed by two patterns for one URL are all forwarded', async ({ redis }) => {
+    const target = await startForwardTarget();
+    const worker = await startTestWorker(redis.url, {
+      ENQUEUE_EVENTS: 'customer.*,wallet.created',
+      FORWARD_ROUTES: `customer.created=${target.url} *=${target.url}`,
+      FORWARD_SECRET,
+    });
+    try {
+      const customer = FAMILY_FIXTURES.customer[0] as { customer: Record<string, unknown> };
+      for (const type of ['customer.created', 'customer.updated'] as const) {
+        const job = await enqueue(worker.queue, type, { ...customer, event_type: type });
+        expect((await settled(worker.queue, job)).job.returnvalue).toMatchObject({ forwarded: 'sent' });
+      }
+      expect(target.received.map((r) => r.headers['x-flexprice-event-type'])).toEqual([
+        'customer.created',
+        'customer.updated',
+      ]);
+    } finally {
+      await worker.close();
+      await target.close();
+    }
+  });
+});
