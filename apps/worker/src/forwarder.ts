@@ -21,8 +21,8 @@ export class RetryableForwardError extends Error {
 
 const RETRYABLE_STATUSES = new Set([408, 425, 429]);
 
-/** Failures before any byte could reach the target. */
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** Failures after the request may have reached the target: it may still be working on it. */
+const CUT_MID_REQUEST = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 /** `Retry-After` is either seconds or an HTTP date. */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
@@ -95,11 +95,12 @@ export function createForwarder(options: ForwarderOptions) {
       const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
       options.observe?.(timedOut ? 'timeout' : 'error', elapsed());
       const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
-      const neverConnected = NOT_CONNECTED.has((cause as NodeJS.ErrnoException | undefined)?.code ?? '');
+      const cut = CUT_MID_REQUEST.has((cause as NodeJS.ErrnoException | undefined)?.code ?? '');
+      const detail = cause?.message ?? (error instanceof Error ? error.message : String(error));
       const reason = timedOut
         ? `no answer within ${options.timeoutMs} ms`
-        : `${neverConnected ? 'could not connect' : 'no answer'}: ${cause?.message ?? (error instanceof Error ? error.message : String(error))}`;
-      throw new RetryableForwardError(`forward to ${options.url} failed: ${reason}`, undefined, !neverConnected);
+        : `${cut ? 'connection cut before an answer' : 'could not connect'}: ${detail}`;
+      throw new RetryableForwardError(`forward to ${options.url} failed: ${reason}`, undefined, timedOut || cut);
     }
     // The body is not used; reading it frees the connection for reuse.
     await response.arrayBuffer().catch(() => undefined);

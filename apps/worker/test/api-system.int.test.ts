@@ -74,10 +74,10 @@ describe('the key check at start', () => {
 });
 
 describe('pnpm customers sync', () => {
-  test('heals what no webhook said: a customer created, one changed, one deleted; a second run finds nothing new', async ({
-    system,
-    api,
-  }) => {
+  test('heals what no webhook said: a customer created, one changed, one deleted; a second run finds nothing new', {
+    // Three CLI runs of a built process each: well over the default on a busy two-core machine.
+    timeout: 60_000,
+  }, async ({ system, api }) => {
     api.upsert({ id: 'cust_new', name: 'Never notified' });
     api.upsert({ id: 'cust_del', name: 'To be deleted' });
     const first = await sync(system, api);
