@@ -7,7 +7,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['@flexprice/source'] } },
   test: {
     include: ['apps/*/src/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
-    testTimeout: 20_000,
+    // Generous: process-level tests start built apps, and CI machines are shared and slow at times.
+    testTimeout: 60_000,
     hookTimeout: 30_000,
     // Integration suites each start their own Redis; two cores, so keep parallelism modest.
     maxWorkers: 2,

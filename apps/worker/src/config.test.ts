@@ -84,12 +84,17 @@ describe('loadConfig (worker)', () => {
     ]);
   });
 
-  it('refuses customer events routed to two targets (they are ordered per customer)', () => {
+  it.each([
+    ['to two targets', 'customer.created=https://a.internal/ customer.*=https://b.internal/'],
+    ['only in part', 'customer.created=https://a.internal/ invoice.*=https://b.internal/'],
+  ])('refuses customer events routed %s (they are forwarded in order per customer, all or none)', (_how, routes) => {
     const problems = problemsOf({
-      FORWARD_ROUTES: 'customer.created=https://a.internal/ customer.*=https://b.internal/',
+      FORWARD_ROUTES: routes,
       FORWARD_SECRET: SECRET,
     });
-    expect(problems).toEqual([expect.stringMatching(/^FORWARD_ROUTES: routes customer events to several URLs/)]);
+    expect(problems).toEqual([
+      expect.stringMatching(/^FORWARD_ROUTES: routes some customer events, or routes them to several URLs/),
+    ]);
   });
 
   it.each([

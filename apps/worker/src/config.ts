@@ -161,16 +161,18 @@ function routingOf(env: Env): {
   const enqueued = filter.ok ? filter.selected : [];
   const problem = unprocessedProblem(enqueued, routes);
   if (problem !== undefined) problems.push(['ENQUEUE_EVENTS', problem]);
-  // The customer store orders forwards per customer: one target for all its events.
-  const customerTargets = new Set(
-    EVENT_TYPES.filter((type) => familyOf(type) === 'customer')
-      .map((type) => routeFor(routes, type)?.url)
-      .filter((url) => url !== undefined),
+  // The customer store orders forwards per customer, against the state it stores: one target for
+  // all its events, or none (a customer.updated stored unforwarded would make a customer.created
+  // waiting for its retry stale, and it would never reach the target).
+  const customerUrls = EVENT_TYPES.filter((type) => familyOf(type) === 'customer').map(
+    (type) => routeFor(routes, type)?.url,
   );
-  if (customerTargets.size > 1) {
+  const customerTargets = new Set(customerUrls.filter((url) => url !== undefined));
+  if (customerTargets.size > 1 || (customerTargets.size === 1 && customerUrls.includes(undefined))) {
     problems.push([
       'FORWARD_ROUTES',
-      'routes customer events to several URLs; they are forwarded in order per customer, to one target (use customer.*=<url>)',
+      'routes some customer events, or routes them to several URLs; customer events are forwarded in order per customer, ' +
+        'all of them to one target (customer.*=<url>, or CUSTOMER_FORWARD_URL) or none',
     ]);
   }
   return { enqueued, routes, problems };

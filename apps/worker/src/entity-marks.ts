@@ -81,7 +81,14 @@ export function createEntityMarks(redis: RedisClient, options: EntityMarkOptions
             fields: { last_event_type: request.eventType },
             now: now(),
           }),
-        forwarded: (version, token) => commands.forwarded(keys, version, token, request.clock),
+        forwarded: (version, token) =>
+          commands.forwarded(keys, version, token, { clock: request.clock, recordTtlSeconds: options.markTtlSeconds }),
+        mayHaveForwarded: (version) =>
+          commands.forwarded(keys, version, '', {
+            clock: request.clock,
+            recordTtlSeconds: options.markTtlSeconds,
+            pending: true,
+          }),
         release: (token) => commands.release(keys, token),
       };
     },

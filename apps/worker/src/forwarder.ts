@@ -95,7 +95,9 @@ export function createForwarder(options: ForwarderOptions) {
       const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
       options.observe?.(timedOut ? 'timeout' : 'error', elapsed());
       const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
-      const cut = CUT_MID_REQUEST.has((cause as NodeJS.ErrnoException | undefined)?.code ?? '');
+      const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? '';
+      // (HPE_*: the answer could not be parsed; the request had been sent.)
+      const cut = CUT_MID_REQUEST.has(code) || code.startsWith('HPE_');
       const detail = cause?.message ?? (error instanceof Error ? error.message : String(error));
       const reason = timedOut
         ? `no answer within ${options.timeoutMs} ms`

@@ -112,7 +112,9 @@ export function createOrderedForward(options: OrderedForwardOptions) {
         // A forward that may still be running at the target (a timeout, a cut connection) keeps
         // the lock until it lapses (the route's timeout + 2 s after it was taken): the next event of
         // this entity does not overtake it there. Otherwise the lock goes at once.
-        if (!(error instanceof RetryableForwardError && error.mayBeInFlight)) {
+        if (error instanceof RetryableForwardError && error.mayBeInFlight) {
+          await mark.mayHaveForwarded(version).catch(() => undefined);
+        } else {
           await mark.release(lock.token).catch(() => undefined);
         }
         throw error;

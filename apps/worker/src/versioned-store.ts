@@ -65,8 +65,11 @@ if pinTtl ~= '0' then
   if first then version = first else redis.call('SET', delivery, version, 'EX', pinTtl) end
 end
 
-local stored = redis.call('HMGET', record, versionField, 'deleted', 'index_key', forwardedField, 'updated_at_ms', keyField)
+local stored = redis.call('HMGET', record, versionField, 'deleted', 'index_key', forwardedField, 'updated_at_ms', keyField,
+  'pending_version' .. clock)
 local storedVersion, deleted, indexKey, forwarded = stored[1] or '', stored[2] == '1', stored[3], stored[4] or ''
+-- The newest version whose forward timed out: it may have reached the target (events only).
+local pending = stored[7] or ''
 -- A customer written before versions existed: its legacy updated_at (ms) still orders it.
 if storedVersion == '' and stored[5] and stored[5] ~= '' then
   storedVersion = '0.' .. string.rep('0', 14 - #stored[5]) .. stored[5] .. '000000.' .. string.rep('0', 17) .. '.'
@@ -85,7 +88,10 @@ local function older(a, b)
 end
 
 local outcome
-if version == storedVersion then
+if deleted and not deleting then
+  -- Nothing live after a deletion, whatever its clock (a retry of an event stored before it too).
+  return {'skipped_tombstone', 'none', version}
+elseif version == storedVersion then
   -- This delivery's own version (an earlier try stored it), or the same state from another one.
   outcome = stored[6] == key and 'current' or 'unchanged'
 elseif deleted then
@@ -111,20 +117,23 @@ else
       redis.call('SADD', liveIndex, id)
     end
   end
-  -- A tombstone is kept for good: it is small, and a replay long after must not revive the entity.
-  if deleting then redis.call('PERSIST', record)
-  elseif recordTtl ~= '0' then redis.call('EXPIRE', record, recordTtl) end
 end
+-- A tombstone is kept for good: it is small, and a replay long after must not revive the entity.
+-- Any other record lives recordTtl past its last event.
+if deleting or deleted then redis.call('PERSIST', record)
+elseif recordTtl ~= '0' then redis.call('EXPIRE', record, recordTtl) end
 
 if lockToken == '' then return {outcome, 'none', version} end
-if forwarded ~= '' then
-  if forwarded == version then return {outcome, 'already', version} end
-  if older(version, forwarded) then
-    -- A state: a newer one was acknowledged (and is stored). An event: a newer one was acknowledged
-    -- before this one went out.
-    if ordering == 'event' then return {'skipped_stale', 'none', version} end
-    return {outcome, 'already', version}
-  end
+if forwarded ~= '' and forwarded == version then return {outcome, 'already', version} end
+if ordering == 'state' then
+  -- A newer state was acknowledged (and is stored).
+  if forwarded ~= '' and older(version, forwarded) then return {outcome, 'already', version} end
+else
+  -- A newer event was acknowledged, or may have reached the target (its forward timed out): this
+  -- one going out now could put the target back.
+  local newest = forwarded
+  if pending > newest then newest = pending end
+  if newest ~= '' and newest ~= version and older(version, newest) then return {'skipped_stale', 'none', version} end
 end
 if redis.call('SET', lock, lockToken, 'NX', 'PX', lockTtl) then return {outcome, 'locked', version} end
 -- Ours already: this very call, sent again by the client after a dropped connection.
@@ -132,11 +141,16 @@ if redis.call('GET', lock) == lockToken then return {outcome, 'locked', version}
 return {outcome, 'busy', version}
 `;
 
-// After the target's 2xx: remember the newest acknowledged version (of its clock), and let go of the lock.
+// After the target's 2xx: remember the newest acknowledged version (of its clock), and let go of the
+// lock. With ARGV[4] 'pending', the forward timed out instead: remember the version as one that may
+// have reached the target, and keep the lock (it lapses by itself). ARGV[5]: the record's TTL.
 const FORWARDED_SCRIPT = `
-local field = 'forwarded_version' .. ARGV[3]
+local field = (ARGV[4] == 'pending' and 'pending_version' or 'forwarded_version') .. ARGV[3]
 local forwarded = redis.call('HGET', KEYS[1], field)
 if not forwarded or forwarded < ARGV[1] then redis.call('HSET', KEYS[1], field, ARGV[1]) end
+-- The record may have expired since it was applied: the fields just written must not outlive it.
+if ARGV[5] ~= '0' and redis.call('HGET', KEYS[1], 'deleted') ~= '1' then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
+if ARGV[4] == 'pending' then return 1 end
 if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
 return 1
 `;
@@ -148,7 +162,15 @@ return 0
 
 interface VersionedCommands {
   applyVersioned(numberOfKeys: number, ...keysAndArgs: string[]): Promise<[ApplyOutcome, ForwardGate, string]>;
-  markForwarded(record: string, lock: string, version: string, token: string, clock: string): Promise<number>;
+  markForwarded(
+    record: string,
+    lock: string,
+    version: string,
+    token: string,
+    clock: string,
+    kind: 'acknowledged' | 'pending',
+    recordTtlSeconds: string,
+  ): Promise<number>;
   releaseForwardLock(lock: string, token: string): Promise<number>;
 }
 
@@ -228,8 +250,21 @@ export function versionedCommands(redis: RedisClient) {
       return { outcome, forward, version };
     },
     /** The target acknowledged `version`: remember it and release the lock taken by `apply`. */
-    async forwarded(keys: MarkKeys, version: string, token: string, clock?: MarkRequest['clock']): Promise<void> {
-      await commands.markForwarded(keys.record, keys.lock, version, token, clockSuffix(clock));
+    async forwarded(
+      keys: MarkKeys,
+      version: string,
+      token: string,
+      options: { clock?: MarkRequest['clock']; recordTtlSeconds?: number; pending?: boolean } = {},
+    ): Promise<void> {
+      await commands.markForwarded(
+        keys.record,
+        keys.lock,
+        version,
+        token,
+        clockSuffix(options.clock),
+        options.pending ? 'pending' : 'acknowledged',
+        String(options.recordTtlSeconds ?? 0),
+      );
     },
     /** The forward failed: release the lock (if it is still ours) for the next try or a newer version. */
     async release(keys: MarkKeys, token: string): Promise<void> {
@@ -243,4 +278,9 @@ export interface Mark {
   apply(lock: { token: string; ttlMs: number } | undefined): Promise<ApplyResult>;
   forwarded(version: string, token: string): Promise<void>;
   release(token: string): Promise<void>;
+  /**
+   * The forward timed out or was cut: it may have reached the target. Keep the lock (it lapses by
+   * itself) and, for events, let no older version out after it.
+   */
+  mayHaveForwarded(version: string): Promise<void>;
 }

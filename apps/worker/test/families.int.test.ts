@@ -140,6 +140,10 @@ describe('every family, forwarded', () => {
     const customers = 3;
     await expect.poll(() => system.routes.requests.length, { timeout: 30_000, interval: 200 }).toBe(57 - customers + 1);
     await expect.poll(() => system.target.received.length, { timeout: 30_000, interval: 200 }).toBe(customers);
+    // Every job ended (nothing still retrying), and still one forward each.
+    await drained(system, FAMILIES, 57 + 1);
+    expect(system.routes.requests).toHaveLength(57 - customers + 1);
+    expect(system.target.received).toHaveLength(customers);
     expect(await failedCount(system, FAMILIES)).toBe(0);
 
     for (const request of system.routes.requests) {
@@ -211,7 +215,10 @@ describe('one event per entity in flight, never an older one after a newer', () 
     await Promise.all([1, 2].map(() => system.routedWorker({ WORKER_CONCURRENCY: '8' })));
     const send = (id: string, seq: number) =>
       postWebhook(receiver.port, familyBody('invoice.update.payment', id, seq), 'signed');
-    for (let seq = 1; seq <= 5; seq += 1) expect((await send('inv_bad', seq)).status).toBe(202);
+    // More events of the failing invoice than the workers have slots (2 × 8): were its jobs to hold
+    // their slots while they wait, nothing else could run.
+    const BAD = 24;
+    for (let seq = 1; seq <= BAD; seq += 1) expect((await send('inv_bad', seq)).status).toBe(202);
     const others = [1, 2, 3, 4].map((i) => `inv_ok_${i}`);
     for (let seq = 1; seq <= 5; seq += 1) {
       for (const id of others) expect((await send(id, seq)).status).toBe(202);
@@ -228,7 +235,7 @@ describe('one event per entity in flight, never an older one after a newer', () 
 
     // The target recovers: the bad invoice catches up, in order, to its newest state.
     system.routes.setStatus(() => 200);
-    await expect.poll(() => system.routes.ackedSeqs().get(bad)?.at(-1), { timeout: 30_000, interval: 200 }).toBe(5);
+    await expect.poll(() => system.routes.ackedSeqs().get(bad)?.at(-1), { timeout: 30_000, interval: 200 }).toBe(BAD);
     const seqs = system.routes.ackedSeqs().get(bad) ?? [];
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     expect(system.routes.maxInFlight()).toBe(1);

@@ -189,14 +189,15 @@ describe('ordered per entity', () => {
     ]);
   });
 
-  test('two events of one updated_at are both forwarded', async ({ worker, target }) => {
+  test('two events of one updated_at are both forwarded, the later accepted first', async ({ worker, target }) => {
     const queue = worker.queueOf('invoice');
     const at = '2026-08-20T10:05:00.456Z';
-    const paid = await enqueue(queue, 'invoice.update.payment', invoice('invoice.update.payment', at));
+    await worker.pool.close(1_000);
     const finalized = await enqueue(queue, 'invoice.update.finalized', invoice('invoice.update.finalized', at));
-    await settled(queue, paid);
-    await settled(queue, finalized);
-    expect(got(target).sort()).toEqual([`invoice.update.finalized ${at}`, `invoice.update.payment ${at}`]);
+    const paid = await enqueue(queue, 'invoice.update.payment', invoice('invoice.update.payment', at));
+    expect(await worker.processor(paid)).toEqual({ outcome: 'applied', forwarded: 'sent' });
+    expect(await worker.processor(finalized)).toEqual({ outcome: 'applied', forwarded: 'sent' });
+    expect(got(target)).toEqual([`invoice.update.payment ${at}`, `invoice.update.finalized ${at}`]);
   });
 
   test("spend alerts of two line items are two streams; one line item's late alert is stale", async ({
@@ -348,6 +349,8 @@ describe('pnpm dlq retry of a routed event', () => {
     const forced = runNode(DLQ_CLI, env, ['retry', old.id ?? '', '--force']);
     expect(await forced.exited).toBe(0);
     await expect.poll(() => queue.getJobState(old.id ?? ''), { timeout: 10_000 }).toBe('completed');
+    // Forced, it went through the order check all the same: older than the acknowledged 10:07, stale.
+    expect((await queue.getJob(old.id ?? ''))?.returnvalue).toEqual({ outcome: 'skipped_stale', forwarded: 'skipped' });
   });
 });
 
@@ -415,5 +418,76 @@ describe('routes, one by one', () => {
       await worker.close();
       await target.close();
     }
+  });
+});
+
+describe('what may have reached the target counts', () => {
+  redisTest(
+    'a newer event whose forward timed out (the target took it) lets no older one out after it',
+    async ({ redis }) => {
+      // The target takes 10:06 but answers it too late; 10:05, accepted after, must not follow it.
+      const target = await startForwardTarget((n) => ({ status: 200, delayMs: n === 0 ? 1_000 : 0 }));
+      const worker = await startTestWorker(redis.url, {
+        ENQUEUE_EVENTS: 'customer.*,invoice.update.payment',
+        FORWARD_ROUTES: `invoice.update.payment=${target.url}`,
+        FORWARD_SECRET,
+        FORWARD_TIMEOUT_MS: '300',
+      });
+      const queue = new Queue(queueNameOf('invoice'), { connection: { url: redis.url }, prefix: worker.prefix });
+      try {
+        const newer = await enqueue(
+          queue,
+          'invoice.update.payment',
+          invoice('invoice.update.payment', '2026-08-20T10:06:00Z'),
+          {
+            backoffMs: 500,
+          },
+        );
+        await expect.poll(() => target.received.length, { timeout: 5_000 }).toBe(1);
+        const older = await enqueue(
+          queue,
+          'invoice.update.payment',
+          invoice('invoice.update.payment', '2026-08-20T10:05:00Z'),
+        );
+        expect((await settled(queue, older, 15_000)).job.returnvalue).toEqual({
+          outcome: 'skipped_stale',
+          forwarded: 'skipped',
+        });
+        await settled(queue, newer, 20_000);
+        expect(got(target).every((line) => line.endsWith('10:06:00Z'))).toBe(true);
+      } finally {
+        await worker.close();
+        await queue.close();
+        await target.close();
+      }
+    },
+  );
+
+  test('a live event retried after a deletion on the other clock is not forwarded', async ({ worker, target }) => {
+    const queue = worker.queueOf('feature');
+    // The update (no updated_at: acceptance clock) is refused once; the deletion (with updated_at:
+    // payload clock) goes through; the update's retry must not revive the feature at the target.
+    let refused = false;
+    target.setResponder((_n, body) => {
+      if (!refused && body.includes('feature.updated')) {
+        refused = true;
+        return { status: 503 };
+      }
+      return { status: 200 };
+    });
+    const updated = await enqueue(queue, 'feature.updated', feature('feature.updated', 'renamed'), { backoffMs: 500 });
+    await expect.poll(() => refused, { timeout: 5_000 }).toBe(true);
+    const gone = feature('feature.deleted', 'gone');
+    const deleted = await enqueue(queue, 'feature.deleted', {
+      ...gone,
+      feature: { ...gone.feature, updated_at: '2026-08-20T10:00:00Z' },
+    });
+    await settled(queue, deleted);
+    expect((await settled(queue, updated)).job.returnvalue).toEqual({
+      outcome: 'skipped_tombstone',
+      forwarded: 'skipped',
+    });
+    expect(got(target)).toEqual(['feature.updated renamed', 'feature.deleted gone']);
+    expect(target.received.map((r) => r.status)).toEqual([503, 200]);
   });
 });

@@ -134,14 +134,18 @@ function valueAt(body: unknown, path: string): unknown {
 
 /**
  * The entity a (validated) event is about, or undefined when it names none: its id, then its scope
- * and qualifiers where it has them (`subs_1#subscription_line_item_spend#li_1`).
+ * and qualifiers where it has them, each in its place (`subs_1#subscription_line_item_spend#li_1#`).
  */
 export function entityIdOf(eventType: EventType, event: unknown): string | undefined {
   const spec: EntitySpec = ENTITY_CATALOG[eventType];
   if (spec.id === null) return undefined;
   const id = valueAt(event, spec.id);
   if (typeof id !== 'string' || id.length === 0) return undefined;
-  const parts = spec.qualifiers.map((path) => valueAt(event, path)).filter((value) => typeof value === 'string');
+  // Every qualifier keeps its place, present or not: a line item `x` and a group `x` differ.
+  const parts = spec.qualifiers.map((path) => {
+    const value = valueAt(event, path);
+    return typeof value === 'string' ? value : '';
+  });
   return [id, ...(spec.scope === null ? [] : [spec.scope]), ...parts].join('#');
 }
 

@@ -112,13 +112,21 @@ describe('entity catalog', () => {
     const reached = { ...lineItemAlert, event_type: 'subscription.line_item_spend.threshold_reached' };
     const entity = (type: EventType, body: unknown) => entityIdOf(type, body);
     const a = entity('subscription.line_item_spend.threshold_reached', reached);
-    expect(a).toBe('subs_01K30A4B5C6D7E8F9G0H1J2K3M#subscription_line_item_spend#subs_line_01K35A1B2C3D4E5F6G7H8J9K0M');
+    expect(a).toBe(
+      'subs_01K30A4B5C6D7E8F9G0H1J2K3M#subscription_line_item_spend#subs_line_01K35A1B2C3D4E5F6G7H8J9K0M#',
+    );
+    const group = {
+      ...reached,
+      subscription_line_item_id: undefined,
+      group_id: 'subs_line_01K35A1B2C3D4E5F6G7H8J9K0M',
+    };
+    expect(entity('subscription.line_item_spend.threshold_reached', group)).not.toBe(a);
     expect(entity('subscription.line_item_spend.threshold_recovered', { ...reached, alert_status: 'ok' })).toBe(a);
     expect(
       entity('subscription.line_item_spend.threshold_reached', { ...reached, subscription_line_item_id: 'li_2' }),
     ).not.toBe(a);
     expect(entity('subscription.spend.threshold_recovered', recovered)).toBe(
-      'subs_01K30A4B5C6D7E8F9G0H1J2K3M#subscription_spend',
+      'subs_01K30A4B5C6D7E8F9G0H1J2K3M#subscription_spend##',
     );
     const wallet = { wallet: { id: 'wallet_1' } };
     expect(entity('wallet.credit_balance.dropped', wallet)).toBe(entity('wallet.credit_balance.recovered', wallet));

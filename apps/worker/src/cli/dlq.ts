@@ -8,7 +8,7 @@
  * Exit codes: 0 done, 1 nothing matched (unknown job id), 2 usage or configuration error.
  */
 import { parseArgs } from 'node:util';
-import { BUILT_IN_HANDLERS, type EventType, FAMILIES, queueNameOf } from '@flexprice/contracts';
+import { BUILT_IN_HANDLERS, ENTITY_CATALOG, FAMILIES, isEventType, queueNameOf } from '@flexprice/contracts';
 import { createRedis, parseDuration, runCli, UsageError } from '@flexprice/runtime';
 import { type Job, Queue } from 'bullmq';
 import { loadConfig } from '../config.js';
@@ -105,11 +105,9 @@ async function run(argv: string[]): Promise<number> {
             }
             // A routed event is ordered by its entity's mark, which lapses ENTITY_MARK_TTL_SECONDS after
             // the entity's last event: a job older than that could go out after a newer state.
-            if (
-              !values.force &&
-              !BUILT_IN_HANDLERS.includes(job.name as EventType) &&
-              Date.now() - job.timestamp > markAgeMs
-            ) {
+            const ordered =
+              isEventType(job.name) && !BUILT_IN_HANDLERS.includes(job.name) && ENTITY_CATALOG[job.name].id !== null;
+            if (!values.force && ordered && Date.now() - job.timestamp > markAgeMs) {
               tooOld += 1;
               process.stderr.write(
                 `not retried ${name} ${job.id} (${job.name}): queued before ENTITY_MARK_TTL_SECONDS, its entity's order ` +

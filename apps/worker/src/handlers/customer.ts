@@ -70,6 +70,8 @@ export function createCustomerApplier(deps: Omit<CustomerHandlerDeps, 'fetcher'>
         }),
       forwarded: (version, token) => store.forwarded(id, version, token),
       release: (token) => store.releaseForward(id, token),
+      // A newer customer state is stored before it is forwarded: an older one is stale already.
+      mayHaveForwarded: async () => {},
     };
     const outgoing = { eventType: event.event_type, body: (version: string) => ({ ...event, version }) };
     return ordered(mark, outgoing, context, () => onApplied?.(state.source));
