@@ -1,10 +1,10 @@
 import type { EventType } from '@flexprice/contracts';
-import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
+import express, { type ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Authenticate } from './auth/authenticate.js';
 import type { Enqueuer } from './enqueuer.js';
 import { sendError, sendJson } from './errors.js';
-import { beginRequest, elapsedMs, logRequest } from './logger.js';
+import { logRequests } from './logger.js';
 import type { ReceiverMetrics } from './metrics.js';
 import { createWebhookHandler } from './webhook-handler.js';
 
@@ -32,9 +32,10 @@ export interface AppDeps {
  * The receiver's HTTP surface: webhooks, health and metrics. Nothing else listens on this port (the
  * dashboard is its own app).
  *
- * The webhook routes come first and carry no middleware: the handler reads the raw body itself
- * (signatures are over the exact bytes; JSON is parsed once, after authentication), logs and counts
- * its request and writes its answer once. Everything after them is logged by one middleware.
+ * One middleware names and logs every request (`logRequests`). The webhook routes carry no other:
+ * the handler reads the raw body itself (signatures are over the exact bytes; JSON is parsed once,
+ * after authentication), counts its request, tells the log line what it decided and writes its
+ * answer once.
  */
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
@@ -43,15 +44,12 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false);
   const shuttingDown = () => deps.isShuttingDown?.() ?? false;
 
+  // Every request, webhooks included: one id, one clock, one line.
+  app.use(logRequests(deps.logger, shuttingDown));
   const handleWebhook = createWebhookHandler({ ...deps, isShuttingDown: shuttingDown });
   app.post('/webhooks/flexprice', handleWebhook);
   app.post('/webhook-events/:eventType', handleWebhook);
 
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    const start = beginRequest(req, res, shuttingDown());
-    res.once('finish', () => logRequest(deps.logger, req, res.statusCode, start.id, elapsedMs(start)));
-    next();
-  });
   app.get('/healthz', (_req, res) => {
     sendJson(res, 200, { status: 'ok' });
   });
@@ -68,13 +66,11 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Express's own 4xx (a malformed %-escape in `/webhook-events/:eventType`, say) is the client's
   // error: answered in our catalog and logged as a refusal. Anything else is ours: a 500, logged.
-  const onError: ErrorRequestHandler = (err: unknown, req, res, _next) => {
+  const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
     const status = statusOf(err);
-    // Requests past the routes above already have their id and their line (on finish).
-    const start = res.getHeader('x-request-id') === undefined ? beginRequest(req, res, shuttingDown()) : undefined;
+    // Its id and its line come from logRequests, like every other request's.
     if (status >= 500) deps.logger.error({ err, requestId: res.getHeader('x-request-id') }, 'unhandled error');
     if (!res.headersSent) sendError(res, status >= 500 ? 'internal' : status === 404 ? 'not_found' : 'bad_request');
-    if (start) logRequest(deps.logger, req, res.statusCode, start.id, elapsedMs(start));
   };
   app.use(onError);
   return app;

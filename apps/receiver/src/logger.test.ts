@@ -1,7 +1,8 @@
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
-import { beginRequest, elapsedMs, logRequest } from './logger.js';
+import { beginRequest, decidedWebhook, decidingWebhook, elapsedMs, logRequest, logRequests } from './logger.js';
 
 /** A logger writing JSON lines into an array. */
 function capture(level = 'info') {
@@ -88,5 +89,48 @@ describe('request log lines', () => {
     const quiet = capture('warn');
     logRequest(quiet.logger, req, 202, 'req-1', 1.5);
     expect(quiet.lines).toHaveLength(0);
+  });
+});
+
+describe('one logging path for every request', () => {
+  /** A response that can close, as Node's does when its connection is done with it. */
+  function closable() {
+    const events = new EventEmitter();
+    const headers: Record<string, unknown> = {};
+    const res = Object.assign(events, {
+      statusCode: 200,
+      setHeader: (name: string, value: unknown) => (headers[name] = value),
+    }) as unknown as ServerResponse;
+    return { res, close: () => events.emit('close') };
+  }
+
+  test('a route without a decision of its own: one line when the connection closes', () => {
+    const { logger, lines } = capture();
+    const { res, close } = closable();
+    let called = false;
+    logRequests(logger, () => false)(request({}, '/healthz'), res, () => {
+      called = true;
+    });
+    expect(called).toBe(true);
+    expect(lines).toHaveLength(0);
+    close();
+    close();
+    expect(lines).toMatchObject([{ path: '/healthz', status: 200, requestId: expect.any(String) }]);
+  });
+
+  test('a webhook whose client left before the decision: one line, with the decision, once it is made', () => {
+    const { logger, lines } = capture();
+    const { res, close } = closable();
+    const req = request({ 'x-request-id': 'req-left' });
+    logRequests(logger, () => false)(req, res, () => {});
+    expect(decidingWebhook(res).id).toBe('req-left');
+    close();
+    expect(lines).toHaveLength(0);
+    decidedWebhook(logger, req, res, 503, { outcome: 'unavailable' });
+    expect(lines).toMatchObject([{ requestId: 'req-left', status: 503, webhook: { outcome: 'unavailable' } }]);
+  });
+
+  test('a webhook handler mounted without it says so', () => {
+    expect(() => decidingWebhook(closable().res)).toThrow('logRequests() must be mounted before the webhook routes');
   });
 });

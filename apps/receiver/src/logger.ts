@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, pino } from 'pino';
-import type { WebhookOutcome } from './webhook-handler.js';
+import type { WebhookOutcome } from './outcome.js';
 
 /**
  * JSON lines on stdout. No `redact` paths: nothing secret is ever handed to the logger (request
@@ -31,6 +31,72 @@ export function beginRequest(req: IncomingMessage, res: ServerResponse, closeCon
   res.setHeader('x-request-id', id);
   if (closeConnection) res.setHeader('connection', 'close');
   return { id, startedAt: performance.now() };
+}
+
+interface LogEntry {
+  start: RequestStart;
+  /** A webhook route is deciding: its line waits for the decision (a client may leave before). */
+  deciding: boolean;
+  closed: boolean;
+  written: boolean;
+  status?: number;
+  webhook?: WebhookOutcome;
+}
+
+const ENTRIES = new WeakMap<ServerResponse, LogEntry>();
+
+/**
+ * Every request's one logging path, mounted first: names the request, starts its clock, and writes
+ * its line once its connection is done with it, with what the webhook handler decided when it is a
+ * webhook (`decidingWebhook` / `decidedWebhook`), even when the client left before the answer.
+ */
+export function logRequests(logger: Logger, closeConnection: () => boolean) {
+  return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
+    const entry: LogEntry = {
+      start: beginRequest(req, res, closeConnection()),
+      deciding: false,
+      closed: false,
+      written: false,
+    };
+    ENTRIES.set(res, entry);
+    res.once('close', () => {
+      entry.closed = true;
+      write(logger, req, res, entry);
+    });
+    next();
+  };
+}
+
+function write(logger: Logger, req: IncomingMessage, res: ServerResponse, entry: LogEntry): void {
+  if (entry.written || !entry.closed || entry.deciding) return;
+  entry.written = true;
+  logRequest(logger, req, entry.status ?? res.statusCode, entry.start.id, elapsedMs(entry.start), entry.webhook);
+}
+
+function entryOf(res: ServerResponse): LogEntry {
+  const entry = ENTRIES.get(res);
+  if (!entry) throw new Error('logRequests() must be mounted before the webhook routes');
+  return entry;
+}
+
+/** The webhook handler starts deciding: the request's id and clock, and its line held until it has. */
+export function decidingWebhook(res: ServerResponse): RequestStart {
+  const entry = entryOf(res);
+  entry.deciding = true;
+  return entry.start;
+}
+
+/** The webhook handler decided: what its line says (written now if the client already left). */
+export function decidedWebhook(
+  logger: Logger,
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  webhook: WebhookOutcome,
+): void {
+  const entry = entryOf(res);
+  Object.assign(entry, { deciding: false, status, webhook });
+  write(logger, req, res, entry);
 }
 
 /** Milliseconds since the request began, to the microsecond. */

@@ -1,6 +1,6 @@
 import { isEventType } from '@flexprice/contracts';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import type { WebhookOutcome } from './webhook-handler.js';
+import type { WebhookOutcome } from './outcome.js';
 
 /** Latencies of a webhook request: most well under 10 ms, the tail in the hundreds. */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];

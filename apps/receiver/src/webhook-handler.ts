@@ -6,8 +6,11 @@ import { readBody } from './body.js';
 import type { Enqueuer } from './enqueuer.js';
 import { ERRORS, type ErrorCode, type ErrorExtra, errorBody, errorHeaders, sendJson } from './errors.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
-import { beginRequest, elapsedMs, logRequest } from './logger.js';
+import { decidedWebhook, decidingWebhook, elapsedMs } from './logger.js';
 import type { ReceiverMetrics } from './metrics.js';
+import type { WebhookOutcome } from './outcome.js';
+
+export type { WebhookOutcome } from './outcome.js';
 
 export interface WebhookHandlerDeps {
   authenticate: Authenticate;
@@ -20,16 +23,6 @@ export interface WebhookHandlerDeps {
   /** True once shutdown began: answers close their connections. */
   isShuttingDown?: () => boolean;
   now?: () => number;
-}
-
-/** What the request log line and the metrics say about the webhook, beyond the HTTP basics. */
-export interface WebhookOutcome {
-  outcome: 'queued' | 'duplicate' | 'ignored' | 'unauthorized' | 'invalid' | 'too_large' | 'unavailable' | 'error';
-  eventType?: string;
-  deliveryId?: string;
-  idempotencyKey?: string;
-  jobId?: string;
-  reason?: string;
 }
 
 /** An answer, decided before anything is written. */
@@ -167,7 +160,7 @@ export function createWebhookHandler(deps: WebhookHandlerDeps) {
   }
 
   return async function handleWebhook(req: IncomingMessage & { params?: Record<string, string> }, res: ServerResponse) {
-    const start = beginRequest(req, res, deps.isShuttingDown?.() ?? false);
+    const start = decidingWebhook(res);
     let answer: Answer;
     try {
       answer = await decide(req, req.params?.eventType, start.id);
@@ -175,9 +168,8 @@ export function createWebhookHandler(deps: WebhookHandlerDeps) {
       deps.logger.error({ err, requestId: start.id }, 'unhandled error');
       answer = refuse('internal', { outcome: 'error' });
     }
+    decidedWebhook(deps.logger, req, res, answer.status, answer.webhook);
     sendJson(res, answer.status, answer.body, answer.headers);
-    const responseTime = elapsedMs(start);
-    deps.metrics.observeRequest(answer.webhook, responseTime / 1000);
-    logRequest(deps.logger, req, answer.status, start.id, responseTime, answer.webhook);
+    deps.metrics.observeRequest(answer.webhook, elapsedMs(start) / 1000);
   };
 }

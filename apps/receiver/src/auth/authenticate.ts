@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Config } from '../config.js';
 import { createSignatureVerifier, type SignatureResult } from './signature.js';
 import { createStaticTokenCheck } from './static-token.js';
 
@@ -9,6 +8,15 @@ export type AuthResult =
   | { ok: false; reason: string };
 
 export type Authenticate = (headers: IncomingHttpHeaders, rawBody: Buffer) => AuthResult;
+
+/** The methods a receiver accepts (its configuration's `auth`, which depends on this, not the reverse). */
+export interface AuthOptions {
+  secrets: readonly string[];
+  toleranceSeconds: number;
+  staticHeader: { name: string; token: string } | undefined;
+  /** No authentication at all: only when explicitly asked for with FLEXPRICE_WEBHOOK_AUTH=none. */
+  disabled: boolean;
+}
 
 /** A sender-supplied delivery id, for deduplication when the request is not signed. */
 function unsignedDeliveryId(headers: IncomingHttpHeaders): string | undefined {
@@ -20,7 +28,7 @@ function unsignedDeliveryId(headers: IncomingHttpHeaders): string | undefined {
  * A request passes when it satisfies one configured method: the static header (cheap, checked
  * first) or a valid signature. With FLEXPRICE_WEBHOOK_AUTH=none every request passes.
  */
-export function createAuthenticator(auth: Config['auth'], now?: () => number): Authenticate {
+export function createAuthenticator(auth: AuthOptions, now?: () => number): Authenticate {
   const verifySignature =
     auth.secrets.length > 0
       ? createSignatureVerifier({ secrets: auth.secrets, toleranceSeconds: auth.toleranceSeconds, now })
