@@ -8,10 +8,11 @@
 // placeholder secret) so that `pnpm start` and `pnpm send-test-webhook` work out of the box.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildIfStale } from './build-if-stale.mjs';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const log = (message) => process.stderr.write(`[start] ${message}\n`);
@@ -25,24 +26,7 @@ if (existsSync(join(root, '.env'))) {
   log('no .env: using .env.example (its placeholder secret) for this local run');
 }
 
-/** Newest modification time of the files below `dir` (0 when it does not exist). */
-function newest(dir) {
-  if (!existsSync(dir)) return 0;
-  let latest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) latest = Math.max(latest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return latest;
-}
-
-const entries = ['apps/receiver/dist/main.js', 'apps/worker/dist/main.js'].map((path) => join(root, path));
-const sources = ['apps/receiver/src', 'apps/worker/src', 'packages/contracts/src', 'packages/runtime/src'];
-const builtAt = Math.min(...entries.map((file) => (existsSync(file) ? statSync(file).mtimeMs : 0)));
-if (Math.max(...sources.map((dir) => newest(join(root, dir)))) > builtAt) {
-  log('building (sources changed since the last build)');
-  const build = spawnSync('pnpm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
-  if (build.status !== 0) process.exit(build.status ?? 1);
-}
+buildIfStale(['apps/receiver/dist/main.js', 'apps/worker/dist/main.js'], (message) => log(message));
 
 /** Whether a Redis answers PING at host:port within a second. */
 async function redisAnswers(host, port) {
