@@ -26,7 +26,8 @@ if (existsSync(join(root, '.env'))) {
   log('no .env: using .env.example (its placeholder secret) for this local run');
 }
 
-buildIfStale(['apps/receiver/dist/main.js', 'apps/worker/dist/main.js'], (message) => log(message));
+const entries = ['apps/receiver/dist/main.js', 'apps/worker/dist/main.js'];
+buildIfStale(entries, (message) => log(message));
 
 /** Whether a Redis answers PING at host:port within a second. */
 async function redisAnswers(host, port) {

@@ -1,7 +1,8 @@
+import { TEST_OTHER_SECRET, TEST_SECRET } from '@flexprice/testing';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.js';
 
-const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+const SECRET = TEST_SECRET;
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -56,7 +57,7 @@ describe('loadConfig', () => {
   });
 
   it('takes several secrets, space- or comma-separated, for rotation', () => {
-    const other = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
+    const other = TEST_OTHER_SECRET;
     expect(loadConfig({ FLEXPRICE_WEBHOOK_SECRET: `${SECRET}, ${other}` }).auth.secrets).toEqual([SECRET, other]);
   });
 

@@ -9,7 +9,7 @@ import {
   type Receipt,
   routeOf,
   type WebhookEvent,
-  type WebhookJob,
+  webhookJob,
   webhookJobOptions,
 } from '@flexprice/contracts';
 import type { RedisClient } from '@flexprice/runtime';
@@ -123,11 +123,7 @@ export function createEnqueuer(options: EnqueuerOptions) {
     const { acceptedAt } = accepted;
 
     const key = accepted.key || idempotencyKey({ deliveryId, eventType, rawBody });
-    const job: WebhookJob = {
-      eventType,
-      event: delivery.event,
-      receipt: { ...delivery.receipt, idempotencyKey: key, acceptedAt },
-    };
+    const job = webhookJob(eventType, delivery.event, { ...delivery.receipt, idempotencyKey: key, acceptedAt });
     const added = await queue.add(eventType, job, { ...jobOptions, jobId, deduplication: { id: key, ttl } });
     const id = added.id ?? jobId;
     return { status: id === jobId ? ('queued' as const) : ('duplicate' as const), jobId: id, idempotencyKey: key };

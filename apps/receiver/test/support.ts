@@ -2,35 +2,18 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RedisClient } from '@flexprice/runtime';
-import { uniquePrefix } from '@flexprice/testing';
+import { TEST_OTHER_SECRET, TEST_SECRET, TEST_STATIC_AUTH, uniquePrefix } from '@flexprice/testing';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
-import { Webhook } from 'standardwebhooks';
 import { loadConfig } from '../src/config.js';
 import { createReceiver } from '../src/receiver.js';
 
-/** Two valid Standard Webhooks secrets (base64 of 24 random-looking bytes). */
-export const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
-export const OTHER_SECRET = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
-export const STATIC_HEADER = 'X-Api-Key';
-export const STATIC_TOKEN = 'tenant-token-0123456789abcdef';
-
-/** Headers of a Standard Webhooks delivery, signed with `secret` over `body`. */
-export function signedHeaders(
-  body: string,
-  options: { secret?: string; id?: string; timestampSeconds?: number; family?: 'svix' | 'webhook' } = {},
-): Record<string, string> {
-  const { secret = SECRET, family = 'svix' } = options;
-  const id = options.id ?? `msg_${uniquePrefix('d')}`;
-  const timestampSeconds = options.timestampSeconds ?? Math.floor(Date.now() / 1000);
-  const signature = new Webhook(secret).sign(id, new Date(timestampSeconds * 1000), body);
-  return {
-    'content-type': 'application/json',
-    [`${family}-id`]: id,
-    [`${family}-timestamp`]: String(timestampSeconds),
-    [`${family}-signature`]: signature,
-  };
-}
+/** The test secrets, static header and signed deliveries, from @flexprice/testing (written once). */
+export { signedHeaders } from '@flexprice/testing';
+export const SECRET = TEST_SECRET;
+export const OTHER_SECRET = TEST_OTHER_SECRET;
+export const STATIC_HEADER = TEST_STATIC_AUTH.header;
+export const STATIC_TOKEN = TEST_STATIC_AUTH.token;
 
 export interface TestReceiver {
   url: string;

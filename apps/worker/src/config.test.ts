@@ -1,8 +1,9 @@
+import { TEST_OTHER_SECRET, TEST_SECRET } from '@flexprice/testing';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.js';
 
-const SECRET = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
-const OTHER_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+const SECRET = TEST_OTHER_SECRET;
+const OTHER_SECRET = TEST_SECRET;
 
 function problemsOf(env: Record<string, string>): string[] {
   try {

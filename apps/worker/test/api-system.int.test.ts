@@ -1,6 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
-import { type FlexpriceApiStandIn, redisTest, runNode, startFlexpriceApiStandIn } from '@flexprice/testing';
+import {
+  type FlexpriceApiStandIn,
+  redisTest,
+  runNode,
+  startFlexpriceApiStandIn,
+  TEST_OTHER_SECRET,
+} from '@flexprice/testing';
 import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import { postWebhook, type System, startSystem, startWorkerProcess, storedCustomer } from './system-support.js';
@@ -52,7 +58,7 @@ async function sync(system: Sys, api: FlexpriceApiStandIn, args: string[] = []) 
       FLEXPRICE_API_KEY: KEY,
       FLEXPRICE_API_URL: api.url,
       CUSTOMER_FORWARD_URL: system.target.url,
-      CUSTOMER_FORWARD_SECRET: 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD',
+      CUSTOMER_FORWARD_SECRET: TEST_OTHER_SECRET,
     },
     ['sync', ...args],
   );

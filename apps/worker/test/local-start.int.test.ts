@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
-import { freePort, runNode } from '@flexprice/testing';
+import { freePort, runNode, signedHeaders } from '@flexprice/testing';
 import { Redis } from 'ioredis';
-import { Webhook } from 'standardwebhooks';
 import { describe, expect, test } from 'vitest';
 import { createCustomerStore } from '../src/customer-store.js';
 
@@ -45,16 +44,10 @@ describe('pnpm start (no Docker)', () => {
       expect(runner.output()).toContain(`starting redis-server on ${redisPort}`);
 
       const body = JSON.stringify(customerEvent('customer.created', currentCustomer({ id: 'cust_local_start' })));
-      const now = new Date();
       const res = await fetch(`http://127.0.0.1:${httpPort}/webhooks/flexprice`, {
         method: 'POST',
         body,
-        headers: {
-          'content-type': 'application/json',
-          'svix-id': 'msg_local_start',
-          'svix-timestamp': String(Math.floor(now.getTime() / 1000)),
-          'svix-signature': new Webhook(EXAMPLE_SECRET).sign('msg_local_start', now, body),
-        },
+        headers: signedHeaders(body, { secret: EXAMPLE_SECRET, id: 'msg_local_start' }),
       });
       expect(res.status).toBe(202);
       const store = createCustomerStore(redis, { prefix: 'fpstore', processedTtlSeconds: 60 });

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { type EventType, queueNameOf, timestampNanos, VERSION_PATTERN } from '@flexprice/contracts';
 import { FAMILY_FIXTURES } from '@flexprice/contracts/fixtures';
-import { metricValue, redisTest, runNode } from '@flexprice/testing';
+import { metricValue, redisTest, runNode, TEST_SECRET } from '@flexprice/testing';
 import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
@@ -10,7 +10,7 @@ import { enqueue, FORWARD_SECRET, settled, startForwardTarget, startTestWorker }
 // Forward routes, in process: the worker as main.ts composes it, a real Redis, a real HTTP target.
 
 const DLQ_CLI = fileURLToPath(new URL('../dist/cli/dlq.js', import.meta.url));
-const ROTATING_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+const ROTATING_SECRET = TEST_SECRET;
 
 const test = redisTest
   // biome-ignore lint/correctness/noEmptyPattern: vitest requires a destructuring pattern here.

@@ -1,22 +1,16 @@
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  type EventType,
-  entityIdOf,
-  familyOf,
-  isEventType,
-  type WebhookJob,
-  webhookJobOptions,
-} from '@flexprice/contracts';
-import { uniquePrefix } from '@flexprice/testing';
+import { type EventType, entityIdOf, familyOf, isEventType, webhookJob, webhookJobOptions } from '@flexprice/contracts';
+import { TEST_OTHER_SECRET, uniquePrefix } from '@flexprice/testing';
 import { type Job, Queue } from 'bullmq';
 import { pino } from 'pino';
 import { expect } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startWorker } from '../src/worker.js';
 
-export const FORWARD_SECRET = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
+/** What the test workers sign their forwards with. */
+export const FORWARD_SECRET = TEST_OTHER_SECRET;
 
 export interface Received {
   headers: IncomingHttpHeaders;
@@ -118,18 +112,14 @@ export async function enqueue(
 ) {
   sequence += 1;
   const key = options.key ?? `id-msg_test_${sequence}_${Date.now()}`;
-  const data: WebhookJob = {
-    eventType,
-    event,
-    receipt: {
-      receivedAt: new Date().toISOString(),
-      // As the receiver does: `id-<delivery id>` for deliveries with an id, natively none.
-      deliveryId: key.startsWith('id-') ? key.slice(3) : null,
-      idempotencyKey: key,
-      requestId: `req-${sequence}`,
-      inferredEventType: false,
-    },
-  };
+  const data = webhookJob(eventType, event, {
+    receivedAt: new Date().toISOString(),
+    // As the receiver does: `id-<delivery id>` for deliveries with an id, natively none.
+    deliveryId: key.startsWith('id-') ? key.slice(3) : null,
+    idempotencyKey: key,
+    requestId: `req-${sequence}`,
+    inferredEventType: false,
+  });
   const opts = webhookJobOptions({
     attempts: options.attempts ?? 5,
     backoffMs: options.backoffMs ?? 10,

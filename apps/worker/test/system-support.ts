@@ -2,21 +2,27 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ENTITY_CATALOG, type EventType, familyOf, parseEventAs } from '@flexprice/contracts';
 import { currentCustomer, customerEvent, FAMILY_FIXTURES } from '@flexprice/contracts/fixtures';
-import { freePort, runNode, type TestRedis, uniquePrefix } from '@flexprice/testing';
+import {
+  freePort,
+  runNode,
+  signedHeaders,
+  staticAuthHeaders,
+  TEST_SECRET,
+  TEST_STATIC_AUTH,
+  type TestRedis,
+  uniquePrefix,
+} from '@flexprice/testing';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { Webhook } from 'standardwebhooks';
 import { expect } from 'vitest';
 import { FORWARD_SECRET, startForwardTarget } from './support.js';
 
 export const RECEIVER_MAIN = fileURLToPath(new URL('../../receiver/dist/main.js', import.meta.url));
 export const WORKER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-export const WEBHOOK_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
-
-const signer = new Webhook(WEBHOOK_SECRET);
+export const WEBHOOK_SECRET = TEST_SECRET;
 
 /** The static header of self-hosted (native) Flexprice, as the receiver processes are configured. */
-export const STATIC_AUTH = { header: 'X-Api-Key', token: 'tenant-token-0123456789abcdef' };
+export const STATIC_AUTH = TEST_STATIC_AUTH;
 
 export type AuthMode = 'signed' | 'static';
 
@@ -32,15 +38,7 @@ export async function postWebhook(
   deliveryId = `msg_${randomUUID().replaceAll('-', '')}`,
 ): Promise<{ status: number; answer: { status?: string; id?: string } }> {
   const raw = JSON.stringify(body);
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (auth === 'static') {
-    headers[STATIC_AUTH.header] = STATIC_AUTH.token;
-  } else {
-    const now = new Date();
-    headers['svix-id'] = deliveryId;
-    headers['svix-timestamp'] = String(Math.floor(now.getTime() / 1000));
-    headers['svix-signature'] = signer.sign(deliveryId, now, raw);
-  }
+  const headers = auth === 'static' ? staticAuthHeaders() : signedHeaders(raw, { id: deliveryId });
   const res = await fetch(`http://127.0.0.1:${port}/webhooks/flexprice`, { method: 'POST', body: raw, headers });
   return { status: res.status, answer: (await res.json()) as { status?: string; id?: string } };
 }

@@ -42,6 +42,14 @@ export const webhookJobSchema = z.object({
 });
 export type WebhookJob = z.infer<typeof webhookJobSchema>;
 
+/**
+ * A webhook job's data, as the receiver queues it (the tests and the bench queue theirs the same
+ * way): the event under its type, and the receipt. The job's name is the event type.
+ */
+export function webhookJob(eventType: EventType, event: object, receipt: Receipt): WebhookJob {
+  return { eventType, event: event as Record<string, unknown>, receipt };
+}
+
 export type ParsedJob =
   | { ok: true; eventType: EventType; event: WebhookEvent; receipt: Receipt }
   | { ok: false; issues: Issue[] };

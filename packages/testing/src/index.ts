@@ -7,3 +7,4 @@ export * from './redis-cluster.js';
 export * from './redis-container.js';
 export * from './redis-server.js';
 export * from './test-redis.js';
+export * from './webhooks.js';

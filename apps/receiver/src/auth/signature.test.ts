@@ -1,10 +1,11 @@
 import { createHmac } from 'node:crypto';
+import { TEST_OTHER_SECRET, TEST_SECRET } from '@flexprice/testing';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { createSignatureVerifier } from './signature.js';
 
-const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
-const OLD_SECRET = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
+const SECRET = TEST_SECRET;
+const OLD_SECRET = TEST_OTHER_SECRET;
 const NOW = 1_795_000_000; // a fixed clock, in seconds
 const body = Buffer.from('{"event_type":"customer.created","customer":{"id":"cust_1"}}');
 

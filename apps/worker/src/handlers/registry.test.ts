@@ -1,4 +1,5 @@
 import { BUILT_IN_HANDLERS, parseForwardRoutes } from '@flexprice/contracts';
+import { TEST_SECRET } from '@flexprice/testing';
 import { describe, expect, it } from 'vitest';
 import type { CustomerStore } from '../customer-store.js';
 import type { EntityMarks } from '../entity-marks.js';
@@ -20,7 +21,7 @@ describe('the handler registry', () => {
     const targets = createForwardTargets(
       parsed.routes.map((route) => ({
         ...route,
-        secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
+        secrets: [TEST_SECRET],
         timeoutMs: 1000,
       })),
     );
