@@ -238,7 +238,7 @@ describe('customer generations', () => {
   });
 });
 
-describe('the documented customer.created example (shared/seed)', () => {
+describe('the documented customer.created example (docs/flexprice-payloads.md §7)', () => {
   it('as printed, claims subscription.created and is not a valid one', () => {
     const body = docsCustomerCreatedAsPrinted();
     expect(resolveEventType(body)).toMatchObject({ ok: true, known: true, eventType: 'subscription.created' });

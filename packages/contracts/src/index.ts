@@ -2,7 +2,7 @@
  * @flexprice/contracts: what Flexprice sends and what we queue, shared by the receiver and the worker.
  *
  * Depends on zod alone (and Node's crypto for the idempotency hash). Follows how Flexprice really
- * delivers (shared/flexprice-webhooks.md), not the marketing docs: 57 event names, two customer
+ * delivers (docs/flexprice-payloads.md), not the marketing docs: 57 event names, two customer
  * payload generations, no event id in the body, alerts without `event_type` in native mode.
  */
 export * from './entities.js';
