@@ -6,7 +6,12 @@ export default defineConfig({
   resolve: { conditions: ['@flexprice/source'] },
   ssr: { resolve: { conditions: ['@flexprice/source'] } },
   test: {
-    include: ['apps/*/src/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+    include: [
+      'apps/*/src/**/*.test.ts',
+      'packages/*/src/**/*.test.ts',
+      'apps/*/test/**/*.test.ts',
+      'tests/*/**/*.test.ts',
+    ],
     // Generous: process-level tests start built apps, and CI machines are shared and slow at times.
     testTimeout: 60_000,
     hookTimeout: 30_000,

@@ -6,5 +6,6 @@ export * from './process.js';
 export * from './redis-cluster.js';
 export * from './redis-container.js';
 export * from './redis-server.js';
+export * from './targets.js';
 export * from './test-redis.js';
 export * from './webhooks.js';

@@ -1,14 +1,14 @@
 import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
-import { signedHeaders, redisTest as test, uniquePrefix } from '@flexprice/testing';
+import { signedHeaders, startForwardTarget, redisTest as test, uniquePrefix } from '@flexprice/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { createCustomerStore } from '../src/customer-store.js';
-import { FORWARD_SECRET, startForwardTarget } from './support.js';
+import { createCustomerStore } from '../../apps/worker/src/customer-store.js';
 import {
   acknowledged,
   customerId,
   deliverAll,
+  FORWARD_SECRET,
   startReceiverProcess,
   startWorkerProcess,
   WEBHOOK_SECRET,

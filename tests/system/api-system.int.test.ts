@@ -14,7 +14,7 @@ import { postWebhook, type System, startSystem, startWorkerProcess, storedCustom
 // Flexprice's API as the source of truth, with the built processes: the key check at start, the
 // reconciler from the command line and on a schedule, and a whole system healing lost webhooks.
 
-const CUSTOMERS_CLI = fileURLToPath(new URL('../dist/cli/customers.js', import.meta.url));
+const CUSTOMERS_CLI = fileURLToPath(new URL('../../apps/worker/dist/cli/customers.js', import.meta.url));
 const KEY = 'test-api-key-0123456789';
 const ENV = 'env_01STANDIN0000000000000000';
 

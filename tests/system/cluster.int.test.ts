@@ -1,12 +1,12 @@
 import { createRedis } from '@flexprice/runtime';
-import { canStartRedisCluster, startRedisCluster } from '@flexprice/testing';
+import { canStartRedisCluster, startEntityTarget, startForwardTarget, startRedisCluster } from '@flexprice/testing';
 import { describe, expect, test } from 'vitest';
-import { createCustomerStore } from '../src/customer-store.js';
-import { FORWARD_SECRET, startEntityTarget, startForwardTarget } from './support.js';
+import { createCustomerStore } from '../../apps/worker/src/customer-store.js';
 import {
   acknowledged,
   customerId,
   deliverAll,
+  FORWARD_SECRET,
   familyBody,
   postWebhook,
   startReceiverProcess,

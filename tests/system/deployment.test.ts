@@ -4,11 +4,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ENV_VARIABLES as DASHBOARD_ENV, loadConfig as loadDashboardConfig } from '../../dashboard/src/config.js';
-import { loadConfig as loadWorkerConfig, ENV_VARIABLES as WORKER_ENV } from '../../worker/src/config.js';
-import { loadConfig as loadReceiverConfig, ENV_VARIABLES as RECEIVER_ENV } from '../src/config.js';
+import { ENV_VARIABLES as DASHBOARD_ENV, loadConfig as loadDashboardConfig } from '../../apps/dashboard/src/config.js';
+import { loadConfig as loadReceiverConfig, ENV_VARIABLES as RECEIVER_ENV } from '../../apps/receiver/src/config.js';
+import { loadConfig as loadWorkerConfig, ENV_VARIABLES as WORKER_ENV } from '../../apps/worker/src/config.js';
 
-const root = (path: string) => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
+const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const read = (path: string) => readFileSync(root(path), 'utf8');
 
 interface Service {

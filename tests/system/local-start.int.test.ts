@@ -6,9 +6,9 @@ import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
 import { freePort, runNode, signedHeaders } from '@flexprice/testing';
 import { Redis } from 'ioredis';
 import { describe, expect, test } from 'vitest';
-import { createCustomerStore } from '../src/customer-store.js';
+import { createCustomerStore } from '../../apps/worker/src/customer-store.js';
 
-const START = fileURLToPath(new URL('../../../scripts/start-local.mjs', import.meta.url));
+const START = fileURLToPath(new URL('../../scripts/start-local.mjs', import.meta.url));
 /** The placeholder secret of .env.example, which `pnpm start` falls back to. */
 const EXAMPLE_SECRET = 'whsec_cmVwbGFjZS1tZS13aXRoLXlvdXItc3ZpeC1zZWNyZXQ=';
 

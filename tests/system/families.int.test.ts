@@ -10,14 +10,14 @@ import {
   VERSION_PATTERN,
 } from '@flexprice/contracts';
 import { FAMILY_FIXTURES } from '@flexprice/contracts/fixtures';
-import { freePort, redisTest, runNode } from '@flexprice/testing';
+import { type EntityTarget, freePort, redisTest, runNode, startEntityTarget } from '@flexprice/testing';
 import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
-import { type EntityTarget, FORWARD_SECRET, startEntityTarget } from './support.js';
 import {
   type AuthMode,
   carriesPayloadTime,
+  FORWARD_SECRET,
   familyBody,
   postWebhook,
   RECEIVER_MAIN,

@@ -1,17 +1,16 @@
 import { fileURLToPath } from 'node:url';
 import { currentCustomer, customerEvent, legacyCustomer } from '@flexprice/contracts/fixtures';
-import { redisTest, runNode } from '@flexprice/testing';
+import { type Received, redisTest, runNode } from '@flexprice/testing';
 import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import type { Received } from './support.js';
 import { type AuthMode, postWebhook, type System, startSystem, storedCustomer } from './system-support.js';
 
 // Customer state never goes backwards: whatever the number of workers, their concurrency, retries
 // that overtake, replays of dead letters, in both delivery modes. Built receiver and worker
 // processes, a real Redis, a forward target that records every request and what it answered.
 
-const CUSTOMERS_CLI = fileURLToPath(new URL('../dist/cli/customers.js', import.meta.url));
-const DLQ_CLI = fileURLToPath(new URL('../dist/cli/dlq.js', import.meta.url));
+const CUSTOMERS_CLI = fileURLToPath(new URL('../../apps/worker/dist/cli/customers.js', import.meta.url));
+const DLQ_CLI = fileURLToPath(new URL('../../apps/worker/dist/cli/dlq.js', import.meta.url));
 
 /** Rounds of the race per delivery mode, and customers per round (`pnpm test:soak` raises both). */
 const ROUNDS = Number(process.env.ORDERING_ROUNDS ?? 2);

@@ -6,7 +6,9 @@ import {
   freePort,
   runNode,
   signedHeaders,
+  startForwardTarget,
   staticAuthHeaders,
+  TEST_OTHER_SECRET,
   TEST_SECRET,
   TEST_STATIC_AUTH,
   type TestRedis,
@@ -15,11 +17,12 @@ import {
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { FORWARD_SECRET, startForwardTarget } from './support.js';
 
-export const RECEIVER_MAIN = fileURLToPath(new URL('../../receiver/dist/main.js', import.meta.url));
-export const WORKER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+export const RECEIVER_MAIN = fileURLToPath(new URL('../../apps/receiver/dist/main.js', import.meta.url));
+export const WORKER_MAIN = fileURLToPath(new URL('../../apps/worker/dist/main.js', import.meta.url));
 export const WEBHOOK_SECRET = TEST_SECRET;
+/** What the worker processes sign their forwards with. */
+export const FORWARD_SECRET = TEST_OTHER_SECRET;
 
 /** The static header of self-hosted (native) Flexprice, as the receiver processes are configured. */
 export const STATIC_AUTH = TEST_STATIC_AUTH;
