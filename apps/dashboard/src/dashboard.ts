@@ -2,27 +2,31 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { FAMILIES, queueNameOf } from '@flexprice/contracts';
-import { createRedis, type RedisClient } from '@flexprice/runtime';
+import { createRedis, handleOps, ping, type RedisClient, reportRedisErrors } from '@flexprice/runtime';
 import { Queue } from 'bullmq';
 import express from 'express';
 import basicAuth from 'express-basic-auth';
+import type { Logger } from 'pino';
 import type { Config } from './config.js';
 
 export const BASE_PATH = '/admin/queues';
 
 /**
  * bull-board over every flexprice.* queue, behind basic auth (compared in constant time by
- * express-basic-auth). Only `/healthz` answers without credentials.
+ * express-basic-auth). Only `/healthz` and `/readyz` answer without credentials.
  */
-export function createDashboard(config: Config & { credentials: { username: string; password: string } }): {
+export function createDashboard(
+  config: Config & { credentials: { username: string; password: string } },
+  logger: Pick<Logger, 'warn'>,
+): {
   app: express.Express;
   close(): Promise<void>;
 } {
   const connection: RedisClient = createRedis(config.redis, 'producer');
-  connection.on('error', () => {});
+  reportRedisErrors(connection, logger, 'queues');
   const queues = FAMILIES.map((family) => {
     const queue = new Queue(queueNameOf(family), { connection, prefix: config.queue.prefix });
-    queue.on('error', () => {});
+    reportRedisErrors(queue, logger, queue.name);
     return queue;
   });
 
@@ -36,8 +40,9 @@ export function createDashboard(config: Config & { credentials: { username: stri
 
   const app = express();
   app.disable('x-powered-by');
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+  // The runtime's ops endpoints, before authentication: /healthz, and /readyz (Redis answers).
+  app.get(['/healthz', '/readyz'], (req, res) => {
+    handleOps({ isReady: () => ping(connection) }, req, res);
   });
   app.use(
     basicAuth({

@@ -1,14 +1,13 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { describeTarget, runMain } from '@flexprice/runtime';
+import { createLogger, describeTarget, runMain } from '@flexprice/runtime';
 import closeWithGrace from 'close-with-grace';
-import { pino } from 'pino';
 import { loadConfig } from './config.js';
 import { BASE_PATH, createDashboard } from './dashboard.js';
 
 runMain('dashboard', async () => {
   const config = loadConfig();
-  const logger = pino({ level: config.logLevel, base: { service: 'dashboard' } });
+  const logger = createLogger('dashboard', { level: config.logLevel });
   const { credentials } = config;
   if (!credentials) {
     logger.warn(
@@ -16,7 +15,7 @@ runMain('dashboard', async () => {
     );
     return;
   }
-  const dashboard = createDashboard({ ...config, credentials });
+  const dashboard = createDashboard({ ...config, credentials }, logger);
   const server = dashboard.app.listen(config.http.port, config.http.host);
   await once(server, 'listening');
   logger.info(

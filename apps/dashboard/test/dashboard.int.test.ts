@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
 import { redisTest, runNode, uniquePrefix } from '@flexprice/testing';
 import { Queue } from 'bullmq';
+import { pino } from 'pino';
 import { describe, expect } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createDashboard } from '../src/dashboard.js';
@@ -34,7 +35,7 @@ const test = redisTest.extend('dashboard', async ({ redis }, { onCleanup }) => {
       ...extra,
     });
     if (!config.credentials) throw new Error('credentials expected');
-    const dashboard = createDashboard({ ...config, credentials: config.credentials });
+    const dashboard = createDashboard({ ...config, credentials: config.credentials }, pino({ level: 'silent' }));
     const server = dashboard.app.listen(0, '127.0.0.1');
     await once(server, 'listening');
     cleanups.push(async () => {

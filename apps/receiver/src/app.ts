@@ -1,9 +1,10 @@
 import type { EventType } from '@flexprice/contracts';
+import { handleOps, OPS_PATHS } from '@flexprice/runtime';
 import express, { type ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Authenticate } from './auth/authenticate.js';
 import type { Enqueuer } from './enqueuer.js';
-import { sendError, sendJson } from './errors.js';
+import { sendError } from './errors.js';
 import { logRequests } from './logger.js';
 import type { ReceiverMetrics } from './metrics.js';
 import { createWebhookHandler } from './webhook-handler.js';
@@ -50,16 +51,14 @@ export function createApp(deps: AppDeps): express.Express {
   app.post('/webhooks/flexprice', handleWebhook);
   app.post('/webhook-events/:eventType', handleWebhook);
 
-  app.get('/healthz', (_req, res) => {
-    sendJson(res, 200, { status: 'ok' });
-  });
-  app.get('/readyz', async (_req, res) => {
-    const ready = !shuttingDown() && (await deps.isReady());
-    sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable' });
-  });
-  // No secrets and no personal data in here; still, expose the port to your network only.
-  app.get('/metrics', async (_req, res) => {
-    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  // The runtime's ops endpoints: /healthz, /readyz (Redis answers, not shutting down), /metrics (no
+  // secrets and no personal data in there; still, expose the port to your network only).
+  const ops = {
+    isReady: async () => !shuttingDown() && (await deps.isReady()),
+    metrics: deps.metrics.registry,
+  };
+  app.get([...OPS_PATHS], (req, res) => {
+    handleOps(ops, req, res);
   });
 
   app.use((_req, res) => sendError(res, 'not_found'));

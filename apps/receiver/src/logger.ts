@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Logger, pino } from 'pino';
+import { createLogger as createServiceLogger } from '@flexprice/runtime';
+import type { Logger } from 'pino';
 import type { WebhookOutcome } from './outcome.js';
 
 /**
- * JSON lines on stdout. No `redact` paths: nothing secret is ever handed to the logger (request
- * lines are built field by field below, never from the headers; the tests grep whole runs for
- * secrets), and wildcard redaction showed up in the receiver's profile under load (`pnpm bench`).
+ * The runtime's logging policy, with its one stated exception: no redaction paths here (request
+ * lines are built field by field below, never from headers or bodies; see @flexprice/runtime's
+ * logger for why).
  */
 export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: 'receiver' } });
+  return createServiceLogger('receiver', { level, redact: false });
 }
 
 /** An incoming x-request-id is honoured when it is short and plain; otherwise we mint one. */

@@ -1,26 +1,10 @@
-import { type Logger, pino } from 'pino';
+import { createLogger as createServiceLogger } from '@flexprice/runtime';
+import type { Logger } from 'pino';
 
 /**
  * Job logs carry ids, event types and outcomes, never payloads: customer names, emails and
- * addresses are personal data. The redaction is a second line of defence for a stray object.
+ * addresses are personal data. The runtime's one redaction policy is a second line of defence.
  */
 export function createLogger(level: string, name = 'worker'): Logger {
-  return pino({
-    level,
-    base: { service: name },
-    redact: {
-      paths: [
-        '*.secret',
-        '*.token',
-        '*.email',
-        '*.address_line1',
-        '*.address_line2',
-        '*.address_city',
-        '*.address_postal_code',
-        'customer',
-        '*.customer',
-      ],
-      censor: '[redacted]',
-    },
-  });
+  return createServiceLogger(name, { level });
 }

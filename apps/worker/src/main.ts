@@ -1,11 +1,10 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, describeTarget, runMain } from '@flexprice/runtime';
+import { ConfigError, createOpsServer, describeTarget, runMain } from '@flexprice/runtime';
 import closeWithGrace from 'close-with-grace';
 import type { Logger } from 'pino';
 import { type Config, loadConfig } from './config.js';
 import { createFlexpriceApi, FlexpriceApiError } from './flexprice-api.js';
-import { createHealthServer } from './health.js';
 import { createLogger } from './logger.js';
 import { startWorker } from './worker.js';
 
@@ -47,7 +46,7 @@ runMain('worker', async () => {
   }
   const worker = startWorker(config, logger);
 
-  const health = createHealthServer({
+  const health = createOpsServer({
     isReady: worker.isReady,
     problems: worker.problems,
     metrics: worker.metrics.registry,

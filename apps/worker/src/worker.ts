@@ -1,5 +1,5 @@
 import { type EventType, FAMILIES, familyOf, queueNameOf } from '@flexprice/contracts';
-import { createRedis, ping, type RedisClient } from '@flexprice/runtime';
+import { createRedis, ping, type RedisClient, reportRedisErrors } from '@flexprice/runtime';
 import { Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -44,7 +44,7 @@ export function createApiClient(config: Config, metrics: WorkerMetrics) {
  */
 export function startWorker(config: Config, logger: Logger) {
   const storeRedis = createRedis(config.redis, 'consumer');
-  storeRedis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'store connection error'));
+  reportRedisErrors(storeRedis, logger, 'store');
   const store = createCustomerStore(storeRedis, config.store);
   const metrics = createWorkerMetrics();
   const targets = createForwardTargets(config.routes, metrics.forwarded);
@@ -74,7 +74,7 @@ export function startWorker(config: Config, logger: Logger) {
   // show in the oldest-waiting age and its alert.
   const queues = FAMILIES.map((family) => {
     const queue = new Queue(queueNameOf(family), { connection: storeRedis, prefix: config.queue.prefix });
-    queue.on('error', () => {});
+    reportRedisErrors(queue, logger, queue.name);
     metrics.watch({
       queue: queue.name,
       counts: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
@@ -135,7 +135,7 @@ function startSyncScheduler({ config, api, deps, storeRedis, logger, metrics }: 
   const intervalMs = config.sync?.intervalMs ?? 0;
   const log = logger.child({ queue: SYNC_QUEUE });
   const queue = new Queue(SYNC_QUEUE, { connection: storeRedis, prefix: config.queue.prefix });
-  queue.on('error', () => {});
+  reportRedisErrors(queue, log, SYNC_QUEUE);
   Promise.all([
     queue.upsertJobScheduler(
       'customer-sync',
@@ -156,7 +156,7 @@ function startSyncScheduler({ config, api, deps, storeRedis, logger, metrics }: 
     (err: Error) => log.error({ err: { message: err.message } }, 'could not schedule the customer sync'),
   );
   const connection = createRedis(config.redis, 'consumer');
-  connection.on('error', () => {});
+  reportRedisErrors(connection, log, `${SYNC_QUEUE} worker`);
   const worker = new Worker(
     SYNC_QUEUE,
     async () => {

@@ -1,5 +1,8 @@
-// Process plumbing shared by the receiver and the worker (and their CLIs).
+// The ops toolkit shared by every app and CLI: configuration parsing, logging, the ops endpoints,
+// Redis connections and their error reports, startup.
 export * from './env.js';
+export * from './logger.js';
 export * from './main.js';
+export * from './ops-server.js';
 export * from './redis.js';
 export * from './secrets.js';

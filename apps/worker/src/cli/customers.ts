@@ -13,8 +13,7 @@
  */
 import { parseArgs } from 'node:util';
 import { timestampNanos } from '@flexprice/contracts';
-import { createRedis, runCli, UsageError } from '@flexprice/runtime';
-import { pino } from 'pino';
+import { createLogger, createRedis, reportRedisErrors, runCli, UsageError } from '@flexprice/runtime';
 import { loadConfig } from '../config.js';
 import { createCustomerStore } from '../customer-store.js';
 import { syncCustomers } from '../customer-sync.js';
@@ -47,7 +46,7 @@ async function run(argv: string[]): Promise<number> {
 
   const config = loadConfig();
   const redis = createRedis(config.redis, 'oneshot');
-  redis.on('error', () => {});
+  reportRedisErrors(redis, createLogger('customers', { level: 'warn', destination: 2 }), 'store');
   try {
     const store = createCustomerStore(redis, config.store);
     if (command === 'get') {
@@ -85,8 +84,11 @@ async function sync(since: string | undefined, dryRun: boolean): Promise<number>
     );
   }
   const redis = createRedis(config.redis, 'oneshot');
-  redis.on('error', () => {});
-  const log = pino({ level: config.logLevel === 'info' ? 'warn' : config.logLevel }, pino.destination(2));
+  reportRedisErrors(redis, createLogger('customers', { level: 'warn', destination: 2 }), 'store');
+  const log = createLogger('customers', {
+    level: config.logLevel === 'info' ? 'warn' : config.logLevel,
+    destination: 2,
+  });
   try {
     const store = createCustomerStore(redis, config.store);
     const summary = await syncCustomers({

@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { BUILT_IN_HANDLERS, ENTITY_CATALOG, FAMILIES, isEventType, queueNameOf } from '@flexprice/contracts';
-import { createRedis, parseDuration, runCli, UsageError } from '@flexprice/runtime';
+import { createLogger, createRedis, parseDuration, reportRedisErrors, runCli, UsageError } from '@flexprice/runtime';
 import { type Job, Queue } from 'bullmq';
 import { loadConfig } from '../config.js';
 
@@ -64,10 +64,11 @@ async function run(argv: string[]): Promise<number> {
 
   const config = loadConfig();
   const connection = createRedis(config.redis, 'oneshot');
-  connection.on('error', () => {});
+  const log = createLogger('dlq', { level: 'warn', destination: 2 });
+  reportRedisErrors(connection, log, 'queues');
   const queues = names.map((name) => {
     const queue = new Queue(name, { connection, prefix: config.queue.prefix });
-    queue.on('error', () => {});
+    reportRedisErrors(queue, log, name);
     return { name, queue };
   });
   try {

@@ -1,0 +1,57 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+
+/** What the ops endpoints report. */
+export interface OpsDeps {
+  /** Able to work (Redis answers, the workers run, …): `/readyz`. */
+  isReady: () => Promise<boolean>;
+  /** Why it is not ready, when something more specific than Redis is the reason. */
+  problems?: () => string[];
+  /** Prometheus text for `/metrics`; absent: no `/metrics`. */
+  metrics?: { contentType: string; metrics(): Promise<string> };
+}
+
+export const OPS_PATHS = ['/healthz', '/readyz', '/metrics'] as const;
+
+/**
+ * Answers `GET /healthz` (the process is up), `/readyz` (it can work: 200, or 503 with the
+ * problems) and `/metrics`, the same way in every app. Returns false when the request is not one
+ * of them, and writes nothing then.
+ */
+export function handleOps(deps: OpsDeps, req: IncomingMessage, res: ServerResponse): boolean {
+  const path = (req.url ?? '').split('?', 1)[0];
+  if (!OPS_PATHS.includes(path as (typeof OPS_PATHS)[number])) return false;
+  if (path === '/metrics' && !deps.metrics) return false;
+  const reply = (status: number, body: object) => {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  };
+  if (req.method !== 'GET') {
+    reply(405, { error: 'method_not_allowed' });
+    return true;
+  }
+  if (path === '/healthz') {
+    reply(200, { status: 'ok' });
+  } else if (path === '/readyz') {
+    deps.isReady().then(
+      (ready) => {
+        const problems = deps.problems?.() ?? [];
+        reply(ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', ...(problems.length > 0 && { problems }) });
+      },
+      () => reply(503, { status: 'unavailable' }),
+    );
+  } else if (deps.metrics) {
+    const { metrics } = deps;
+    metrics.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+      () => reply(500, { error: 'metrics_unavailable' }),
+    );
+  }
+  return true;
+}
+
+/** A listener of its own for the ops endpoints (the worker's), 404 for anything else. */
+export function createOpsServer(deps: OpsDeps): Server {
+  return createServer((req, res) => {
+    if (!handleOps(deps, req, res))
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}');
+  });
+}

@@ -1,0 +1,43 @@
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { reportRedisErrors } from './logger.js';
+import { createOpsServer } from './ops-server.js';
+
+describe('reportRedisErrors', () => {
+  it('reports the first error at once, then one line per period with how many it left out', () => {
+    const lines: unknown[] = [];
+    const emitter = new EventEmitter();
+    reportRedisErrors(emitter, { warn: (line: unknown) => lines.push(line) } as never, 'store', 60_000);
+    for (let i = 0; i < 5; i += 1) emitter.emit('error', new Error(`ECONNREFUSED ${i}`));
+    expect(lines).toEqual([{ what: 'store', err: { name: 'Error', message: 'ECONNREFUSED 0' } }]);
+  });
+});
+
+describe('the ops server', () => {
+  it('answers /healthz, /readyz with its problems, /metrics, and 404 or 405 otherwise', async () => {
+    let ready = true;
+    const server = createOpsServer({
+      isReady: async () => ready,
+      problems: () => (ready ? [] : ['flexprice_api_unauthorized']),
+      metrics: { contentType: 'text/plain; version=0.0.4', metrics: async () => 'up 1\n' },
+    }).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const url = (path: string) => `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
+    try {
+      expect(await (await fetch(url('/healthz'))).json()).toEqual({ status: 'ok' });
+      expect((await fetch(url('/readyz'))).status).toBe(200);
+      ready = false;
+      const notReady = await fetch(url('/readyz'));
+      expect([notReady.status, await notReady.json()]).toEqual([
+        503,
+        { status: 'unavailable', problems: ['flexprice_api_unauthorized'] },
+      ]);
+      expect(await (await fetch(url('/metrics'))).text()).toBe('up 1\n');
+      expect((await fetch(url('/admin'))).status).toBe(404);
+      expect((await fetch(url('/healthz'), { method: 'POST' })).status).toBe(405);
+    } finally {
+      server.close();
+    }
+  });
+});
