@@ -1,5 +1,7 @@
 import {
   checkRedisEnv,
+  checkTogether,
+  flag,
   logLevel,
   optional,
   parseEnv,
@@ -11,9 +13,6 @@ import {
   wholeNumber,
 } from '@flexprice/runtime';
 import { z } from 'zod';
-
-/** Booleans are spelled out: `z.coerce.boolean()` would read "false" as true. */
-const flag = z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).transform((value) => value === 'true');
 
 const envSchema = z
   .object({
@@ -30,13 +29,7 @@ const envSchema = z
   })
   .superRefine((env, ctx) => {
     checkRedisEnv(env, ctx, [{ variable: 'QUEUE_PREFIX', value: env.QUEUE_PREFIX, defaults: QUEUE_PREFIX_DEFAULTS }]);
-    if ((env.ADMIN_USERNAME === undefined) !== (env.ADMIN_PASSWORD === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [env.ADMIN_USERNAME === undefined ? 'ADMIN_USERNAME' : 'ADMIN_PASSWORD'],
-        message: 'ADMIN_USERNAME and ADMIN_PASSWORD go together',
-      });
-    }
+    checkTogether(ctx, ['ADMIN_USERNAME', env.ADMIN_USERNAME], ['ADMIN_PASSWORD', env.ADMIN_PASSWORD]);
   });
 
 /** Every variable this app reads, for the deployment files' checks. */

@@ -2,6 +2,8 @@ import { compileEventFilter, type EventType, parseForwardRoutes, unprocessedProb
 import {
   ConfigError,
   checkRedisEnv,
+  checkSecretList,
+  checkTogether,
   listOf,
   logLevel,
   optional,
@@ -12,7 +14,6 @@ import {
   redisTargetOf,
   resolvePrefix,
   wholeNumber,
-  whsecProblem,
 } from '@flexprice/runtime';
 import { z } from 'zod';
 
@@ -67,17 +68,9 @@ const envSchema = z
   })
   .superRefine((env, ctx) => {
     checkRedisEnv(env, ctx, [{ variable: 'QUEUE_PREFIX', value: env.QUEUE_PREFIX, defaults: QUEUE_PREFIX_DEFAULTS }]);
-    const secrets = listOf(env.FLEXPRICE_WEBHOOK_SECRET);
-    for (const [index, secret] of secrets.entries()) {
-      const problem = whsecProblem(secret);
-      if (problem === undefined) continue;
-      const hint = problem.startsWith('must start') ? ' (copy it from the Svix endpoint page)' : '';
-      ctx.addIssue({
-        code: 'custom',
-        path: ['FLEXPRICE_WEBHOOK_SECRET'],
-        message: `secret #${index + 1} ${problem}${hint}`,
-      });
-    }
+    const secrets = checkSecretList(ctx, 'FLEXPRICE_WEBHOOK_SECRET', env.FLEXPRICE_WEBHOOK_SECRET, {
+      hint: ' (copy it from the Svix endpoint page)',
+    });
     // A signed request stays valid for the tolerance on either side of its timestamp: a captured one
     // can be replayed until then, and only the dedupe mark recognises it.
     const replayWindow = 2 * env.FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS;
@@ -92,13 +85,7 @@ const envSchema = z
     }
     const header = env.FLEXPRICE_WEBHOOK_AUTH_HEADER;
     const token = env.FLEXPRICE_WEBHOOK_AUTH_TOKEN;
-    if ((header === undefined) !== (token === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [header === undefined ? 'FLEXPRICE_WEBHOOK_AUTH_HEADER' : 'FLEXPRICE_WEBHOOK_AUTH_TOKEN'],
-        message: 'FLEXPRICE_WEBHOOK_AUTH_HEADER and FLEXPRICE_WEBHOOK_AUTH_TOKEN go together',
-      });
-    }
+    checkTogether(ctx, ['FLEXPRICE_WEBHOOK_AUTH_HEADER', header], ['FLEXPRICE_WEBHOOK_AUTH_TOKEN', token]);
     if (header !== undefined && !HTTP_TOKEN.test(header)) {
       ctx.addIssue({ code: 'custom', path: ['FLEXPRICE_WEBHOOK_AUTH_HEADER'], message: 'must be an HTTP header name' });
     }

@@ -104,8 +104,11 @@ describe('loadConfig (worker)', () => {
       { CUSTOMER_FORWARD_URL: 'ftp://x.test/h', CUSTOMER_FORWARD_SECRET: SECRET },
       'CUSTOMER_FORWARD_URL: must be an http(s) URL',
     ],
-    [{ CUSTOMER_FORWARD_SECRET: 'plain-text' }, 'CUSTOMER_FORWARD_SECRET: must start with "whsec_"'],
-    [{ CUSTOMER_FORWARD_SECRET: 'whsec_AA==' }, 'CUSTOMER_FORWARD_SECRET: is a 1-byte key; at least 24 bytes'],
+    [{ CUSTOMER_FORWARD_SECRET: 'plain-text' }, 'CUSTOMER_FORWARD_SECRET: secret #1 must start with "whsec_"'],
+    [
+      { CUSTOMER_FORWARD_SECRET: 'whsec_AA==' },
+      'CUSTOMER_FORWARD_SECRET: secret #1 is a 1-byte key; at least 24 bytes',
+    ],
     [{ STORE_PREFIX: '{}{x}', REDIS_CLUSTER_NODES: 'a:1' }, 'STORE_PREFIX: must carry a hash tag in cluster mode'],
     [{ WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY: must be at least 1'],
     [{ CUSTOMER_FORWARD_TIMEOUT_MS: 'ten' }, 'CUSTOMER_FORWARD_TIMEOUT_MS: must be a whole number'],

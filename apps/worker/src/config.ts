@@ -11,6 +11,7 @@ import {
 import {
   ConfigError,
   checkRedisEnv,
+  checkSecretList,
   duration,
   listOf,
   logLevel,
@@ -23,7 +24,6 @@ import {
   redisTargetOf,
   resolvePrefix,
   wholeNumber,
-  whsecProblem,
 } from '@flexprice/runtime';
 import { z } from 'zod';
 
@@ -101,27 +101,16 @@ const envSchema = z
         message: 'needs FLEXPRICE_API_KEY (the reconciler reads customers from Flexprice)',
       });
     }
-    const secretsOf = (variable: 'CUSTOMER_FORWARD_SECRET' | 'FORWARD_SECRET', needed: string | undefined) => {
-      const secrets = listOf(env[variable]);
-      if (needed !== undefined && secrets.length === 0) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [variable],
-          message: `is required with ${needed} (forwards are always signed)`,
-        });
-      }
-      for (const [index, secret] of secrets.entries()) {
-        const problem = whsecProblem(secret);
-        if (problem === undefined) continue;
-        ctx.addIssue({
-          code: 'custom',
-          path: [variable],
-          message: `${secrets.length > 1 ? `secret #${index + 1} ` : ''}${problem} (make one with: echo "whsec_$(openssl rand -base64 24)")`,
-        });
-      }
-    };
-    secretsOf('CUSTOMER_FORWARD_SECRET', env.CUSTOMER_FORWARD_URL === undefined ? undefined : 'CUSTOMER_FORWARD_URL');
-    secretsOf('FORWARD_SECRET', env.FORWARD_ROUTES === undefined ? undefined : 'FORWARD_ROUTES');
+    // Forwards are always signed.
+    const hint = ' (make one with: echo "whsec_$(openssl rand -base64 24)")';
+    checkSecretList(ctx, 'CUSTOMER_FORWARD_SECRET', env.CUSTOMER_FORWARD_SECRET, {
+      requiredWith: env.CUSTOMER_FORWARD_URL === undefined ? undefined : 'CUSTOMER_FORWARD_URL',
+      hint,
+    });
+    checkSecretList(ctx, 'FORWARD_SECRET', env.FORWARD_SECRET, {
+      requiredWith: env.FORWARD_ROUTES === undefined ? undefined : 'FORWARD_ROUTES',
+      hint,
+    });
     const routing = routingOf(env);
     for (const [variable, message] of routing.problems) ctx.addIssue({ code: 'custom', path: [variable], message });
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { whsecProblem } from './secrets.js';
 
 /** A whole number from an environment string, with bounds and plain messages. */
 export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -64,3 +65,54 @@ export function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv)
   }
   return parsed.data;
 }
+
+/**
+ * A variable holding `whsec_…` secrets, space- or comma-separated (several while one is rotated):
+ * each must be a usable key. One rule and one message shape in every app: `secret #N` says which.
+ * Returns the secrets.
+ */
+export function checkSecretList(
+  ctx: z.RefinementCtx,
+  variable: string,
+  value: string | undefined,
+  options: {
+    /** The variable that needs these secrets, when it is set (e.g. the URL they sign for). */
+    requiredWith?: string | undefined;
+    /** Appended to every problem: where to get, or how to make, a good secret. */
+    hint?: string;
+  } = {},
+): string[] {
+  const secrets = listOf(value);
+  if (options.requiredWith !== undefined && secrets.length === 0) {
+    ctx.addIssue({ code: 'custom', path: [variable], message: `is required with ${options.requiredWith}` });
+  }
+  for (const [index, secret] of secrets.entries()) {
+    const problem = whsecProblem(secret);
+    if (problem !== undefined) {
+      // (A problem that says how to make a good key already carries its own hint.)
+      const hint = problem.includes('echo') ? '' : (options.hint ?? '');
+      ctx.addIssue({ code: 'custom', path: [variable], message: `secret #${index + 1} ${problem}${hint}` });
+    }
+  }
+  return secrets;
+}
+
+/** Two variables that only mean something together: one set without the other is refused. */
+export function checkTogether(
+  ctx: z.RefinementCtx,
+  [nameA, valueA]: [string, unknown],
+  [nameB, valueB]: [string, unknown],
+): void {
+  if ((valueA === undefined) !== (valueB === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [valueA === undefined ? nameA : nameB],
+      message: `${nameA} and ${nameB} go together`,
+    });
+  }
+}
+
+/** A boolean spelled out: `z.coerce.boolean()` would read "false" as true. */
+export const flag = z
+  .enum(['true', 'false'], { error: 'must be "true" or "false"' })
+  .transform((value) => value === 'true');
