@@ -1,4 +1,6 @@
-// The worker a hurried team writes: one HSET per job, BullMQ's defaults (concurrency 1).
+// The worker a hurried team writes: one HSET per job, BullMQ's defaults but for its concurrency,
+// which is ours (WORKER_CONCURRENCY, 32 by default): the comparison is of the code, not of how many
+// jobs run at once.
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 
@@ -12,5 +14,6 @@ new Worker(
   {
     connection: { url: process.env.REDIS_URL, maxRetriesPerRequest: null },
     prefix: process.env.QUEUE_PREFIX ?? 'bull',
+    concurrency: Number(process.env.WORKER_CONCURRENCY ?? 32),
   },
 );
