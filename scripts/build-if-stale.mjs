@@ -1,7 +1,7 @@
 // Builds the workspace (`pnpm run build`) when an entry point is missing or older than the sources,
 // so that the root scripts work right after `pnpm install`, before any build.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,12 +26,34 @@ function newest(dir) {
   return latest;
 }
 
+/**
+ * When the last build succeeded: a stamp written after it. (The compiler leaves an output file
+ * untouched when its content did not change, so an entry point's own time can stay older than a
+ * source edited since, a test for instance, and would ask for a build on every run.)
+ */
+const STAMP = join(root, 'node_modules', '.flexprice-built');
+
 /** Builds when any of `entries` (paths from the repository root) is missing or stale; exits on failure. */
 export function buildIfStale(entries, log = (message) => process.stderr.write(`${message}\n`)) {
   const files = entries.map((path) => join(root, path));
-  const builtAt = Math.min(...files.map((file) => (existsSync(file) ? statSync(file).mtimeMs : 0)));
-  if (Math.max(...SOURCES.map((dir) => newest(join(root, dir)))) <= builtAt) return;
-  log(builtAt === 0 ? 'building (not built yet)' : 'building (sources changed since the last build)');
-  const build = spawnSync('pnpm', ['run', 'build'], { cwd: root, stdio: ['ignore', 2, 2] });
-  if (build.status !== 0) process.exit(build.status ?? 1);
+  const missing = files.some((file) => !existsSync(file));
+  const builtAt = existsSync(STAMP)
+    ? statSync(STAMP).mtimeMs
+    : Math.min(...files.map((file) => (existsSync(file) ? statSync(file).mtimeMs : 0)));
+  if (!missing && Math.max(...SOURCES.map((dir) => newest(join(root, dir)))) <= builtAt) return;
+  log(missing ? 'building (not built yet)' : 'building (sources changed since the last build)');
+  // Its output goes to stderr: stdout is the command's answer. `pnpm -s` would silence the
+  // compiler's errors in the nested build: they are wanted here.
+  const env = { ...process.env };
+  delete env.npm_config_loglevel;
+  const build = spawnSync('pnpm', ['run', 'build'], { cwd: root, env, stdio: ['ignore', 2, 2] });
+  if (build.error) {
+    log(`could not run the build (pnpm run build): ${build.error.message}`);
+    process.exit(1);
+  }
+  if (build.status !== 0) {
+    log(`the build failed (exit ${build.status ?? build.signal}); see above`);
+    process.exit(1);
+  }
+  writeFileSync(STAMP, `${new Date().toISOString()}\n`);
 }

@@ -41,9 +41,11 @@ export function createDashboard(
   const app = express();
   app.disable('x-powered-by');
   // The runtime's ops endpoints, before authentication: /healthz, and /readyz (Redis answers).
-  app.get(['/healthz', '/readyz'], (req, res) => {
-    handleOps({ isReady: () => ping(connection) }, req, res);
-  });
+  for (const endpoint of ['/healthz', '/readyz'] as const) {
+    app.get(endpoint, (req, res, next) => {
+      if (!handleOps({ isReady: () => ping(connection) }, req, res, endpoint)) next();
+    });
+  }
   app.use(
     basicAuth({
       users: { [config.credentials.username]: config.credentials.password },

@@ -66,6 +66,11 @@ describe('the admin dashboard', () => {
     expect(queues.map((q) => q.name)).toContain('flexprice.customer');
     expect(queues).toHaveLength(13);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    // Health without credentials, in the spellings Express matches too; nothing else is open.
+    for (const path of ['/healthz/', '/READYZ', '/readyz']) {
+      expect((await fetch(`${url}${path}`, { signal: AbortSignal.timeout(5_000) })).status, path).toBe(200);
+    }
+    expect((await fetch(`${url}/admin/queues/api/queues`)).status).toBe(401);
 
     // Not read-only: an operator can act, e.g. pause a queue.
     const pause = await fetch(`${url}/admin/queues/api/queues/flexprice.customer/pause`, {

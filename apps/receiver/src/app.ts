@@ -57,9 +57,11 @@ export function createApp(deps: AppDeps): express.Express {
     isReady: async () => !shuttingDown() && (await deps.isReady()),
     metrics: deps.metrics.registry,
   };
-  app.get([...OPS_PATHS], (req, res) => {
-    handleOps(ops, req, res);
-  });
+  for (const endpoint of OPS_PATHS) {
+    app.get(endpoint, (req, res, next) => {
+      if (!handleOps(ops, req, res, endpoint)) next();
+    });
+  }
 
   app.use((_req, res) => sendError(res, 'not_found'));
 

@@ -99,6 +99,7 @@ describe('one logging path for every request', () => {
     const headers: Record<string, unknown> = {};
     const res = Object.assign(events, {
       statusCode: 200,
+      writableFinished: true,
       setHeader: (name: string, value: unknown) => (headers[name] = value),
     }) as unknown as ServerResponse;
     return { res, close: () => events.emit('close') };
@@ -128,6 +129,15 @@ describe('one logging path for every request', () => {
     expect(lines).toHaveLength(0);
     decidedWebhook(logger, req, res, 503, { outcome: 'unavailable' });
     expect(lines).toMatchObject([{ requestId: 'req-left', status: 503, webhook: { outcome: 'unavailable' } }]);
+  });
+
+  test('a client that left before a route answered is logged as 499, not as the unsent 200', () => {
+    const { logger, lines } = capture();
+    const { res, close } = closable();
+    Object.assign(res, { writableFinished: false });
+    logRequests(logger, () => false)(request({}, '/readyz'), res, () => {});
+    close();
+    expect(lines).toMatchObject([{ path: '/readyz', status: 499 }]);
   });
 
   test('a webhook handler mounted without it says so', () => {

@@ -71,7 +71,9 @@ export function logRequests(logger: Logger, closeConnection: () => boolean) {
 function write(logger: Logger, req: IncomingMessage, res: ServerResponse, entry: LogEntry): void {
   if (entry.written || !entry.closed || entry.deciding) return;
   entry.written = true;
-  logRequest(logger, req, entry.status ?? res.statusCode, entry.start.id, elapsedMs(entry.start), entry.webhook);
+  // A client that left before a route answered: 499 ("client closed request"), never a 200 unsent.
+  const status = entry.status ?? (res.writableFinished ? res.statusCode : 499);
+  logRequest(logger, req, status, entry.start.id, elapsedMs(entry.start), entry.webhook);
 }
 
 function entryOf(res: ServerResponse): LogEntry {

@@ -577,6 +577,16 @@ describe('health', () => {
     expect(ready.status).toBe(200);
     expect((await fetch(`${receiver.url}/admin/queues`)).status).toBe(404);
   });
+
+  test('the paths Express also matches (case, trailing slash) and HEAD are answered, never left hanging', async ({
+    receiver,
+  }) => {
+    for (const path of ['/HEALTHZ', '/healthz/', '/ReadyZ', '/metrics/']) {
+      expect((await fetch(`${receiver.url}${path}`, { signal: AbortSignal.timeout(5_000) })).status, path).toBe(200);
+    }
+    const head = await fetch(`${receiver.url}/readyz`, { method: 'HEAD', signal: AbortSignal.timeout(5_000) });
+    expect([head.status, await head.text()]).toEqual([200, '']);
+  });
 });
 
 describe('metrics', () => {

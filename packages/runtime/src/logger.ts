@@ -43,28 +43,29 @@ export function createLogger(service: string, options: LoggerOptions): Logger {
 
 /**
  * Reports the errors a Redis connection (or a BullMQ queue or worker) emits, instead of swallowing
- * them: the first at once, then at most one line per `everyMs` with how many were left out, so an
- * outage is visible without flooding the log. Returns the listener (to remove it, if needed).
+ * them: each new error at once, a repeat of the last one at most once per `everyMs` (with how many
+ * repeats were left out), so an outage is visible without flooding the log. Returns the listener.
  */
 export function reportRedisErrors(
   emitter: { on(event: 'error', listener: (err: Error) => void): unknown },
   logger: Pick<Logger, 'warn'>,
   what: string,
   everyMs = 30_000,
-): (err: Error) => void {
+): (err: unknown) => void {
   let lastAt = Number.NEGATIVE_INFINITY;
+  let lastMessage = '';
   let quiet = 0;
-  const listener = (err: Error) => {
+  const listener = (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
     const now = Date.now();
-    if (now - lastAt < everyMs) {
+    // A different error (NOAUTH after ECONNREFUSED, say) is always told.
+    if (now - lastAt < everyMs && message === lastMessage) {
       quiet += 1;
       return;
     }
-    logger.warn(
-      { what, err: { name: err.name, message: err.message }, ...(quiet > 0 && { since: quiet }) },
-      'redis error',
-    );
+    logger.warn({ what, error: message, ...(quiet > 0 && { repeatedBefore: quiet }) }, 'redis error');
     lastAt = now;
+    lastMessage = message;
     quiet = 0;
   };
   emitter.on('error', listener);

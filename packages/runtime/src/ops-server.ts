@@ -11,20 +11,26 @@ export interface OpsDeps {
 }
 
 export const OPS_PATHS = ['/healthz', '/readyz', '/metrics'] as const;
+export type OpsPath = (typeof OPS_PATHS)[number];
 
 /**
- * Answers `GET /healthz` (the process is up), `/readyz` (it can work: 200, or 503 with the
- * problems) and `/metrics`, the same way in every app. Returns false when the request is not one
- * of them, and writes nothing then.
+ * Answers `GET` (and `HEAD`) `/healthz` (the process is up), `/readyz` (it can work: 200, or 503
+ * with the problems) and `/metrics`, the same way in every app. A router that matched the route
+ * itself passes the endpoint (Express matches `/HEALTHZ` and `/healthz/` too); otherwise the URL's
+ * path decides. Returns false when the request is none of them, and writes nothing then: the
+ * caller answers it (a 404, or the next route).
  */
-export function handleOps(deps: OpsDeps, req: IncomingMessage, res: ServerResponse): boolean {
-  const path = (req.url ?? '').split('?', 1)[0];
-  if (!OPS_PATHS.includes(path as (typeof OPS_PATHS)[number])) return false;
+export function handleOps(deps: OpsDeps, req: IncomingMessage, res: ServerResponse, endpoint?: OpsPath): boolean {
+  const path = endpoint ?? (req.url ?? '').split('?', 1)[0];
+  if (!OPS_PATHS.includes(path as OpsPath)) return false;
   if (path === '/metrics' && !deps.metrics) return false;
+  const head = req.method === 'HEAD';
   const reply = (status: number, body: object) => {
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    res
+      .writeHead(status, { 'content-type': 'application/json; charset=utf-8' })
+      .end(head ? undefined : JSON.stringify(body));
   };
-  if (req.method !== 'GET') {
+  if (req.method !== 'GET' && !head) {
     reply(405, { error: 'method_not_allowed' });
     return true;
   }
@@ -41,7 +47,7 @@ export function handleOps(deps: OpsDeps, req: IncomingMessage, res: ServerRespon
   } else if (deps.metrics) {
     const { metrics } = deps;
     metrics.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+      (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(head ? undefined : text),
       () => reply(500, { error: 'metrics_unavailable' }),
     );
   }

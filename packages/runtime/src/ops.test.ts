@@ -5,12 +5,22 @@ import { reportRedisErrors } from './logger.js';
 import { createOpsServer } from './ops-server.js';
 
 describe('reportRedisErrors', () => {
-  it('reports the first error at once, then one line per period with how many it left out', () => {
+  it('tells each new error at once, and a repeated one once per period with how many repeats it left out', () => {
     const lines: unknown[] = [];
     const emitter = new EventEmitter();
     reportRedisErrors(emitter, { warn: (line: unknown) => lines.push(line) } as never, 'store', 60_000);
     for (let i = 0; i < 5; i += 1) emitter.emit('error', new Error(`ECONNREFUSED ${i}`));
-    expect(lines).toEqual([{ what: 'store', err: { name: 'Error', message: 'ECONNREFUSED 0' } }]);
+    for (let i = 0; i < 5; i += 1) emitter.emit('error', new Error('ECONNREFUSED'));
+    emitter.emit('error', new Error('NOAUTH Authentication required.'));
+    expect(lines).toEqual([
+      { what: 'store', error: 'ECONNREFUSED 0' },
+      { what: 'store', error: 'ECONNREFUSED 1' },
+      { what: 'store', error: 'ECONNREFUSED 2' },
+      { what: 'store', error: 'ECONNREFUSED 3' },
+      { what: 'store', error: 'ECONNREFUSED 4' },
+      { what: 'store', error: 'ECONNREFUSED' },
+      { what: 'store', error: 'NOAUTH Authentication required.', repeatedBefore: 4 },
+    ]);
   });
 });
 
@@ -36,6 +46,8 @@ describe('the ops server', () => {
       expect(await (await fetch(url('/metrics'))).text()).toBe('up 1\n');
       expect((await fetch(url('/admin'))).status).toBe(404);
       expect((await fetch(url('/healthz'), { method: 'POST' })).status).toBe(405);
+      const head = await fetch(url('/readyz'), { method: 'HEAD' });
+      expect([head.status, await head.text()]).toEqual([503, '']);
     } finally {
       server.close();
     }
