@@ -14,11 +14,15 @@ FROM base AS build
 COPY pnpm-lock.yaml pnpm-workspace.yaml ./
 RUN pnpm fetch
 COPY . .
+# The last step drops the TypeScript compiler from the dashboard: bull-board's valibot names it as
+# an optional peer (for its types only) and pnpm resolves it from the workspace; the deployed
+# dashboard was tried without it and serves its UI and API.
 RUN pnpm install --offline --frozen-lockfile \
  && pnpm --recursive run build \
  && pnpm deploy --legacy --prod --filter @flexprice/receiver /out/receiver \
  && pnpm deploy --legacy --prod --filter @flexprice/worker /out/worker \
- && pnpm deploy --legacy --prod --filter @flexprice/dashboard /out/dashboard
+ && pnpm deploy --legacy --prod --filter @flexprice/dashboard /out/dashboard \
+ && rm -rf /out/dashboard/node_modules/.pnpm/typescript@* /out/dashboard/node_modules/.pnpm/node_modules/typescript
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 # tini as PID 1: forwards SIGTERM to node (graceful shutdown) and reaps zombies.

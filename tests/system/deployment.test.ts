@@ -226,6 +226,8 @@ describe('Dockerfile', () => {
     expect(build).toContain('pnpm deploy --legacy --prod --filter @flexprice/receiver /out/receiver');
     expect(build).toContain('pnpm deploy --legacy --prod --filter @flexprice/worker /out/worker');
     expect(build).toContain('pnpm deploy --legacy --prod --filter @flexprice/dashboard /out/dashboard');
+    // No TypeScript compiler in the dashboard image (an optional peer of its UI's validator).
+    expect(build).toContain('rm -rf /out/dashboard/node_modules/.pnpm/typescript@*');
   });
 
   it('runs a current Node LTS under an init, as a non-root user', () => {
