@@ -28,7 +28,7 @@ export interface EntityMarkOptions {
 
 export interface EntityMarkRequest {
   family: Family;
-  /** The route's URL. */
+  /** The route's key: `targetKey(url)`, worked out once per route, not per job. */
   target: string;
   entityId: string;
   eventType: string;
@@ -53,7 +53,7 @@ export function createEntityMarks(redis: RedisClient, options: EntityMarkOptions
   const commands = versionedCommands(redis);
 
   const keysOf = (family: Family, target: string, entityId: string) => {
-    const path = `${family}:${targetKey(target)}:${keyPart(entityId)}`;
+    const path = `${family}:${target}:${keyPart(entityId)}`;
     return { record: `${prefix}:entity:${path}`, lock: `${prefix}:entity-lock:${path}` };
   };
 

@@ -1,5 +1,5 @@
 import { ENTITY_CATALOG, entityIdOf, eventVersion, familyOf, versionClockOf } from '@flexprice/contracts';
-import type { EntityMarks } from '../entity-marks.js';
+import { type EntityMarks, targetKey } from '../entity-marks.js';
 import { createOrderedForward, jobApplyContext } from '../ordered-forward.js';
 import type { ForwardTarget } from './customer.js';
 import type { HandlerContext, HandlerResult } from './types.js';
@@ -28,6 +28,9 @@ export function createRouteHandler(deps: RouteHandlerDeps) {
     onForwardWait: deps.onForwardWait,
   });
 
+  // The marks' key of this route: hashed once here, not for every job.
+  const routeKey = targetKey(deps.url);
+
   return async function forwardEvent(event: object, context: HandlerContext): Promise<HandlerResult> {
     const { eventType, receipt, job } = context;
     const body = 'event_type' in event ? event : { event_type: eventType, ...event };
@@ -41,7 +44,7 @@ export function createRouteHandler(deps: RouteHandlerDeps) {
     }
     const mark = deps.marks.mark({
       family: familyOf(eventType),
-      target: deps.url,
+      target: routeKey,
       entityId,
       eventType,
       version,
