@@ -88,14 +88,13 @@ local function older(a, b)
 end
 
 local outcome
-if deleted and not deleting then
-  -- Nothing live after a deletion, whatever its clock (a retry of an event stored before it too).
+if deleted and (not deleting or version ~= storedVersion) then
+  -- Nothing after a deletion but a retry of the deletion itself: no live event, whatever its
+  -- clock (a retry of one stored before it too), and no second deletion.
   return {'skipped_tombstone', 'none', version}
 elseif version == storedVersion then
   -- This delivery's own version (an earlier try stored it), or the same state from another one.
   outcome = stored[6] == key and 'current' or 'unchanged'
-elseif deleted then
-  return {'skipped_tombstone', 'none', version}
 elseif ordering == 'state' and older(version, storedVersion) then
   return {'skipped_stale', 'none', version}
 else
