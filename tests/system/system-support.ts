@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { ENTITY_CATALOG, type EventType, familyOf, parseEventAs } from '@flexprice/contracts';
+import { ENTITY_CATALOG, type EventType, familyOf, parseEventAs, valueAt } from '@flexprice/contracts';
 import { currentCustomer, customerEvent, FAMILY_FIXTURES } from '@flexprice/contracts/fixtures';
 import {
   freePort,
@@ -184,16 +184,6 @@ export async function startSystem(redis: TestRedis, workerDefaults: Record<strin
 }
 
 export type System = Awaited<ReturnType<typeof startSystem>>;
-
-/** The value at a dotted path of a body, or undefined. */
-function valueAt(body: unknown, path: string): unknown {
-  let value = body;
-  for (const segment of path.split('.')) {
-    if (typeof value !== 'object' || value === null) return undefined;
-    value = (value as Record<string, unknown>)[segment];
-  }
-  return value;
-}
 
 function setAt(body: Record<string, unknown>, path: string, value: unknown): void {
   const segments = path.split('.');

@@ -123,7 +123,8 @@ export const ENTITY_CATALOG = {
   'event.rejected': raised(null, 'event.timestamp'),
 } as const satisfies Record<EventType, EntitySpec>;
 
-function valueAt(body: unknown, path: string): unknown {
+/** The value at a dotted path of a body (`invoice.updated_at`), or undefined. */
+export function valueAt(body: unknown, path: string): unknown {
   let value = body;
   for (const segment of path.split('.')) {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
