@@ -5,7 +5,14 @@ import { metricValue, redisTest, runNode, TEST_SECRET } from '@flexprice/testing
 import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
-import { enqueue, FORWARD_SECRET, settled, startForwardTarget, startTestWorker } from './support.js';
+import {
+  enqueue,
+  FORWARD_SECRET,
+  type ForwardTarget,
+  settled,
+  startForwardTarget,
+  startTestWorker,
+} from './support.js';
 
 // Forward routes, in process: the worker as main.ts composes it, a real Redis, a real HTTP target.
 
@@ -57,6 +64,19 @@ const feature = (type: EventType, name: string) => ({
   event_type: type,
   feature: { id: 'feat_routes_1', name, lookup_key: 'api_calls', type: 'metered' },
 });
+
+/** The target answers 503 to the first request whose body holds `marker`, 200 to every other; says whether it has refused. */
+function refuseOnce(target: ForwardTarget, marker: string): () => boolean {
+  let refused = false;
+  target.setResponder((_n, body) => {
+    if (!refused && body.includes(marker)) {
+      refused = true;
+      return { status: 503 };
+    }
+    return { status: 200 };
+  });
+  return () => refused;
+}
 
 /** What the target got: the event types and the invoice or feature state each carried. */
 const got = (target: { received: { body: string }[] }) =>
@@ -162,14 +182,7 @@ describe('ordered per entity', () => {
     target,
   }) => {
     const queue = worker.queueOf('invoice');
-    let refused = false;
-    target.setResponder((_n, body) => {
-      if (!refused && body.includes('invoice.update.finalized')) {
-        refused = true;
-        return { status: 503 };
-      }
-      return { status: 200 };
-    });
+    const refused = refuseOnce(target, 'invoice.update.finalized');
     const finalized = await enqueue(
       queue,
       'invoice.update.finalized',
@@ -178,7 +191,7 @@ describe('ordered per entity', () => {
         backoffMs: 500,
       },
     );
-    await expect.poll(() => refused, { timeout: 5_000 }).toBe(true);
+    await expect.poll(refused, { timeout: 5_000 }).toBe(true);
     await settled(queue, await enqueue(queue, 'invoice.communication.triggered', email));
     const { job: done } = await settled(queue, finalized);
     expect(done.returnvalue).toEqual({ outcome: 'applied', forwarded: 'sent' });
@@ -238,14 +251,7 @@ describe('ordered per entity', () => {
   test('a retry overtaken by a newer acknowledged state completes without forwarding', async ({ worker, target }) => {
     const queue = worker.queueOf('invoice');
     // The target refuses the older state once; the newer one goes through before its retry.
-    let refused = false;
-    target.setResponder((_n, body) => {
-      if (!refused && body.includes('10:05:00Z')) {
-        refused = true;
-        return { status: 503 };
-      }
-      return { status: 200 };
-    });
+    const refused = refuseOnce(target, '10:05:00Z');
     const older = await enqueue(
       queue,
       'invoice.update.finalized',
@@ -254,7 +260,7 @@ describe('ordered per entity', () => {
         backoffMs: 500,
       },
     );
-    await expect.poll(() => refused, { timeout: 5_000 }).toBe(true);
+    await expect.poll(refused, { timeout: 5_000 }).toBe(true);
     const newer = await enqueue(
       queue,
       'invoice.update.payment',
@@ -467,16 +473,9 @@ describe('what may have reached the target counts', () => {
     const queue = worker.queueOf('feature');
     // The update (no updated_at: acceptance clock) is refused once; the deletion (with updated_at:
     // payload clock) goes through; the update's retry must not revive the feature at the target.
-    let refused = false;
-    target.setResponder((_n, body) => {
-      if (!refused && body.includes('feature.updated')) {
-        refused = true;
-        return { status: 503 };
-      }
-      return { status: 200 };
-    });
+    const refused = refuseOnce(target, 'feature.updated');
     const updated = await enqueue(queue, 'feature.updated', feature('feature.updated', 'renamed'), { backoffMs: 500 });
-    await expect.poll(() => refused, { timeout: 5_000 }).toBe(true);
+    await expect.poll(refused, { timeout: 5_000 }).toBe(true);
     const gone = feature('feature.deleted', 'gone');
     const deleted = await enqueue(queue, 'feature.deleted', {
       ...gone,
