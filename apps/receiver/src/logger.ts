@@ -4,13 +4,9 @@ import { createLogger as createServiceLogger } from '@flexprice/runtime';
 import type { Logger } from 'pino';
 import type { WebhookOutcome } from './outcome.js';
 
-/**
- * The runtime's logging policy, with its one stated exception: no redaction paths here (request
- * lines are built field by field below, never from headers or bodies; see @flexprice/runtime's
- * logger for why).
- */
+/** The runtime's logging policy (request lines are built field by field below, never from headers or bodies). */
 export function createLogger(level: string): Logger {
-  return createServiceLogger('receiver', { level, redact: false });
+  return createServiceLogger('receiver', { level });
 }
 
 /** An incoming x-request-id is honoured when it is short and plain; otherwise we mint one. */
