@@ -24,11 +24,15 @@ export interface ApplyContext {
 }
 
 /** What a job's step aside is: back to the delayed set for `ms`, no attempt spent. */
-export function jobApplyContext({ job, token, receipt, log }: HandlerContext): ApplyContext {
+export function jobApplyContext(context: HandlerContext): ApplyContext {
+  const { job, token, receipt } = context;
   return {
     idempotencyKey: receipt.idempotencyKey,
     requestId: receipt.requestId,
-    log,
+    // The job's logger is made when first used (processor.ts).
+    get log() {
+      return context.log;
+    },
     async stepAside(ms) {
       if (token === undefined) throw new Error('a forward of this entity is in flight; retry later');
       await job.moveToDelayed(Date.now() + ms, token);

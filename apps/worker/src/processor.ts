@@ -29,18 +29,23 @@ export function createProcessor(handlers: HandlerRegistry, logger: Logger) {
     if (job.name !== parsed.eventType) {
       throw new UnrecoverableError(`job name "${job.name}" does not match its event type "${parsed.eventType}"`);
     }
-    const log = logger.child({
-      jobId: job.id,
-      eventType: parsed.eventType,
-      idempotencyKey: parsed.receipt.idempotencyKey,
-      requestId: parsed.receipt.requestId,
-    });
+    // Made when a handler first logs: most jobs log nothing but the pool's one line per job, and
+    // a pino child serializes its bindings when it is made.
+    let log: Logger | undefined;
     return dispatch(handlers, parsed.eventType, parsed.event, {
       eventType: parsed.eventType,
       job,
       token,
       receipt: parsed.receipt,
-      log,
+      get log() {
+        log ??= logger.child({
+          jobId: job.id,
+          eventType: parsed.eventType,
+          idempotencyKey: parsed.receipt.idempotencyKey,
+          requestId: parsed.receipt.requestId,
+        });
+        return log;
+      },
     });
   };
 }
