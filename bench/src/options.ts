@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { SCENARIO_IDS, type ScenarioId } from './scenarios/ids.js';
+import { DRAIN_IDS, type DrainId, SCENARIO_IDS, type ScenarioId } from './scenarios/ids.js';
 
 export type AppendFsync = 'always' | 'everysec' | 'no';
 export type LoadGenerator = 'wrk' | 'autocannon';
@@ -20,6 +20,8 @@ export interface BenchOptions {
   appendfsync: AppendFsync;
   /** The load generator of the throughput runs (BENCH_LOADGEN); fixed-rate runs always use autocannon. */
   loadGenerator: LoadGenerator;
+  /** The worker drains to run (BENCH_DRAINS, comma-separated ids); undefined: all of them. */
+  drains: DrainId[] | undefined;
   /** Connections of the throughput runs. */
   connections: number;
 }
@@ -44,6 +46,16 @@ function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: 
 
 function isScenarioId(value: string): value is ScenarioId {
   return (SCENARIO_IDS as readonly string[]).includes(value);
+}
+
+function drainIds(raw: string | undefined): DrainId[] | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  return raw.split(',').map((id) => {
+    if (!(DRAIN_IDS as readonly string[]).includes(id)) {
+      throw new Error(`BENCH_DRAINS: unknown drain ${id} (one of ${DRAIN_IDS.join(', ')})`);
+    }
+    return id as DrainId;
+  });
 }
 
 /** The scenarios the flags select, in the order of SCENARIO_IDS. */
@@ -87,6 +99,7 @@ export function parseOptions(args: string[], env: NodeJS.ProcessEnv): BenchOptio
     loadGenerator: oneOf<LoadGenerator>(env, 'BENCH_LOADGEN', ['wrk', 'autocannon'], () =>
       spawnSync('wrk', ['--version']).error ? 'autocannon' : 'wrk',
     ),
+    drains: drainIds(env.BENCH_DRAINS),
     connections: 50,
   };
 }

@@ -16,11 +16,16 @@ export const log = (message: string): void => {
 export class Processes {
   readonly #children = new Set<ChildProcess>();
 
-  /** Starts `node <script>` (relative to the repository root) with `env` and PATH only. */
+  /**
+   * Starts `node <script>` (relative to the repository root) with `env` and PATH only, and
+   * BENCH_NODE_ARGS (space-separated) before the script when set: `--cpu-prof --cpu-prof-dir=/tmp/prof`
+   * profiles every process of the run.
+   */
   start(script: string, env: Record<string, string>, { stdout = 'ignore' }: { stdout?: 'ignore' | 'pipe' } = {}) {
     const path = fromRoot(script);
     if (!existsSync(path)) throw new Error(`${script} is missing: run \`pnpm build\` first (pnpm bench does)`);
-    const child = spawn(process.execPath, [path], {
+    const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, path], {
       env: { PATH: process.env.PATH, ...env },
       stdio: ['pipe', stdout, 'inherit'],
     });

@@ -64,7 +64,7 @@ function ratios(results: Results): Ratios {
     p99VsBareExpress: rps(ours?.p99) / rps(bare?.p99),
     minimalVsBareExpress: rps(minimal?.rps) / rps(bare?.rps),
     receiverVsMinimal: rps(ours?.rps) / rps(minimal?.rps),
-    workerPerReplicaVsNaive: rps(workers?.oursStore1.perReplica) / rps(workers?.naiveWorker.perReplica),
+    workerPerReplicaVsNaive: rps(workers?.oursStore1?.perReplica) / rps(workers?.naiveWorker?.perReplica),
   };
 }
 
@@ -130,11 +130,11 @@ export function formatReport(report: Report): string {
   }
   if (results.workerDrains) {
     lines.push(
-      `${`workers (drain of ${settings.jobs} jobs)`.padEnd(76)} jobs/s  per replica  failed  API calls/job  skipped stale`,
+      `${`workers (drain of ${settings.jobs} jobs)`.padEnd(76)} jobs/s  per replica  failed  API calls/job  skipped stale  worker µs/job  Redis µs/job  cmds/job`,
     );
     for (const r of Object.values(results.workerDrains)) {
       lines.push(
-        `  ${r.label.padEnd(74)} ${fmt(r.jobsPerSecond).padStart(6)}  ${fmt(r.perReplica).padStart(11)}  ${fmt(r.failed).padStart(6)}  ${(r.apiCallsPerJob === undefined ? '' : fmt(r.apiCallsPerJob, 3)).padStart(13)}  ${(r.skippedStale === undefined ? '' : fmt(r.skippedStale)).padStart(13)}`,
+        `  ${r.label.padEnd(74)} ${fmt(r.jobsPerSecond).padStart(6)}  ${fmt(r.perReplica).padStart(11)}  ${fmt(r.failed).padStart(6)}  ${(r.apiCallsPerJob === undefined ? '' : fmt(r.apiCallsPerJob, 3)).padStart(13)}  ${(r.skippedStale === undefined ? '' : fmt(r.skippedStale)).padStart(13)}  ${fmt(r.workerCpuMicrosPerJob).padStart(13)}  ${fmt(r.redisCpuMicrosPerJob).padStart(12)}  ${fmt(r.redisCommandsPerJob, 1).padStart(8)}`,
       );
     }
     lines.push('');

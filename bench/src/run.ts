@@ -19,6 +19,8 @@
 //   BENCH_APPENDFSYNC (everysec)  Redis' AOF fsync policy: always, everysec or no
 //   BENCH_LOADGEN (wrk when installed, else autocannon)  the load generator of the throughput runs;
 //                                 fixed-rate runs (end to end, soak) always use autocannon
+//   BENCH_DRAINS (all)            the worker drains to run, by id, comma-separated
+//   BENCH_NODE_ARGS (none)        node flags for every process started (--cpu-prof --cpu-prof-dir=…)
 //
 // Needs `redis-server` on PATH and the apps built (`pnpm bench` builds them, then compiles this
 // directory with tsc to bench/dist and runs bench/dist/run.js).

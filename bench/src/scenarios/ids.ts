@@ -4,3 +4,16 @@
  */
 export const SCENARIO_IDS = ['receivers', 'redisRoundTrips', 'workerDrains', 'endToEnd', 'soak'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
+
+/** The stable ids of the worker drains (`workerDrains`), in the order they run: `BENCH_DRAINS` picks some. */
+export const DRAIN_IDS = [
+  'naiveWorker',
+  'oursStore1',
+  'oursStore2',
+  'oursApiBacked1',
+  'oursForward1',
+  'oursForward2',
+  'oursInvoicesDistinct1',
+  'oursInvoicesTen1',
+] as const;
+export type DrainId = (typeof DRAIN_IDS)[number];

@@ -5,20 +5,12 @@ import { Queue } from 'bullmq';
 import { workerEnv } from '../apps.js';
 import type { BenchContext } from '../context.js';
 import { SCRIPTS } from '../paths.js';
-import { sleep, waitHttp } from '../processes.js';
+import { cpuMicros, pidOf, sleep, waitHttp } from '../processes.js';
 import { type FlexpriceApiStandIn, freePort, startFlexpriceApiStandIn, TEST_OTHER_SECRET } from '../testing.js';
+import type { DrainId } from './ids.js';
 import type { Scenario } from './scenario.js';
 
-/** The stable ids of the drains. */
-export type DrainId =
-  | 'naiveWorker'
-  | 'oursStore1'
-  | 'oursStore2'
-  | 'oursApiBacked1'
-  | 'oursForward1'
-  | 'oursForward2'
-  | 'oursInvoicesDistinct1'
-  | 'oursInvoicesTen1';
+export type { DrainId };
 
 export interface DrainResult {
   label: string;
@@ -30,9 +22,16 @@ export interface DrainResult {
   apiCallsPerJob?: number;
   /** Jobs completed as `skipped_stale`: a newer version was there first (invoice drains only). */
   skippedStale?: number;
+  /** CPU time (user + system) of the worker processes, all replicas, per job, in µs. */
+  workerCpuMicrosPerJob: number;
+  /** CPU time of redis-server per job, in µs. */
+  redisCpuMicrosPerJob: number;
+  /** Redis commands per job (commands inside Lua scripts count). */
+  redisCommandsPerJob: number;
 }
 
-export type WorkerDrainsResult = Record<DrainId, DrainResult>;
+/** Per drain; a drain BENCH_DRAINS left out is absent. */
+export type WorkerDrainsResult = Partial<Record<DrainId, DrainResult>>;
 
 interface Drain {
   id: DrainId;
@@ -192,6 +191,8 @@ async function run(ctx: BenchContext, drain: Drain): Promise<DrainResult> {
     }
     await sleep(500);
     ctx.log(`worker: ${drain.label}`);
+    const workerCpu = () => workers.reduce((sum, worker) => sum + cpuMicros(pidOf(worker)), 0);
+    const before = { worker: workerCpu(), redis: ctx.redis.cpuMicros(), calls: await ctx.redis.commandCalls() };
     const started = Date.now();
     await queue.resume();
     let done = 0;
@@ -202,6 +203,12 @@ async function run(ctx: BenchContext, drain: Drain): Promise<DrainResult> {
       if (Date.now() - started > 120_000) throw new Error(`${drain.label}: ${done}/${jobs} after 120 s`);
     }
     const seconds = (Date.now() - started) / 1000;
+    const cost = {
+      workerCpuMicrosPerJob: (workerCpu() - before.worker) / jobs,
+      redisCpuMicrosPerJob: (ctx.redis.cpuMicros() - before.redis) / jobs,
+      // The bench's own polling (getJobCounts every 50 ms) is a few commands per poll: left in.
+      redisCommandsPerJob: ((await ctx.redis.commandCalls()) - before.calls) / jobs,
+    };
     const failed = (await queue.getJobCounts('failed')).failed ?? 0;
     const skippedStale = drain.invoices
       ? (await queue.getCompleted(0, jobs)).filter(
@@ -214,6 +221,7 @@ async function run(ctx: BenchContext, drain: Drain): Promise<DrainResult> {
       perReplica: jobs / seconds / drain.replicas,
       replicas: drain.replicas,
       failed,
+      ...cost,
       ...(standIn && { apiCallsPerJob: standIn.calls.length / jobs }),
       ...(skippedStale !== undefined && { skippedStale }),
     };
@@ -233,8 +241,11 @@ export const workerDrains: Scenario<'workerDrains', WorkerDrainsResult> = {
   id: 'workerDrains',
   title: 'worker drain rates',
   async run(ctx) {
-    const result: Partial<WorkerDrainsResult> = {};
-    for (const drain of drains(ctx.options.jobs)) result[drain.id] = await run(ctx, drain);
-    return result as WorkerDrainsResult;
+    const result: WorkerDrainsResult = {};
+    for (const drain of drains(ctx.options.jobs)) {
+      if (ctx.options.drains && !ctx.options.drains.includes(drain.id)) continue;
+      result[drain.id] = await run(ctx, drain);
+    }
+    return result;
   },
 };
