@@ -5,4 +5,5 @@ export * from './logger.js';
 export * from './main.js';
 export * from './ops-server.js';
 export * from './redis.js';
+export * from './replicas.js';
 export * from './secrets.js';

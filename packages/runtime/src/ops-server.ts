@@ -4,8 +4,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 export interface OpsDeps {
   /** Able to work (Redis answers, the workers run, …): `/readyz`. */
   isReady: () => Promise<boolean>;
-  /** Why it is not ready, when something more specific than Redis is the reason. */
-  problems?: () => string[];
+  /** Why it is not ready, when something more specific than Redis is the reason: any makes it not ready. */
+  problems?: () => string[] | Promise<string[]>;
   /** Prometheus text for `/metrics`; absent: no `/metrics`. */
   metrics?: { contentType: string; metrics(): Promise<string> };
 }
@@ -37,9 +37,9 @@ export function handleOps(deps: OpsDeps, req: IncomingMessage, res: ServerRespon
   if (path === '/healthz') {
     reply(200, { status: 'ok' });
   } else if (path === '/readyz') {
-    deps.isReady().then(
-      (ready) => {
-        const problems = deps.problems?.() ?? [];
+    Promise.all([deps.isReady(), deps.problems?.() ?? []]).then(
+      ([isReady, problems]) => {
+        const ready = isReady && problems.length === 0;
         reply(ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', ...(problems.length > 0 && { problems }) });
       },
       () => reply(503, { status: 'unavailable' }),

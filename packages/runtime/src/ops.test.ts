@@ -52,4 +52,25 @@ describe('the ops server', () => {
       server.close();
     }
   });
+
+  it('is not ready while an (asynchronous) problem is reported, even when its dependencies answer', async () => {
+    let replicas = 0;
+    const server = createOpsServer({
+      isReady: async () => true,
+      problems: async () => (replicas < 1 ? [`redis_replicas: ${replicas} connected`] : []),
+    }).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`;
+    try {
+      const answer = await fetch(url);
+      expect([answer.status, await answer.json()]).toEqual([
+        503,
+        { status: 'unavailable', problems: ['redis_replicas: 0 connected'] },
+      ]);
+      replicas = 1;
+      expect((await fetch(url)).status).toBe(200);
+    } finally {
+      server.close();
+    }
+  });
 });

@@ -43,6 +43,47 @@ describe('Redis targets', () => {
     expect(problemsOf({ QUEUE_PREFIX: 'bull' })).toEqual([]);
   });
 
+  it('follows a sentinel-managed primary with REDIS_SENTINELS and REDIS_SENTINEL_NAME', () => {
+    const env = parseEnv(schema, {
+      REDIS_SENTINELS: 's1:26379, s2:26379,s3:26380',
+      REDIS_SENTINEL_NAME: 'flexprice',
+      REDIS_SENTINEL_PASSWORD: 'sentinel-pw',
+      REDIS_PASSWORD: 'data-pw',
+    });
+    const target = redisTargetOf(env);
+    expect(target).toEqual({
+      mode: 'sentinel',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+        { host: 's3', port: 26380 },
+      ],
+      name: 'flexprice',
+      password: 'data-pw',
+      sentinelPassword: 'sentinel-pw',
+    });
+    // Keys live on one primary: the standalone prefix, no hash tag needed.
+    expect(resolvePrefix(target, undefined, DEFAULTS)).toBe('bull');
+    expect(describeTarget(target)).toBe('sentinel flexprice via s1:26379,s2:26379,s3:26380');
+  });
+
+  it('refuses a second Redis target beside REDIS_SENTINELS, and sentinel settings without it', () => {
+    expect(problemsOf({ REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'm', REDIS_URL: 'redis://r:6379' })).toEqual([
+      'REDIS_SENTINELS: cannot be combined with REDIS_URL: set one of them',
+    ]);
+    expect(problemsOf({ REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'm', REDIS_CLUSTER_NODES: 'a:1' })).toEqual([
+      'REDIS_SENTINELS: cannot be combined with REDIS_CLUSTER_NODES: set one of them',
+    ]);
+    expect(problemsOf({ REDIS_SENTINELS: 's1:26379' })).toEqual([
+      'REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS: the master group name the sentinels monitor',
+    ]);
+    expect(problemsOf({ REDIS_SENTINEL_NAME: 'm', REDIS_SENTINEL_PASSWORD: 'x' })).toEqual([
+      'REDIS_SENTINEL_NAME: is only read with REDIS_SENTINELS, which is not set',
+      'REDIS_SENTINEL_PASSWORD: is only read with REDIS_SENTINELS, which is not set',
+    ]);
+    expect(problemsOf({ REDIS_SENTINELS: 's1' })).toContain('REDIS_SENTINELS: must be host:port,host:port,...');
+  });
+
   it('rejects malformed node lists', () => {
     expect(problemsOf({ REDIS_CLUSTER_NODES: 'redis-1' })).toEqual([
       'REDIS_CLUSTER_NODES: must be host:port,host:port,...',

@@ -2,10 +2,44 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
 import { listOf, optional } from './env.js';
 
-/** Where Redis is: one server, or the seed nodes of a Redis Cluster. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where Redis is: one server, the seed nodes of a Redis Cluster, or the primary a group of Redis
+ * Sentinels names (followed through failovers).
+ */
 export type RedisTarget =
   | { mode: 'standalone'; url: string }
-  | { mode: 'cluster'; nodes: { host: string; port: number }[]; password: string | undefined };
+  | { mode: 'cluster'; nodes: HostPort[]; password: string | undefined }
+  | {
+      mode: 'sentinel';
+      sentinels: HostPort[];
+      /** The master group name the sentinels monitor. */
+      name: string;
+      /** Password of the data nodes (REDIS_PASSWORD). */
+      password: string | undefined;
+      /** Password of the sentinels themselves (REDIS_SENTINEL_PASSWORD). */
+      sentinelPassword: string | undefined;
+    };
+
+const HOST_PORT_LIST = /^[^\s:]+:\d{1,5}$/;
+
+function hostPorts(value: string): HostPort[] {
+  return listOf(value).map((node) => {
+    const at = node.lastIndexOf(':');
+    return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+  });
+}
+
+const hostPortList = () =>
+  optional(
+    z.string().refine((value) => listOf(value).length > 0 && listOf(value).every((node) => HOST_PORT_LIST.test(node)), {
+      error: 'must be host:port,host:port,...',
+    }),
+  );
 
 /**
  * The hash tag of a key as Redis Cluster reads it: the text between the first `{` and the first `}`
@@ -25,18 +59,18 @@ export function hashTagOf(key: string): string | undefined {
  * one slot, so the BullMQ prefix (and the store prefix) must carry a hash tag: `{flexprice}`.
  */
 export const redisEnv = {
-  // One Redis server (password, TLS with rediss://, database in the URL).
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\/.+/, { error: 'must be a redis:// or rediss:// URL' })
-    .default('redis://127.0.0.1:6379'),
+  // One Redis server (password, TLS with rediss://, database in the URL); redis://127.0.0.1:6379
+  // when no other target is given. (No schema default: set, it must not meet REDIS_SENTINELS.)
+  REDIS_URL: optional(z.string().regex(/^rediss?:\/\/.+/, { error: 'must be a redis:// or rediss:// URL' })),
   // A Redis Cluster instead: seed nodes `host:port,host:port,...` (REDIS_URL is then ignored).
-  REDIS_CLUSTER_NODES: optional(
-    z.string().refine((value) => listOf(value).every((node) => /^[^\s:]+:\d{1,5}$/.test(node)), {
-      error: 'must be host:port,host:port,...',
-    }),
-  ),
-  // Password of the cluster nodes (standalone: put it in REDIS_URL).
+  REDIS_CLUSTER_NODES: hostPortList(),
+  // Or the primary that Redis Sentinels name, followed through failovers: the sentinels'
+  // `host:port,...`, and the master group name they monitor.
+  REDIS_SENTINELS: hostPortList(),
+  REDIS_SENTINEL_NAME: optional(z.string().regex(/^[^\s]+$/, { error: 'must be one word (the master group name)' })),
+  // Password of the sentinels, when they require one (REDIS_PASSWORD is the data nodes').
+  REDIS_SENTINEL_PASSWORD: optional(z.string()),
+  // Password of the cluster or sentinel-managed nodes (one server: put it in REDIS_URL).
   REDIS_PASSWORD: optional(z.string()),
   // BullMQ key prefix; `bull` by default, `{flexprice}` in cluster mode (it must carry a hash tag).
   QUEUE_PREFIX: optional(
@@ -45,25 +79,40 @@ export const redisEnv = {
 };
 
 type RedisEnv = {
-  REDIS_URL: string;
+  REDIS_URL?: string | undefined;
   REDIS_CLUSTER_NODES?: string | undefined;
+  REDIS_SENTINELS?: string | undefined;
+  REDIS_SENTINEL_NAME?: string | undefined;
+  REDIS_SENTINEL_PASSWORD?: string | undefined;
   REDIS_PASSWORD?: string | undefined;
   QUEUE_PREFIX?: string | undefined;
 };
 
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
 export function redisTargetOf(env: RedisEnv): RedisTarget {
-  if (env.REDIS_CLUSTER_NODES === undefined) return { mode: 'standalone', url: env.REDIS_URL };
-  const nodes = listOf(env.REDIS_CLUSTER_NODES).map((node) => {
-    const at = node.lastIndexOf(':');
-    return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
-  });
-  return { mode: 'cluster', nodes, password: env.REDIS_PASSWORD };
+  if (env.REDIS_SENTINELS !== undefined) {
+    return {
+      mode: 'sentinel',
+      sentinels: hostPorts(env.REDIS_SENTINELS),
+      name: env.REDIS_SENTINEL_NAME ?? '',
+      password: env.REDIS_PASSWORD,
+      sentinelPassword: env.REDIS_SENTINEL_PASSWORD,
+    };
+  }
+  if (env.REDIS_CLUSTER_NODES !== undefined) {
+    return { mode: 'cluster', nodes: hostPorts(env.REDIS_CLUSTER_NODES), password: env.REDIS_PASSWORD };
+  }
+  return { mode: 'standalone', url: env.REDIS_URL ?? DEFAULT_REDIS_URL };
 }
 
 export interface PrefixDefaults {
   standalone: string;
   cluster: string;
 }
+
+/** The mode's prefix default: a sentinel-managed primary is one server, as far as keys go. */
+const prefixMode = (target: RedisTarget) => (target.mode === 'cluster' ? 'cluster' : 'standalone');
 
 /**
  * QUEUE_PREFIX when unset, shared by every app that touches the queues (they are shared state). The
@@ -73,7 +122,7 @@ export const QUEUE_PREFIX_DEFAULTS: PrefixDefaults = { standalone: 'bull', clust
 
 /** The given key prefix, or the mode's default (validated by `checkRedisEnv` beforehand). */
 export function resolvePrefix(target: RedisTarget, given: string | undefined, defaults: PrefixDefaults): string {
-  return given ?? defaults[target.mode];
+  return given ?? defaults[prefixMode(target)];
 }
 
 /** Checks the Redis variables together, and the key prefixes against the mode; for a superRefine. */
@@ -82,6 +131,21 @@ export function checkRedisEnv(
   ctx: z.RefinementCtx,
   prefixes: { variable: string; value: string | undefined; defaults: PrefixDefaults }[],
 ): void {
+  const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (env.REDIS_SENTINELS !== undefined) {
+    // One target, said once: a second one would be ignored, and which one wins is a guess.
+    if (env.REDIS_URL !== undefined) problem('REDIS_SENTINELS', 'cannot be combined with REDIS_URL: set one of them');
+    if (env.REDIS_CLUSTER_NODES !== undefined) {
+      problem('REDIS_SENTINELS', 'cannot be combined with REDIS_CLUSTER_NODES: set one of them');
+    }
+    if (env.REDIS_SENTINEL_NAME === undefined) {
+      problem('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS: the master group name the sentinels monitor');
+    }
+  } else {
+    for (const variable of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD'] as const) {
+      if (env[variable] !== undefined) problem(variable, 'is only read with REDIS_SENTINELS, which is not set');
+    }
+  }
   if (redisTargetOf(env).mode !== 'cluster') return;
   for (const { variable, value, defaults } of prefixes) {
     if (value === undefined || hashTagOf(value) !== undefined) continue;
@@ -122,7 +186,25 @@ export function createRedis(target: RedisTarget, role: 'producer' | 'consumer' |
       retryStrategy: (attempt: number) => (attempt > 3 ? null : backoff(attempt)),
     },
   }[role];
-  if (target.mode === 'standalone') return new Redis(target.url, options);
+  // A primary demoted to replica (a failover; a managed service's endpoint that moved) answers
+  // writes READONLY: reconnect, which reaches the primary again, and send the command again (it
+  // did not run).
+  const reconnectOnError = (err: Error) => (err.message.startsWith('READONLY') ? (2 as const) : false);
+  if (target.mode === 'standalone') return new Redis(target.url, { ...options, reconnectOnError });
+  if (target.mode === 'sentinel') {
+    return new Redis({
+      ...options,
+      reconnectOnError,
+      sentinels: target.sentinels,
+      name: target.name,
+      password: target.password,
+      sentinelPassword: target.sentinelPassword,
+      // After a failover, the connection to the old primary drops and ioredis asks the sentinels
+      // for the new one; the failover detector also reconnects at once on +switch-master.
+      failoverDetector: true,
+      sentinelRetryStrategy: options.retryStrategy,
+    });
+  }
   return new Cluster(target.nodes, {
     redisOptions: { ...options, password: target.password },
     enableOfflineQueue: role !== 'producer',
@@ -172,6 +254,9 @@ export async function ping(client: RedisClient, timeoutMs = 1_000): Promise<bool
 /** A Redis target for logs: never a password. */
 export function describeTarget(target: RedisTarget): string {
   if (target.mode === 'cluster') return `cluster ${target.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  if (target.mode === 'sentinel') {
+    return `sentinel ${target.name} via ${target.sentinels.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  }
   try {
     const url = new URL(target.url);
     if (url.password) url.password = '***';
