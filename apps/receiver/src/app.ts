@@ -24,6 +24,8 @@ export interface AppDeps {
   maxBodyBytes: number;
   /** Whether Redis answers; drives /readyz. */
   isReady: () => Promise<boolean>;
+  /** Why it is not ready although Redis answers (too few replicas): /readyz lists them, and is 503. */
+  readinessProblems?: () => Promise<string[]>;
   /** True once shutdown began: /readyz turns 503 and connections are not kept alive. */
   isShuttingDown?: () => boolean;
   now?: () => number;
@@ -55,6 +57,7 @@ export function createApp(deps: AppDeps): express.Express {
   // secrets and no personal data in there; still, expose the port to your network only).
   const ops = {
     isReady: async () => !shuttingDown() && (await deps.isReady()),
+    problems: deps.readinessProblems,
     metrics: deps.metrics.registry,
   };
   for (const endpoint of OPS_PATHS) {

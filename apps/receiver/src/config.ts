@@ -10,8 +10,11 @@ import {
   parseEnv,
   QUEUE_PREFIX_DEFAULTS,
   type RedisTarget,
+  type ReplicaWaitSettings,
   redisEnv,
   redisTargetOf,
+  redisWaitEnv,
+  replicaWaitOf,
   resolvePrefix,
   wholeNumber,
 } from '@flexprice/runtime';
@@ -28,8 +31,10 @@ const envSchema = z
     // Where the webhook, health and metrics port listens.
     PORT: wholeNumber(1, 65_535).default(3000),
     HOST: z.string().min(1).default('0.0.0.0'),
-    // The Redis holding the queues (REDIS_URL or REDIS_CLUSTER_NODES); it must not evict keys.
+    // The Redis holding the queues (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS); it must not evict keys.
     ...redisEnv,
+    // Replicas that must hold a webhook's job before its 202 (WAIT), and how long to wait for them.
+    ...redisWaitEnv,
     // Svix / Standard Webhooks signing secrets (`whsec_…`), several while rotating.
     FLEXPRICE_WEBHOOK_SECRET: optionalText,
     // Self-hosted Flexprice signs nothing: a static header it sends (webhook.tenants.<id>.headers).
@@ -68,6 +73,14 @@ const envSchema = z
   })
   .superRefine((env, ctx) => {
     checkRedisEnv(env, ctx, [{ variable: 'QUEUE_PREFIX', value: env.QUEUE_PREFIX, defaults: QUEUE_PREFIX_DEFAULTS }]);
+    const wait = replicaWaitOf(env, redisTargetOf(env), ctx);
+    if (wait.replicas > 0 && wait.timeoutMs >= env.ENQUEUE_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_WAIT_TIMEOUT_MS'],
+        message: `must be below ENQUEUE_TIMEOUT_MS (${env.ENQUEUE_TIMEOUT_MS}): the replicas are waited for within it`,
+      });
+    }
     const secrets = checkSecretList(ctx, 'FLEXPRICE_WEBHOOK_SECRET', env.FLEXPRICE_WEBHOOK_SECRET, {
       hint: ' (copy it from the Svix endpoint page)',
     });
@@ -126,6 +139,8 @@ export interface Config {
     maxConnections: number;
   };
   redis: RedisTarget;
+  /** REDIS_WAIT_REPLICAS / REDIS_WAIT_TIMEOUT_MS: a 202 only once that many replicas hold the job. */
+  redisWait: ReplicaWaitSettings;
   auth: {
     secrets: string[];
     staticHeader: { name: string; token: string } | undefined;
@@ -174,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConnections: e.MAX_CONNECTIONS,
     },
     redis,
+    redisWait: replicaWaitOf(e, redis),
     auth: { secrets, staticHeader, disabled, toleranceSeconds: e.FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS },
     queue: {
       prefix: resolvePrefix(redis, e.QUEUE_PREFIX, QUEUE_PREFIX_DEFAULTS),

@@ -12,7 +12,7 @@ import {
   webhookJob,
   webhookJobOptions,
 } from '@flexprice/contracts';
-import type { RedisClient } from '@flexprice/runtime';
+import { type RedisClient, type ReplicaWait, ReplicaWaitError } from '@flexprice/runtime';
 import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { createAcceptor } from './acceptance.js';
@@ -46,6 +46,11 @@ export interface EnqueuerOptions {
   keepCompleted: number;
   /** Longest wait for Redis to take a job before the request is answered 503. */
   timeoutMs: number;
+  /**
+   * REDIS_WAIT_REPLICAS > 0: the job and its marks must reach that many replicas (a WAIT on this
+   * connection) before the delivery counts as queued or duplicate; else it is unavailable (503).
+   */
+  replicas?: ReplicaWait | undefined;
   logger: Logger;
 }
 
@@ -105,6 +110,18 @@ export function createEnqueuer(options: EnqueuerOptions) {
     return queue;
   }
 
+  /**
+   * What `add` decided, once the replicas hold it. A duplicate waits too: its original may still be
+   * on the primary alone. Every path writes (the acceptance clock, and BullMQ's deduplicated event),
+   * and a WAIT covers the replication stream up to this connection's last write, so the original
+   * job is covered whichever receiver wrote it.
+   */
+  async function addReplicated(delivery: Delivery, queue: Queue, name: QueueName) {
+    const result = await add(delivery, queue, name);
+    await options.replicas?.confirm();
+    return result;
+  }
+
   async function add(delivery: Delivery, queue: Queue, name: QueueName) {
     const { eventType, deliveryId, entityId, rawBody } = delivery;
     const native = deliveryId === undefined && entityId !== undefined;
@@ -143,11 +160,11 @@ export function createEnqueuer(options: EnqueuerOptions) {
       const { family, queue: name } = routeOf(delivery.eventType);
       const queue = queueFor(family, name);
       try {
-        const result = await withTimeout(add(delivery, queue, name), options.timeoutMs);
+        const result = await withTimeout(addReplicated(delivery, queue, name), options.timeoutMs);
         return { ...result, queue: name };
       } catch (caught) {
         const error = caught instanceof Error ? caught : new Error(String(caught));
-        if (error instanceof EnqueueTimeoutError || isUnavailable(error)) {
+        if (error instanceof EnqueueTimeoutError || error instanceof ReplicaWaitError || isUnavailable(error)) {
           return { status: 'unavailable', queue: name, error };
         }
         return { status: 'error', queue: name, error };

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { createRedis, ping } from '@flexprice/runtime';
+import { createRedis, createReplicaWait, ping, replicaProblem } from '@flexprice/runtime';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { createAuthenticator } from './auth/authenticate.js';
@@ -23,6 +23,7 @@ export async function createReceiver(config: Config, logger: Logger) {
     backoffMs: config.queue.backoffMs,
     keepCompleted: config.queue.keepCompleted,
     timeoutMs: config.queue.enqueueTimeoutMs,
+    replicas: config.redisWait.replicas > 0 ? createReplicaWait(redis, config.redisWait) : undefined,
     logger,
   });
   await enqueuer.open(config.queue.enqueueEvents);
@@ -38,6 +39,11 @@ export async function createReceiver(config: Config, logger: Logger) {
     isRouted: (type) => routed.has(type),
     maxBodyBytes: config.http.maxBodyBytes,
     isReady: () => ping(redis),
+    // Too few replicas: every 202 would wait for ones that are not there.
+    readinessProblems: async () => {
+      const problem = await replicaProblem(redis, config.redisWait.replicas);
+      return problem ? [problem] : [];
+    },
     isShuttingDown: () => shuttingDown,
   });
 

@@ -144,7 +144,9 @@ export function createWebhookHandler(deps: WebhookHandlerDeps) {
     });
     deps.metrics.observeEnqueue(result.status, (performance.now() - enqueueStarted) / 1000);
     if (result.status === 'unavailable') {
-      deps.logger.warn({ err: result.error, queue: result.queue, requestId }, 'enqueue failed: redis unavailable');
+      const why =
+        result.error.name === 'ReplicaWaitError' ? 'too few redis replicas confirmed it' : 'redis unavailable';
+      deps.logger.warn({ err: result.error, queue: result.queue, requestId }, `enqueue failed: ${why}`);
       return refuse('unavailable', { outcome: 'unavailable', eventType, deliveryId });
     }
     if (result.status === 'error') {

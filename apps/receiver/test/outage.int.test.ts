@@ -71,3 +71,36 @@ test('Redis stopped mid-stream: 503 while down, recovery after restart, every 20
     await receiver.close();
   }
 });
+
+test('REDIS_WAIT_REPLICAS above the replicas Redis has: 503 with Retry-After, the redelivery too, and /readyz says why', async ({
+  redis,
+  skip,
+}) => {
+  const receiver = await startReceiver(redis.url, { REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '200' });
+  try {
+    const replication = await receiver.connection.info('replication');
+    if (Number(/connected_slaves:(\d+)/.exec(replication)?.[1] ?? 0) > 0) skip('this Redis has a replica');
+    const body = JSON.stringify(customerEvent('customer.created', currentCustomer({ id: 'cust_unreplicated' })));
+    const headers = signedHeaders(body, { id: 'msg_unreplicated' });
+    const started = Date.now();
+    const first = await receiver.post('/webhooks/flexprice', body, headers);
+    expect([first.status, first.headers.get('retry-after')]).toEqual([503, '5']);
+    // It waited for the replica (200 ms), not for the enqueue deadline (1 s).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    // The job may exist (Redis took it; no replica confirmed it): the retry is a duplicate, still
+    // unconfirmed, so still a 503: a 202 would acknowledge what one failover could lose.
+    expect(await receiver.queue('flexprice.customer').count()).toBe(1);
+    const again = await receiver.post('/webhooks/flexprice', body, headers);
+    expect(again.status).toBe(503);
+    const ready = await fetch(`${receiver.url}/readyz`);
+    expect([ready.status, await ready.json()]).toEqual([
+      503,
+      {
+        status: 'unavailable',
+        problems: ['redis_replicas: the primary has 0 connected replica(s), REDIS_WAIT_REPLICAS is 1'],
+      },
+    ]);
+  } finally {
+    await receiver.close();
+  }
+});
