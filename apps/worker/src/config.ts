@@ -20,8 +20,11 @@ import {
   parseEnv,
   QUEUE_PREFIX_DEFAULTS,
   type RedisTarget,
+  type ReplicaWaitSettings,
   redisEnv,
   redisTargetOf,
+  redisWaitEnv,
+  replicaWaitOf,
   resolvePrefix,
   wholeNumber,
 } from '@flexprice/runtime';
@@ -37,8 +40,10 @@ export const STORE_PREFIX_DEFAULTS: PrefixDefaults = { standalone: 'fpstore', cl
 
 const envSchema = z
   .object({
-    // The Redis holding the queues and the customer store (REDIS_URL or REDIS_CLUSTER_NODES).
+    // The Redis holding the queues and the customer store (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS).
     ...redisEnv,
+    // Replicas that must hold a version's store write before it is forwarded (WAIT).
+    ...redisWaitEnv,
     // Jobs processed at once per queue in this process (they mostly wait on the network).
     WORKER_CONCURRENCY: wholeNumber(1, 1000).default(32),
     // Health (and, later, metrics) listener of the worker.
@@ -94,6 +99,7 @@ const envSchema = z
       { variable: 'QUEUE_PREFIX', value: env.QUEUE_PREFIX, defaults: QUEUE_PREFIX_DEFAULTS },
       { variable: 'STORE_PREFIX', value: env.STORE_PREFIX, defaults: STORE_PREFIX_DEFAULTS },
     ]);
+    replicaWaitOf(env, redisTargetOf(env), ctx);
     if (env.CUSTOMER_SYNC_INTERVAL !== undefined && env.FLEXPRICE_API_KEY === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -177,6 +183,8 @@ export interface RouteConfig extends ForwardRoute {
 
 export interface Config {
   redis: RedisTarget;
+  /** REDIS_WAIT_REPLICAS / REDIS_WAIT_TIMEOUT_MS: a version is forwarded once that many replicas hold it. */
+  redisWait: ReplicaWaitSettings;
   queue: { prefix: string };
   worker: {
     concurrency: number;
@@ -207,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const routing = routingOf(e);
   return {
     redis,
+    redisWait: replicaWaitOf(e, redis),
     queue: { prefix: resolvePrefix(redis, e.QUEUE_PREFIX, QUEUE_PREFIX_DEFAULTS) },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,

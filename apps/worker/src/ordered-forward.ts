@@ -58,6 +58,11 @@ export interface OrderedForwardOptions {
   onForwardWait?: ((eventType: string) => void) | undefined;
   /** Random source of the lock-wait jitter (tests make it fixed). */
   random?: (() => number) | undefined;
+  /**
+   * REDIS_WAIT_REPLICAS > 0: resolves once that many replicas hold the version just stored (and
+   * its lock); rejects when fewer confirm in time (the forward is then retried).
+   */
+  replicated?: (() => Promise<void>) | undefined;
 }
 
 /**
@@ -71,7 +76,7 @@ export interface OrderedForwardOptions {
  *   same `webhook-id`, and `x-entity-version` lets the target apply only what is newer.
  */
 export function createOrderedForward(options: OrderedForwardOptions) {
-  const { forward, onForwardWait, random = Math.random } = options;
+  const { forward, onForwardWait, random = Math.random, replicated } = options;
   const lockTtlMs = options.forwardTimeoutMs + LOCK_MARGIN_MS;
 
   return async function applyAndForward(
@@ -103,6 +108,10 @@ export function createOrderedForward(options: OrderedForwardOptions) {
       }
 
       try {
+        // The version must outlive a failover before the target hears of it: were the store write
+        // lost with the primary, a re-run of an older job could reach the target after this one.
+        // (A completion lost that way only repeats this forward, under the same webhook-id.)
+        await replicated?.();
         const { status } = await forward({
           id: context.idempotencyKey,
           eventType: outgoing.eventType,

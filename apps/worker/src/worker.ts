@@ -1,5 +1,12 @@
 import { type EventType, FAMILIES, familyOf, queueNameOf } from '@flexprice/contracts';
-import { createRedis, ping, type RedisClient, reportRedisErrors } from '@flexprice/runtime';
+import {
+  createRedis,
+  createReplicaWait,
+  ping,
+  type RedisClient,
+  replicaProblem,
+  reportRedisErrors,
+} from '@flexprice/runtime';
 import { Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -58,6 +65,8 @@ export function startWorker(config: Config, logger: Logger) {
     fetcher: api && createCustomerFetcher(api, { activeJobs: () => jobsInFlight.count }),
     servesEnvironment: api?.servesEnvironment,
     jobsInFlight,
+    // On the store's connection: a WAIT covers the writes sent before it on its own connection.
+    replicas: config.redisWait.replicas > 0 ? createReplicaWait(storeRedis, config.redisWait) : undefined,
   };
   const marks = createEntityMarks(storeRedis, {
     prefix: config.store.prefix,
@@ -103,8 +112,14 @@ export function startWorker(config: Config, logger: Logger) {
     api,
     /** Redis answers, every worker runs, and Flexprice's API (when used) does not refuse the key. */
     isReady: async () => pool.isRunning() && !api?.isRefused() && (await ping(storeRedis)),
-    /** Why the worker is not ready, for /readyz. */
-    problems: () => (api?.isRefused() ? ["flexprice_api_unauthorized: Flexprice's API refuses FLEXPRICE_API_KEY"] : []),
+    /** Why the worker is not ready, for /readyz: a refused API key, too few Redis replicas. */
+    problems: async () => {
+      const replicas = await replicaProblem(storeRedis, config.redisWait.replicas);
+      return [
+        ...(api?.isRefused() ? ["flexprice_api_unauthorized: Flexprice's API refuses FLEXPRICE_API_KEY"] : []),
+        ...(replicas ? [replicas] : []),
+      ];
+    },
     /** Drains the workers (up to `timeoutMs`) and closes the store. True when nothing was cut off. */
     async close(timeoutMs: number): Promise<boolean> {
       const [drained] = await Promise.all([pool.close(timeoutMs), scheduler?.close(timeoutMs)]);

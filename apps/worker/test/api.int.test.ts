@@ -236,7 +236,9 @@ describe("the API's failures are the job's", () => {
       expect(job.attemptsMade).toBe(1);
       expect(job.failedReason).toContain('FLEXPRICE_API_KEY');
       expect(await worker.isReady()).toBe(false);
-      expect(worker.problems()).toEqual(["flexprice_api_unauthorized: Flexprice's API refuses FLEXPRICE_API_KEY"]);
+      expect(await worker.problems()).toEqual([
+        "flexprice_api_unauthorized: Flexprice's API refuses FLEXPRICE_API_KEY",
+      ]);
       const text = await worker.metrics.registry.metrics();
       expect(metricValue(text, 'flexprice_api_unauthorized')).toBe(1);
       expect(

@@ -1,4 +1,5 @@
 import { acceptedMicrosOf, type CustomerEvent, eventVersion } from '@flexprice/contracts';
+import type { ReplicaWait } from '@flexprice/runtime';
 import { UnrecoverableError } from 'bullmq';
 import { type CustomerState, stateFromApi, tombstoneFromWebhook } from '../customer-api-state.js';
 import type { CustomerFetcher } from '../customer-fetcher.js';
@@ -34,6 +35,8 @@ export interface CustomerHandlerDeps {
   onApplied?: ((source: CustomerState['source']) => void) | undefined;
   /** Random source of the lock-wait jitter (tests make it fixed). */
   random?: (() => number) | undefined;
+  /** REDIS_WAIT_REPLICAS > 0: a stored state is forwarded once the replicas hold it. */
+  replicas?: ReplicaWait | undefined;
 }
 
 /** The version of the state a webhook job carries (contracts' `versions.ts`). */
@@ -53,6 +56,7 @@ export function createCustomerApplier(deps: Omit<CustomerHandlerDeps, 'fetcher'>
     ...shared,
     forward: forward?.send,
     forwardTimeoutMs: forward?.timeoutMs ?? 0,
+    replicated: deps.replicas?.confirm,
   });
   const storing = createOrderedForward({ ...shared, forward: undefined, forwardTimeoutMs: 0 });
 

@@ -1,4 +1,5 @@
 import { ENTITY_CATALOG, entityIdOf, eventVersion, familyOf, versionClockOf } from '@flexprice/contracts';
+import type { ReplicaWait } from '@flexprice/runtime';
 import { type EntityMarks, targetKey } from '../entity-marks.js';
 import { createOrderedForward, jobApplyContext } from '../ordered-forward.js';
 import type { ForwardTarget } from './customer.js';
@@ -12,6 +13,8 @@ export interface RouteHandlerDeps {
   /** Counts a job stepping aside while another forward of its entity is in flight. */
   onForwardWait?: ((eventType: string) => void) | undefined;
   random?: (() => number) | undefined;
+  /** REDIS_WAIT_REPLICAS > 0: a version is forwarded once the replicas hold its mark. */
+  replicas?: ReplicaWait | undefined;
 }
 
 /**
@@ -26,6 +29,7 @@ export function createRouteHandler(deps: RouteHandlerDeps) {
     forwardTimeoutMs: deps.target.timeoutMs,
     random: deps.random,
     onForwardWait: deps.onForwardWait,
+    replicated: deps.replicas?.confirm,
   });
 
   // The marks' key of this route: hashed once here, not for every job.

@@ -31,6 +31,7 @@ export function createHandlers(deps: HandlerDeps): HandlerRegistry {
       target,
       onForwardWait: deps.onForwardWait,
       random: deps.random,
+      replicas: deps.replicas,
     });
     for (const type of route.claims) {
       if (BUILT_IN_HANDLERS.includes(type)) continue;
