@@ -24,8 +24,10 @@ interface Service {
   healthcheck?: { test: string[] };
   deploy?: { replicas?: number };
   stop_grace_period?: string;
+  restart?: string;
 }
-const compose = parse(read('docker-compose.yml')) as {
+// `merge`: the file shares settings through `<<:` merge keys (YAML 1.1, which compose resolves).
+const compose = parse(read('docker-compose.yml'), { merge: true }) as {
   services: Record<string, Service>;
   volumes: Record<string, unknown>;
 };
@@ -33,6 +35,18 @@ const { redis, receiver, worker, dashboard, prometheus, grafana } = compose.serv
   'redis' | 'receiver' | 'worker' | 'dashboard' | 'prometheus' | 'grafana',
   Service
 >;
+
+/** The services of the `ha` profile: Redis with a replica and Sentinel, and the apps on it. */
+const HA_SERVICES = [
+  'redis-primary',
+  'redis-replica',
+  'redis-sentinel-1',
+  'redis-sentinel-2',
+  'redis-sentinel-3',
+  'receiver-ha',
+  'worker-ha',
+  'dashboard-ha',
+];
 
 /** `.env.example` as the apps would see it: `KEY=value` lines, comments skipped. */
 const envExample = Object.fromEntries(
@@ -111,6 +125,18 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(receiver?.environment ?? {}).filter((name) => !RECEIVER_ENV.includes(name))).toEqual([]);
     expect(Object.keys(worker?.environment ?? {}).filter((name) => !WORKER_ENV.includes(name))).toEqual([]);
     expect(Object.keys(dashboard?.environment ?? {}).filter((name) => !DASHBOARD_ENV.includes(name))).toEqual([]);
+    for (const [name, variables] of [
+      ['receiver-ha', RECEIVER_ENV],
+      ['worker-ha', WORKER_ENV],
+      ['dashboard-ha', DASHBOARD_ENV],
+    ] as const) {
+      const environment = compose.services[name]?.environment;
+      expect(environment, name).toBeDefined();
+      expect(
+        Object.keys(environment ?? {}).filter((variable) => !variables.includes(variable)),
+        name,
+      ).toEqual([]);
+    }
   });
 
   it('serves the dashboard on its own port, on loopback only, never the webhook port', () => {
@@ -125,8 +151,227 @@ describe('docker-compose.yml', () => {
       expect(service?.image).toMatch(/:v?\d+\.\d+\.\d+$/);
     }
     for (const [name, service] of Object.entries(compose.services)) {
-      if (!['prometheus', 'grafana'].includes(name)) expect(service.profiles, name).toBeUndefined();
+      if (['prometheus', 'grafana'].includes(name)) continue;
+      if (HA_SERVICES.includes(name)) expect(service.profiles, name).toEqual(['ha']);
+      else expect(service.profiles, name).toBeUndefined();
     }
+  });
+
+  it('resolves its merge keys as compose does (no `<<` left in a service)', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      expect(Object.keys(service), name).not.toContain('<<');
+      expect(Object.keys(service.environment ?? {}), name).not.toContain('<<');
+    }
+  });
+});
+
+describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
+  const service = (name: string): Service => {
+    const found = compose.services[name];
+    if (found === undefined) throw new Error(`no service ${name} in docker-compose.yml`);
+    return found;
+  };
+  const primary = service('redis-primary');
+  const replica = service('redis-replica');
+  /** The sentinel services: a Redis started with `--sentinel`. */
+  const sentinels = Object.entries(compose.services).filter(([, s]) =>
+    /\s--sentinel\b/.test(s.command?.join(' ') ?? ''),
+  );
+  /** deploy/redis-ha/sentinel.conf, comments and blank lines aside. */
+  const sentinelConf = read('deploy/redis-ha/sentinel.conf')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+  const monitor = sentinelConf
+    .map((line) => /^sentinel monitor (\S+) (\S+) (\d+) (\d+)$/.exec(line))
+    .find((match) => match !== null);
+  const [, groupName = '(no monitor line)', monitoredHost, monitoredPort, quorum] = monitor ?? [];
+  const sentinelPort = /^port (\d+)$/m.exec(sentinelConf.join('\n'))?.[1] ?? '(no port line)';
+  const apps = [
+    ['receiver-ha', receiver],
+    ['worker-ha', worker],
+    ['dashboard-ha', dashboard],
+  ] as const;
+  /** The ha apps' environment over .env.example, as compose would run them. */
+  const haEnv = (name: string) => ({ ...envExample, ...service(name).environment });
+
+  it('runs only when asked for: every ha service under `profiles: [ha]`, the default stack single-Redis', () => {
+    for (const name of HA_SERVICES) expect(service(name).profiles, name).toEqual(['ha']);
+    const inHa = Object.entries(compose.services).filter(([, s]) => s.profiles?.includes('ha'));
+    expect(inHa.map(([name]) => name).sort()).toEqual([...HA_SERVICES].sort());
+    const always = Object.entries(compose.services).filter(([, s]) => s.profiles === undefined);
+    expect(always.map(([name]) => name).sort()).toEqual(['dashboard', 'receiver', 'redis', 'worker']);
+    expect(always.filter(([, s]) => s.image?.startsWith('redis:')).map(([name]) => name)).toEqual(['redis']);
+    for (const [name, s] of always) {
+      if (s.build === undefined) continue;
+      expect(s.environment?.REDIS_URL, name).toBe('redis://redis:6379');
+      expect(
+        Object.keys(s.environment ?? {}).filter((v) => v.startsWith('REDIS_')),
+        name,
+      ).toEqual(['REDIS_URL']);
+      expect(Object.keys(s.depends_on ?? {}), name).toEqual(['redis']);
+    }
+  });
+
+  it('starts nothing of the default stack: ha services depend on ha services only', () => {
+    for (const name of HA_SERVICES) {
+      const outside = Object.keys(service(name).depends_on ?? {}).filter(
+        (dependency) => !HA_SERVICES.includes(dependency),
+      );
+      expect(outside, name).toEqual([]);
+    }
+  });
+
+  it('runs the primary and the replica as durable as `redis`, on their own volumes, announcing their service names', () => {
+    for (const [name, node] of [
+      ['redis-primary', primary],
+      ['redis-replica', replica],
+    ] as const) {
+      expect(node.image, name).toBe(redis?.image);
+      // The same durability flags as `redis` (AOF, appendfsync, noeviction, no RDB), then their own.
+      expect(node.command?.slice(0, redis?.command?.length), name).toEqual(redis?.command);
+      expect(node.command?.join(' '), name).toContain(`--replica-announce-ip ${name}`);
+      const volume = node.volumes?.find((v) => v.endsWith(':/data'))?.split(':')[0] ?? '(no /data volume)';
+      expect(compose.volumes, name).toHaveProperty(volume);
+      expect(volume, name).not.toBe('redis-data');
+      expect(node.healthcheck?.test.join(' '), name).toMatch(/redis-cli (ping|info replication)/);
+      expect(node.restart, name).toBe('unless-stopped');
+    }
+    expect(primary.volumes).not.toEqual(replica.volumes);
+    expect(primary.command?.join(' ')).not.toContain('--replicaof');
+    expect(replica.command?.join(' ')).toMatch(/--replicaof redis-primary 6379$/);
+    // A replica answers PING before it is in sync: healthy once its link to the primary is up.
+    expect(replica.healthcheck?.test.join(' ')).toContain('master_link_status:up');
+    expect(replica.depends_on?.['redis-primary']?.condition).toBe('service_healthy');
+  });
+
+  it('monitors the primary service from three sentinels, a majority for quorum, by hostname', () => {
+    expect(sentinels.map(([name]) => name).sort()).toEqual([
+      'redis-sentinel-1',
+      'redis-sentinel-2',
+      'redis-sentinel-3',
+    ]);
+    expect(monitoredHost).toBe('redis-primary');
+    expect(monitoredPort).toBe('6379'); // the data nodes' port (no --port on them)
+    expect(Number(quorum)).toBeGreaterThan(sentinels.length / 2);
+    expect(Number(quorum)).toBeLessThanOrEqual(sentinels.length);
+    expect(sentinelConf).toContain(`sentinel down-after-milliseconds ${groupName} 5000`);
+    expect(sentinelConf).toContain(`sentinel failover-timeout ${groupName} 60000`);
+    // Hostnames instead of container addresses, which change on restart; resolving must be on
+    // before the monitor line names the primary by hostname.
+    expect(sentinelConf).toContain('sentinel announce-hostnames yes');
+    const resolve = sentinelConf.indexOf('sentinel resolve-hostnames yes');
+    expect(resolve).toBeGreaterThanOrEqual(0);
+    expect(resolve).toBeLessThan(sentinelConf.findIndex((line) => line.startsWith('sentinel monitor ')));
+  });
+
+  it.each(['redis-sentinel-1', 'redis-sentinel-2', 'redis-sentinel-3'])(
+    '%s: runs a writable copy of deploy/redis-ha/sentinel.conf and announces its service name',
+    (name) => {
+      const sentinel = service(name);
+      expect(sentinel.image).toBe(redis?.image);
+      const script = sentinel.command?.join(' ') ?? '';
+      // Sentinel rewrites its config file: it runs a copy, on a named volume, of the template.
+      const [, from, to] = /\bcp (\S+) (\S+)/.exec(script) ?? [];
+      expect(sentinel.volumes).toContain(`./deploy/redis-ha/sentinel.conf:${from}:ro`);
+      expect(script).toContain(`redis-server ${to} --sentinel`);
+      const volume = sentinel.volumes?.find((v) => !v.startsWith('./') && to?.startsWith(`${v.split(':')[1]}/`));
+      expect(compose.volumes).toHaveProperty(volume?.split(':')[0] ?? '(no named volume holds the copy)');
+      const others = sentinels.filter(([other]) => other !== name).flatMap(([, s]) => s.volumes ?? []);
+      expect(others).not.toContain(volume);
+      // `$$` is compose's escape: the shell sees $SENTINEL_ANNOUNCE_HOSTNAME.
+      expect(script).toContain(`sentinel announce-ip $$SENTINEL_ANNOUNCE_HOSTNAME" >> ${to}`);
+      expect(sentinel.environment?.SENTINEL_ANNOUNCE_HOSTNAME).toBe(name);
+      expect(sentinel.healthcheck?.test.join(' ')).toContain(
+        `-p ${sentinelPort} sentinel get-master-addr-by-name ${groupName}`,
+      );
+      // It resolves the primary's hostname when it reads its config.
+      expect(sentinel.depends_on?.['redis-primary']?.condition).toBe('service_healthy');
+    },
+  );
+
+  it.each(apps)("%s: the default app's build, health, stop and restart settings, on the sentinels", (name, twin) => {
+    const app = service(name);
+    for (const key of ['build', 'env_file', 'healthcheck', 'stop_grace_period', 'deploy', 'restart'] as const) {
+      expect(app[key], key).toEqual(twin?.[key]);
+    }
+    expect(app.build).toBeDefined();
+    const env = app.environment ?? {};
+    // One Redis target: an app given REDIS_URL or REDIS_CLUSTER_NODES as well refuses to start.
+    expect(env.REDIS_URL).toBeUndefined();
+    expect(env.REDIS_CLUSTER_NODES).toBeUndefined();
+    const named = (env.REDIS_SENTINELS ?? '').split(',');
+    expect(named.map((node) => node.split(':')[0]).sort()).toEqual(sentinels.map(([s]) => s).sort());
+    expect(named.map((node) => node.split(':')[1])).toEqual(named.map(() => sentinelPort));
+    expect(env.REDIS_SENTINEL_NAME).toBe(groupName);
+    for (const dependency of ['redis-primary', ...sentinels.map(([s]) => s)]) {
+      expect(app.depends_on?.[dependency]?.condition, dependency).toBe('service_healthy');
+    }
+    // The app's own port setting, as in the default stack (the healthcheck probes it).
+    for (const variable of ['PORT', 'WORKER_METRICS_PORT', 'ADMIN_PORT']) {
+      expect(env[variable], variable).toBe(twin?.environment?.[variable]);
+    }
+  });
+
+  it('waits for one replica in the receiver and the worker (the dashboard does not read it)', () => {
+    expect(service('receiver-ha').environment?.REDIS_WAIT_REPLICAS).toBe('1');
+    expect(service('worker-ha').environment?.REDIS_WAIT_REPLICAS).toBe('1');
+    expect(DASHBOARD_ENV).not.toContain('REDIS_WAIT_REPLICAS');
+    expect(service('dashboard-ha').environment?.REDIS_WAIT_REPLICAS).toBeUndefined();
+  });
+
+  it('starts each app as compose would run it: on the sentinels, waiting for one replica', () => {
+    const sentinelTarget = {
+      mode: 'sentinel',
+      sentinels: sentinels.map(([name]) => ({ host: name, port: Number(sentinelPort) })),
+      name: groupName,
+    };
+    const receiverConfig = loadReceiverConfig(haEnv('receiver-ha'));
+    expect(receiverConfig.redis).toMatchObject(sentinelTarget);
+    expect(receiverConfig.redisWait.replicas).toBe(1);
+    expect(receiverConfig.redisWait.timeoutMs).toBeLessThan(receiverConfig.queue.enqueueTimeoutMs);
+    const workerConfig = loadWorkerConfig(haEnv('worker-ha'));
+    expect(workerConfig.redis).toMatchObject(sentinelTarget);
+    expect(workerConfig.redisWait.replicas).toBe(1);
+    expect(loadDashboardConfig(haEnv('dashboard-ha')).redis).toMatchObject(sentinelTarget);
+    // Longer to stop than the apps' own bound, as in the default stack.
+    expect(seconds(service('receiver-ha').stop_grace_period) * 1000).toBeGreaterThan(receiverConfig.shutdownTimeoutMs);
+    expect(seconds(service('worker-ha').stop_grace_period) * 1000).toBeGreaterThan(workerConfig.shutdownTimeoutMs);
+  });
+
+  it('refuses a REDIS_URL from .env on the ha apps (as its comment says), and .env.example sets none', () => {
+    for (const variable of ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS']) {
+      expect(envExample[variable], variable).toBeUndefined();
+    }
+    // The top comment says how to run it.
+    expect(/^(#.*\n)+/.exec(read('docker-compose.yml'))?.[0]).toContain(
+      'docker compose --profile ha up --build receiver-ha worker-ha dashboard-ha',
+    );
+    const leaked = (name: string) => ({ ...envExample, REDIS_URL: 'redis://redis:6379', ...service(name).environment });
+    expect(() => loadReceiverConfig(leaked('receiver-ha'))).toThrow(
+      /REDIS_SENTINELS: cannot be combined with REDIS_URL/,
+    );
+    expect(() => loadWorkerConfig(leaked('worker-ha'))).toThrow(/REDIS_SENTINELS: cannot be combined with REDIS_URL/);
+    expect(() => loadDashboardConfig(leaked('dashboard-ha'))).toThrow(
+      /REDIS_SENTINELS: cannot be combined with REDIS_URL/,
+    );
+  });
+
+  it('publishes the ha receiver and dashboard on their own host ports, the dashboard on loopback only', () => {
+    expect(service('receiver-ha').ports).toEqual(['${RECEIVER_HA_PORT:-3010}:3000']);
+    expect(service('dashboard-ha').ports).toEqual(['127.0.0.1:${ADMIN_HA_PORT:-3011}:3001']);
+    expect(service('worker-ha').ports).toBeUndefined(); // replicas cannot share a host port
+    /** The host port a mapping publishes (by default): `[ip:]port:container` or `[ip:]${VAR:-port}:container`. */
+    const hostPort = (mapping: string | undefined) => {
+      const match = /(?:\$\{\w+:-(\d+)\}|(\d+)):\d+$/.exec(mapping ?? '');
+      return match?.[1] ?? match?.[2] ?? `(no host port in ${mapping})`;
+    };
+    // No two services publish one host port, so both stacks can run side by side.
+    const published = Object.values(compose.services).flatMap((s) => (s.ports ?? []).map(hostPort));
+    expect(published.length).toBeGreaterThanOrEqual(6);
+    expect(published.filter((port, index) => published.indexOf(port) !== index)).toEqual([]);
+    expect(hostPort(service('receiver-ha').ports?.[0])).not.toBe(hostPort(receiver?.ports?.[0]));
+    expect(hostPort(service('dashboard-ha').ports?.[0])).not.toBe(hostPort(dashboard?.ports?.[0]));
   });
 });
 
