@@ -117,8 +117,10 @@ export function createEnqueuer(options: EnqueuerOptions) {
    * job is covered whichever receiver wrote it.
    */
   async function addReplicated(delivery: Delivery, queue: Queue, name: QueueName) {
+    const { replicas } = options;
+    const since = replicas?.generation() ?? 0;
     const result = await add(delivery, queue, name);
-    await options.replicas?.confirm();
+    await replicas?.confirm(since);
     return result;
   }
 

@@ -38,7 +38,8 @@ export async function createReceiver(config: Config, logger: Logger) {
     enqueuer,
     isRouted: (type) => routed.has(type),
     maxBodyBytes: config.http.maxBodyBytes,
-    isReady: () => ping(redis),
+    // A PING queues behind a WAIT on this connection: its deadline allows for one.
+    isReady: () => ping(redis, 1_000 + (config.redisWait.replicas > 0 ? config.redisWait.timeoutMs : 0)),
     // Too few replicas: every 202 would wait for ones that are not there.
     readinessProblems: async () => {
       const problem = await replicaProblem(redis, config.redisWait.replicas);

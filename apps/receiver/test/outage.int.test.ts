@@ -97,7 +97,7 @@ test('REDIS_WAIT_REPLICAS above the replicas Redis has: 503 with Retry-After, th
       503,
       {
         status: 'unavailable',
-        problems: ['redis_replicas: the primary has 0 connected replica(s), REDIS_WAIT_REPLICAS is 1'],
+        problems: ['redis_replicas: the primary has 0 replica(s) online, REDIS_WAIT_REPLICAS is 1'],
       },
     ]);
   } finally {

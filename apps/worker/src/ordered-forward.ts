@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ReplicaWait } from '@flexprice/runtime';
 import { DelayedError } from 'bullmq';
 import type { Logger } from 'pino';
 import { type Forward, RetryableForwardError } from './forwarder.js';
@@ -59,10 +60,10 @@ export interface OrderedForwardOptions {
   /** Random source of the lock-wait jitter (tests make it fixed). */
   random?: (() => number) | undefined;
   /**
-   * REDIS_WAIT_REPLICAS > 0: resolves once that many replicas hold the version just stored (and
-   * its lock); rejects when fewer confirm in time (the forward is then retried).
+   * REDIS_WAIT_REPLICAS > 0: the WAIT on the store's connection. A version is forwarded once the
+   * replicas hold its store write (and lock); fewer in time, and the forward is retried.
    */
-  replicated?: (() => Promise<void>) | undefined;
+  replicas?: Pick<ReplicaWait, 'generation' | 'confirm' | 'settings'> | undefined;
 }
 
 /**
@@ -76,8 +77,11 @@ export interface OrderedForwardOptions {
  *   same `webhook-id`, and `x-entity-version` lets the target apply only what is newer.
  */
 export function createOrderedForward(options: OrderedForwardOptions) {
-  const { forward, onForwardWait, random = Math.random, replicated } = options;
-  const lockTtlMs = options.forwardTimeoutMs + LOCK_MARGIN_MS;
+  const { forward, onForwardWait, random = Math.random, replicas } = options;
+  // The lock is taken with the store write, before the replicas are waited for: a confirmation can
+  // take two WAIT timeouts (one already out, then its own), and the lock must outlast them.
+  const waitMs = replicas && replicas.settings.replicas > 0 ? 2 * replicas.settings.timeoutMs : 0;
+  const lockTtlMs = options.forwardTimeoutMs + waitMs + LOCK_MARGIN_MS;
 
   return async function applyAndForward(
     mark: Mark,
@@ -87,6 +91,7 @@ export function createOrderedForward(options: OrderedForwardOptions) {
   ): Promise<HandlerResult> {
     for (;;) {
       const lock = forward ? { token: randomUUID(), ttlMs: lockTtlMs } : undefined;
+      const since = replicas?.generation() ?? 0;
       const applied = await mark.apply(lock);
       const { forward: gate, version } = applied;
       if (applied.outcome === 'skipped_stale' || applied.outcome === 'skipped_tombstone') {
@@ -111,7 +116,7 @@ export function createOrderedForward(options: OrderedForwardOptions) {
         // The version must outlive a failover before the target hears of it: were the store write
         // lost with the primary, a re-run of an older job could reach the target after this one.
         // (A completion lost that way only repeats this forward, under the same webhook-id.)
-        await replicated?.();
+        await replicas?.confirm(since);
         const { status } = await forward({
           id: context.idempotencyKey,
           eventType: outgoing.eventType,

@@ -111,7 +111,11 @@ export function startWorker(config: Config, logger: Logger) {
     metrics,
     api,
     /** Redis answers, every worker runs, and Flexprice's API (when used) does not refuse the key. */
-    isReady: async () => pool.isRunning() && !api?.isRefused() && (await ping(storeRedis)),
+    // A PING queues behind a WAIT on the store's connection: its deadline allows for one.
+    isReady: async () =>
+      pool.isRunning() &&
+      !api?.isRefused() &&
+      (await ping(storeRedis, 1_000 + (config.redisWait.replicas > 0 ? config.redisWait.timeoutMs : 0))),
     /** Why the worker is not ready, for /readyz: a refused API key, too few Redis replicas. */
     problems: async () => {
       const replicas = await replicaProblem(storeRedis, config.redisWait.replicas);

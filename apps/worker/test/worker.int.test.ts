@@ -110,6 +110,41 @@ describe('failure classes', () => {
     }
   });
 
+  test('REDIS_WAIT_REPLICAS above the replicas Redis has: stored, never forwarded, retried; /readyz says why', async ({
+    redis,
+    target,
+    skip,
+  }) => {
+    const worker = await startTestWorker(redis.url, {
+      CUSTOMER_FORWARD_URL: target.url,
+      REDIS_WAIT_REPLICAS: '1',
+      REDIS_WAIT_TIMEOUT_MS: '100',
+    });
+    try {
+      const client = new Redis(redis.url);
+      const replication = await client.info('replication').finally(() => client.disconnect());
+      if (/^slave\d+:/m.test(replication)) skip('this Redis has a replica');
+      const job = await enqueue(worker.queue, 'customer.created', created({ id: 'cust_unreplicated' }), {
+        attempts: 2,
+        backoffMs: 10,
+      });
+      const { state, job: done } = await settled(worker.queue, job);
+      // The state is stored (a replica may yet confirm it), but the target never heard of it: a
+      // failover could take the store write back while the target had the version.
+      expect(state).toBe('failed');
+      expect(done.attemptsMade).toBe(2);
+      expect(done.failedReason).toContain('0 of 1 Redis replica(s) confirmed the write within 100 ms');
+      expect(target.received).toHaveLength(0);
+      expect((await worker.store.get('cust_unreplicated'))?.forwardedVersion).toBeNull();
+      expect(await worker.isReady()).toBe(true);
+      expect(await worker.problems()).toEqual([
+        'redis_replicas: the primary has 0 replica(s) online, REDIS_WAIT_REPLICAS is 1',
+      ]);
+    } finally {
+      await worker.close();
+    }
+  });
+
   test('429 with Retry-After waits at least that long', async ({ worker, target }) => {
     target.setResponder((n) => (n === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }));
     const job = await enqueue(worker.queue, 'customer.created', created(), { backoffMs: 10 });

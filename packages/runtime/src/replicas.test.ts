@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigError, parseEnv } from './env.js';
@@ -7,13 +8,13 @@ import { createReplicaWait, ReplicaWaitError, redisWaitEnv, replicaWaitOf } from
 /** A connection that answers WAIT when the test says so (the batching is what is tested here). */
 function stubConnection() {
   const calls: { args: unknown[]; answer: (confirmed: number) => void; fail: (error: Error) => void }[] = [];
-  const connection = {
+  const connection = Object.assign(new EventEmitter(), {
     call: (...args: unknown[]) =>
       new Promise((resolve, reject) => {
         calls.push({ args, answer: resolve, fail: reject });
       }),
-  } as unknown as RedisClient;
-  return { connection, calls };
+  });
+  return { connection: connection as unknown as RedisClient, emitter: connection, calls };
 }
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -22,11 +23,11 @@ describe('createReplicaWait', () => {
   it('shares one WAIT among the calls that arrive while another is out, and never sends two at once', async () => {
     const { connection, calls } = stubConnection();
     const wait = createReplicaWait(connection, { replicas: 1, timeoutMs: 500 });
-    const first = wait.confirm();
+    const first = wait.confirm(wait.generation());
     expect(calls).toHaveLength(1);
     expect(calls[0]?.args).toEqual(['WAIT', 1, 500]);
     // These writes may have been sent after the first WAIT: they need the next one, all together.
-    const later = [wait.confirm(), wait.confirm(), wait.confirm()];
+    const later = [1, 2, 3].map(() => wait.confirm(wait.generation()));
     expect(calls).toHaveLength(1);
     calls[0]?.answer(1);
     await first;
@@ -38,25 +39,46 @@ describe('createReplicaWait', () => {
     expect(calls).toHaveLength(2);
   });
 
-  it('rejects every call of a WAIT that too few replicas confirmed, and passes a connection error on', async () => {
+  it('rejects every call of a WAIT that too few replicas confirmed, or that failed (a demoted primary)', async () => {
     const { connection, calls } = stubConnection();
     const wait = createReplicaWait(connection, { replicas: 2, timeoutMs: 100 });
-    const short = Promise.allSettled([wait.confirm()]);
+    const short = wait.confirm(wait.generation());
     calls[0]?.answer(1);
-    const [result] = await short;
-    expect(result?.status).toBe('rejected');
-    const reason = (result as PromiseRejectedResult).reason;
-    expect(reason).toBeInstanceOf(ReplicaWaitError);
-    expect(reason.message).toBe('1 of 2 Redis replica(s) confirmed the write within 100 ms (REDIS_WAIT_REPLICAS)');
-    const broken = wait.confirm();
+    await expect(short).rejects.toThrow(
+      new ReplicaWaitError('1 of 2 Redis replica(s) confirmed the write within 100 ms'),
+    );
+    const demoted = wait.confirm(wait.generation());
     await settle();
-    calls[1]?.fail(new Error('Connection is closed.'));
-    await expect(broken).rejects.toThrow('Connection is closed.');
+    calls[1]?.fail(new Error('UNBLOCKED force unblock from blocking operation'));
+    await expect(demoted).rejects.toBeInstanceOf(ReplicaWaitError);
+    await expect(demoted).rejects.toThrow('UNBLOCKED');
+  });
+
+  it('never lets a WAIT answered over a new connection confirm writes sent over the old one', async () => {
+    const { connection, emitter, calls } = stubConnection();
+    const wait = createReplicaWait(connection, { replicas: 1, timeoutMs: 1000 });
+    // A WAIT out and another call queued, then the connection closes (a failover): ioredis would
+    // send the WAIT again on the new connection, to the new primary.
+    const out = wait.confirm(wait.generation());
+    const queued = wait.confirm(wait.generation());
+    emitter.emit('close');
+    await expect(out).rejects.toThrow('the Redis connection closed before the replicas confirmed the write');
+    await expect(queued).rejects.toBeInstanceOf(ReplicaWaitError);
+    calls[0]?.answer(1); // the resent WAIT's answer, from the new primary: it confirms nothing
+    // A write made before the close, confirmed after it: refused without asking anyone.
+    const since = wait.generation() - 1;
+    await expect(wait.confirm(since)).rejects.toThrow('closed after the write');
+    // The next writes, over the new connection, are confirmed as usual.
+    await settle();
+    const fresh = wait.confirm(wait.generation());
+    await settle();
+    calls.at(-1)?.answer(1);
+    await expect(fresh).resolves.toBeUndefined();
   });
 
   it('sends nothing with 0 replicas', async () => {
     const { connection, calls } = stubConnection();
-    await createReplicaWait(connection, { replicas: 0, timeoutMs: 1000 }).confirm();
+    await createReplicaWait(connection, { replicas: 0, timeoutMs: 1000 }).confirm(0);
     expect(calls).toHaveLength(0);
   });
 });

@@ -45,15 +45,10 @@ export function replicaWaitOf(
   return settings;
 }
 
+/** Too few replicas confirmed in time, the WAIT failed, or the connection was lost under it. */
 export class ReplicaWaitError extends Error {
-  constructor(
-    readonly confirmed: number,
-    readonly wanted: number,
-    timeoutMs: number,
-  ) {
-    super(
-      `${confirmed} of ${wanted} Redis replica(s) confirmed the write within ${timeoutMs} ms (REDIS_WAIT_REPLICAS)`,
-    );
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(`${message} (REDIS_WAIT_REPLICAS)`, options);
     this.name = 'ReplicaWaitError';
   }
 }
@@ -64,34 +59,58 @@ interface Waiter {
 }
 
 /**
- * `confirm()` resolves once REDIS_WAIT_REPLICAS replicas hold every write this connection sent
- * before the call, or rejects with a ReplicaWaitError (or the connection's error). Concurrent calls
- * share one WAIT: a call joins the next WAIT to be sent (one that is already out may have left
- * before its writes), and at most one WAIT is out at a time, so under load one WAIT covers a whole
- * batch of requests. With 0 replicas it resolves at once and sends nothing.
+ * `confirm(since)` resolves once REDIS_WAIT_REPLICAS replicas hold every write this connection sent
+ * before the call, or rejects with a ReplicaWaitError. Concurrent calls share one WAIT: a call joins
+ * the next WAIT to be sent (one that is already out may have left before its writes), and at most
+ * one WAIT is out at a time, so under load one WAIT covers a whole batch of requests. With 0
+ * replicas it resolves at once and sends nothing.
+ *
+ * A WAIT only speaks for the server it reaches. When the connection closes (a failover, a READONLY
+ * reconnect, any reconnect), ioredis sends an unanswered WAIT again on the next connection, where
+ * it would confirm the new primary's replicas for writes that primary may never have had. So each
+ * connection gets a generation: `generation()` before the writes, `confirm(since)` after them, and
+ * a close in between (or under the WAIT) fails the confirmation instead.
  */
 export function createReplicaWait(connection: RedisClient, settings: ReplicaWaitSettings) {
   let next: Waiter[] = [];
+  let out: Waiter[] = [];
   let sending = false;
+  let generation = 0;
+
+  connection.on('close', () => {
+    generation += 1;
+    const lost = new ReplicaWaitError('the Redis connection closed before the replicas confirmed the write');
+    for (const waiter of [...out, ...next]) waiter.reject(lost);
+    out = [];
+    next = [];
+  });
 
   function send(): void {
     const batch = next;
     next = [];
+    out = batch;
     sending = true;
+    const sentIn = generation;
+    const settle = (error: Error | undefined) => {
+      // A reply from another connection than the one the writes went over speaks for nothing.
+      if (sentIn !== generation) return;
+      out = [];
+      for (const waiter of batch) error ? waiter.reject(error) : waiter.resolve();
+    };
     // ioredis has no typed `wait`; `call` sends any command on this connection.
     (connection.call('WAIT', settings.replicas, settings.timeoutMs) as Promise<number>)
       .then(
-        (confirmed) => {
-          const error =
+        (confirmed) =>
+          settle(
             Number(confirmed) >= settings.replicas
               ? undefined
-              : new ReplicaWaitError(Number(confirmed), settings.replicas, settings.timeoutMs);
-          for (const waiter of batch) error ? waiter.reject(error) : waiter.resolve();
-        },
-        (caught: unknown) => {
-          const error = caught instanceof Error ? caught : new Error(String(caught));
-          for (const waiter of batch) waiter.reject(error);
-        },
+              : new ReplicaWaitError(
+                  `${confirmed} of ${settings.replicas} Redis replica(s) confirmed the write within ${settings.timeoutMs} ms`,
+                ),
+          ),
+        // A demoted primary (UNBLOCKED, "WAIT cannot be used with replica instances"), a lost connection.
+        (caught: unknown) =>
+          settle(new ReplicaWaitError(`the WAIT for Redis replicas failed: ${String(caught)}`, { cause: caught })),
       )
       .finally(() => {
         sending = false;
@@ -101,8 +120,15 @@ export function createReplicaWait(connection: RedisClient, settings: ReplicaWait
 
   return {
     settings,
-    confirm(): Promise<void> {
+    /** The connection's generation now: take it before the writes that `confirm` is to cover. */
+    generation: () => generation,
+    confirm(since: number): Promise<void> {
       if (settings.replicas === 0) return Promise.resolve();
+      if (since !== generation) {
+        return Promise.reject(
+          new ReplicaWaitError('the Redis connection closed after the write, before the replicas confirmed it'),
+        );
+      }
       return new Promise((resolve, reject) => {
         next.push({ resolve, reject });
         if (!sending) send();
@@ -114,7 +140,7 @@ export function createReplicaWait(connection: RedisClient, settings: ReplicaWait
 export type ReplicaWait = ReturnType<typeof createReplicaWait>;
 
 /**
- * For `/readyz`: a problem when the primary has fewer connected replicas than REDIS_WAIT_REPLICAS
+ * For `/readyz`: a problem when the primary has fewer replicas online than REDIS_WAIT_REPLICAS
  * (every replica-confirmed write would then fail), none otherwise, or when Redis does not answer
  * (the readiness check's PING reports that).
  */
@@ -122,9 +148,11 @@ export async function replicaProblem(connection: RedisClient, wanted: number): P
   if (wanted === 0) return undefined;
   try {
     const info = await connection.info('replication');
-    const connected = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0);
-    if (connected >= wanted) return undefined;
-    return `redis_replicas: the primary has ${connected} connected replica(s), REDIS_WAIT_REPLICAS is ${wanted}`;
+    // Connected and in sync: a replica still loading the primary's data (right after a failover)
+    // is listed but confirms nothing yet.
+    const online = [...info.matchAll(/^slave\d+:.*\bstate=online\b/gm)].length;
+    if (online >= wanted) return undefined;
+    return `redis_replicas: the primary has ${online} replica(s) online, REDIS_WAIT_REPLICAS is ${wanted}`;
   } catch {
     return undefined;
   }

@@ -13,7 +13,14 @@
  */
 import { parseArgs } from 'node:util';
 import { timestampNanos } from '@flexprice/contracts';
-import { createLogger, createRedis, reportRedisErrors, runCli, UsageError } from '@flexprice/runtime';
+import {
+  createLogger,
+  createRedis,
+  createReplicaWait,
+  reportRedisErrors,
+  runCli,
+  UsageError,
+} from '@flexprice/runtime';
 import { loadConfig } from '../config.js';
 import { createCustomerStore } from '../customer-store.js';
 import { syncCustomers } from '../customer-sync.js';
@@ -93,7 +100,12 @@ async function sync(since: string | undefined, dryRun: boolean): Promise<number>
     const store = createCustomerStore(redis, config.store);
     const summary = await syncCustomers({
       api: createFlexpriceApi(config.api),
-      applier: { store, forward: createForwardTargets(config.routes).customer },
+      applier: {
+        store,
+        forward: createForwardTargets(config.routes).customer,
+        // As the worker: a state is forwarded once REDIS_WAIT_REPLICAS replicas hold it.
+        replicas: config.redisWait.replicas > 0 ? createReplicaWait(redis, config.redisWait) : undefined,
+      },
       redis,
       prefix: config.store.prefix,
       log,

@@ -56,7 +56,7 @@ export function createCustomerApplier(deps: Omit<CustomerHandlerDeps, 'fetcher'>
     ...shared,
     forward: forward?.send,
     forwardTimeoutMs: forward?.timeoutMs ?? 0,
-    replicated: deps.replicas?.confirm,
+    replicas: deps.replicas,
   });
   const storing = createOrderedForward({ ...shared, forward: undefined, forwardTimeoutMs: 0 });
 

@@ -29,7 +29,7 @@ export function createRouteHandler(deps: RouteHandlerDeps) {
     forwardTimeoutMs: deps.target.timeoutMs,
     random: deps.random,
     onForwardWait: deps.onForwardWait,
-    replicated: deps.replicas?.confirm,
+    replicas: deps.replicas,
   });
 
   // The marks' key of this route: hashed once here, not for every job.
