@@ -21,6 +21,8 @@ export interface Ratios {
   minimalVsBareExpress: number;
   receiverVsMinimal: number;
   workerPerReplicaVsNaive: number;
+  /** Throughput with REDIS_WAIT_REPLICAS=1 over that with 0, one replica attached (goal ≥ 0.8). */
+  waitOneVsNoWait: number;
 }
 
 /** bench/results/latest.json. */
@@ -65,6 +67,7 @@ function ratios(results: Results): Ratios {
     minimalVsBareExpress: rps(minimal?.rps) / rps(bare?.rps),
     receiverVsMinimal: rps(ours?.rps) / rps(minimal?.rps),
     workerPerReplicaVsNaive: rps(workers?.oursStore1?.perReplica) / rps(workers?.naiveWorker?.perReplica),
+    waitOneVsNoWait: rps(results.replicaWait?.waitOne.rps) / rps(results.replicaWait?.noWait.rps),
   };
 }
 
@@ -128,6 +131,17 @@ export function formatReport(report: Report): string {
     }
     lines.push('');
   }
+  if (results.replicaWait) {
+    lines.push(
+      `replica-confirmed 202s (one replica on the same machine; median of ${settings.rounds} × ${settings.seconds} s)`,
+    );
+    for (const r of [results.replicaWait.noWait, results.replicaWait.waitOne]) {
+      lines.push(
+        `  ${r.label.padEnd(74)} ${fmt(r.rps).padStart(6)}  ${fmt(r.p50, 1).padStart(6)}  ${fmt(r.p99, 1).padStart(6)}  ${fmt(r.non2xx).padStart(7)}  ${''.padStart(5)}  ${fmt(r.appCpuMicrosPerAccepted).padStart(6)}  ${fmt(r.redisCpuMicrosPerAccepted).padStart(8)}   rounds: ${r.rounds.join(', ')}`,
+      );
+    }
+    lines.push('');
+  }
   if (results.workerDrains) {
     lines.push(
       `${`workers (drain of ${settings.jobs} jobs)`.padEnd(76)} jobs/s  per replica  failed  API calls/job  skipped stale  worker µs/job  Redis µs/job  cmds/job`,
@@ -159,6 +173,7 @@ export function formatReport(report: Report): string {
       `receiver ${fmt(ratios.receiverVsBareExpress, 2)}× bare Express, ${fmt(ratios.receiverVsNaive, 2)}× naive, ${fmt(ratios.receiverVsMinimal, 2)}× the minimal receiver (itself ${fmt(ratios.minimalVsBareExpress, 2)}× bare Express); p99 ${fmt(ratios.p99VsBareExpress, 2)}× bare Express's`,
     );
   }
+  if (results.replicaWait) parts.push(`REDIS_WAIT_REPLICAS=1 ${fmt(ratios.waitOneVsNoWait, 2)}× the throughput of 0`);
   if (results.workerDrains) parts.push(`worker ${fmt(ratios.workerPerReplicaVsNaive, 2)}× naive per replica`);
   if (parts.length > 0) lines.push(`ratios: ${parts.join('; ')}`);
   return `${lines.join('\n')}\n`;

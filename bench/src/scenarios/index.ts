@@ -2,6 +2,7 @@ import { type EndToEndResult, endToEnd } from './end-to-end.js';
 import type { ScenarioId } from './ids.js';
 import { type ReceiversResult, receivers } from './receivers.js';
 import { type RedisRoundTripsResult, redisRoundTrips } from './redis-round-trips.js';
+import { type ReplicaWaitResult, replicaWait } from './replica-wait.js';
 import type { Scenario } from './scenario.js';
 import { type SoakResult, soak } from './soak.js';
 import { type WorkerDrainsResult, workerDrains } from './worker-drains.js';
@@ -10,6 +11,7 @@ import { type WorkerDrainsResult, workerDrains } from './worker-drains.js';
 export interface Results {
   receivers: ReceiversResult | null;
   redisRoundTrips: RedisRoundTripsResult | null;
+  replicaWait: ReplicaWaitResult | null;
   workerDrains: WorkerDrainsResult | null;
   endToEnd: EndToEndResult | null;
   soak: SoakResult | null;
@@ -17,11 +19,12 @@ export interface Results {
 
 type Scenarios = { [Id in ScenarioId]: Scenario<Id, NonNullable<Results[Id]>> };
 
-export const SCENARIOS: Scenarios = { receivers, redisRoundTrips, workerDrains, endToEnd, soak };
+export const SCENARIOS: Scenarios = { receivers, redisRoundTrips, replicaWait, workerDrains, endToEnd, soak };
 
 export const noResults = (): Results => ({
   receivers: null,
   redisRoundTrips: null,
+  replicaWait: null,
   workerDrains: null,
   endToEnd: null,
   soak: null,

@@ -27,17 +27,22 @@ export interface ReceiverResult {
 
 export type ReceiversResult = Record<ReceiverId, ReceiverResult>;
 
-interface Sample extends LoadResult {
+export interface Sample extends LoadResult {
   redisCommandsPerAccepted: number;
   appCpuMicrosPerAccepted: number;
   redisCpuMicrosPerAccepted: number;
 }
 
-async function measure(ctx: BenchContext, contender: Contender): Promise<Sample> {
+/** One round of one receiver: started afresh on a flushed Redis, warmed up, then measured. */
+export async function measure(
+  ctx: BenchContext,
+  contender: Contender,
+  env: Record<string, string> = {},
+): Promise<Sample> {
   const { options, redis, processes } = ctx;
   await redis.flush();
   const port = await freePort();
-  const child = processes.start(contender.script, receiverEnv(ctx, port));
+  const child = processes.start(contender.script, receiverEnv(ctx, port, env));
   try {
     await waitHttp(`http://127.0.0.1:${port}/healthz`);
     await ctx.load(port, ctx.pool(poolSize(1), contender.auth), { seconds: 1 }); // warm-up (JIT, connections)
