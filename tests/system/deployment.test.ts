@@ -1,8 +1,11 @@
 // docker compose and docker build cannot run on our machines (no Docker engine). This suite keeps
 // the deployment files honest instead: it parses them and checks their wiring against the apps.
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ENV_VARIABLES as DASHBOARD_ENV, loadConfig as loadDashboardConfig } from '../../apps/dashboard/src/config.js';
 import { loadConfig as loadReceiverConfig, ENV_VARIABLES as RECEIVER_ENV } from '../../apps/receiver/src/config.js';
@@ -57,6 +60,37 @@ const envExample = Object.fromEntries(
 );
 
 const seconds = (duration: string | undefined) => Number(/^(\d+)s$/.exec(duration ?? '')?.[1] ?? Number.NaN);
+
+/** Scratch directories of the tests that run the compose file's shell snippets, removed at the end. */
+const scratch: string[] = [];
+afterAll(() => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+const scratchDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'deployment-test-'));
+  scratch.push(dir);
+  return dir;
+};
+
+/**
+ * Runs a compose shell snippet under `sh` as a container would (compose's `$$` escape undone), with
+ * `commands` (name: sh script) ahead of everything else on PATH; its exit code.
+ */
+function runShell(snippet: string, commands: Record<string, string>, env: Record<string, string> = {}): number {
+  const bin = scratchDir();
+  for (const [name, body] of Object.entries(commands)) {
+    writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  }
+  try {
+    execFileSync('sh', ['-c', snippet.replaceAll('$$', '$')], {
+      env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, ...env },
+      stdio: 'pipe',
+    });
+    return 0;
+  } catch (error) {
+    return (error as { status?: number }).status ?? -1;
+  }
+}
 
 /** The stages of the Dockerfile, with their instructions (continuation lines joined). */
 function dockerStages(): Map<string, string[]> {
@@ -171,8 +205,6 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
     if (found === undefined) throw new Error(`no service ${name} in docker-compose.yml`);
     return found;
   };
-  const primary = service('redis-primary');
-  const replica = service('redis-replica');
   /** The sentinel services: a Redis started with `--sentinel`. */
   const sentinels = Object.entries(compose.services).filter(([, s]) =>
     /\s--sentinel\b/.test(s.command?.join(' ') ?? ''),
@@ -187,6 +219,17 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
     .find((match) => match !== null);
   const [, groupName = '(no monitor line)', monitoredHost, monitoredPort, quorum] = monitor ?? [];
   const sentinelPort = /^port (\d+)$/m.exec(sentinelConf.join('\n'))?.[1] ?? '(no port line)';
+  /** The data nodes, and the template under deploy/redis-ha/ each is first started from. */
+  const dataNodes = [
+    ['redis-primary', 'redis-primary'],
+    ['redis-replica', 'redis-replica'],
+  ] as const;
+  /** deploy/redis-ha/<template>.conf, comments and blank lines aside. */
+  const templateLines = (template: string) =>
+    read(`deploy/redis-ha/${template}.conf`)
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'));
   const apps = [
     ['receiver-ha', receiver],
     ['worker-ha', worker],
@@ -222,27 +265,147 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
     }
   });
 
-  it('runs the primary and the replica as durable as `redis`, on their own volumes, announcing their service names', () => {
-    for (const [name, node] of [
-      ['redis-primary', primary],
-      ['redis-replica', replica],
-    ] as const) {
-      expect(node.image, name).toBe(redis?.image);
-      // The same durability flags as `redis` (AOF, appendfsync, noeviction, no RDB), then their own.
-      expect(node.command?.slice(0, redis?.command?.length), name).toEqual(redis?.command);
-      expect(node.command?.join(' '), name).toContain(`--replica-announce-ip ${name}`);
-      const volume = node.volumes?.find((v) => v.endsWith(':/data'))?.split(':')[0] ?? '(no /data volume)';
-      expect(compose.volumes, name).toHaveProperty(volume);
-      expect(volume, name).not.toBe('redis-data');
-      expect(node.healthcheck?.test.join(' '), name).toMatch(/redis-cli (ping|info replication)/);
-      expect(node.restart, name).toBe('unless-stopped');
+  /** A data node's start script (`sh -c <script>`), the template it copies and where to. */
+  const nodeStart = (node: Service) => {
+    const [shell, flag, script = ''] = node.command ?? [];
+    const [, from = '(no cp)', to = '(no cp)'] = /\bcp (\S+) (\S+)/.exec(script) ?? [];
+    return { shell, flag, script, from, to };
+  };
+
+  it.each(dataNodes)(
+    '%s: runs a writable copy of deploy/redis-ha/%s.conf from its own named volume, copied on its first start only',
+    (name, template) => {
+      const node = service(name);
+      expect(node.image).toBe(redis?.image);
+      expect(node.restart).toBe('unless-stopped');
+      const { shell, flag, script, from, to } = nodeStart(node);
+      expect([shell, flag]).toEqual(['sh', '-c']);
+      // Sentinel rewrites the node's config file when it changes its role: the node runs a copy of
+      // its template, on its own named volume, through the image's entrypoint (which hands the
+      // volume to the redis user and starts Redis as that user).
+      expect(node.volumes).toContain(`./deploy/redis-ha/${template}.conf:${from}:ro`);
+      expect(script).toMatch(new RegExp(`^exec docker-entrypoint\\.sh redis-server ${to}( |$)`, 'm'));
+      const mount = node.volumes?.find((v) => !v.startsWith('./') && to.startsWith(`${v.split(':')[1]}/`));
+      const [volume = '(no named volume holds the copy)', path] = mount?.split(':') ?? [];
+      expect(compose.volumes).toHaveProperty(volume);
+      expect(volume).not.toBe('redis-data');
+      const other = dataNodes.find(([n]) => n !== name)?.[0] ?? '';
+      expect(service(other).volumes).not.toContain(mount);
+      // The AOF on that volume too.
+      expect(templateLines(template)).toContain(`dir ${path}`);
+      // The role is the file's, never the command line's: a restart keeps what Sentinel wrote.
+      expect(script).not.toMatch(/replicaof|slaveof/i);
+    },
+  );
+
+  it.each(dataNodes)(
+    '%s: copies the template and appends REDIS_APPENDFSYNC once, then leaves the copy to Sentinel',
+    (name, template) => {
+      const node = service(name);
+      const { script, from, to } = nodeStart(node);
+      // REDIS_APPENDFSYNC as `redis` reads it (`always` by default).
+      const redisFsync = redis?.command?.[(redis?.command?.indexOf('--appendfsync') ?? -2) + 1];
+      expect(redisFsync).toBe('${REDIS_APPENDFSYNC:-always}');
+      expect(node.environment?.REDIS_APPENDFSYNC).toBe(redisFsync);
+      // The script run for real, its paths moved into a scratch directory and the image's entrypoint
+      // replaced by one that records what it was asked to run.
+      const dir = scratchDir();
+      const [copy, templateCopy, argsFile] = [join(dir, 'redis.conf'), join(dir, 'template.conf'), join(dir, 'args')];
+      const templateText = read(`deploy/redis-ha/${template}.conf`);
+      writeFileSync(templateCopy, templateText);
+      const moved = script.replaceAll(to, copy).replaceAll(from, templateCopy);
+      // Nothing left that would touch this machine's own /data or /etc.
+      expect(moved.replaceAll(dir, '')).not.toMatch(/\/(data|etc)\b/);
+      const start = (fsync: string) => {
+        const status = runShell(
+          moved,
+          { 'docker-entrypoint.sh': `printf '%s\\n' "$@" > '${argsFile}'` },
+          { REDIS_APPENDFSYNC: fsync },
+        );
+        expect(status).toBe(0);
+        return readFileSync(argsFile, 'utf8').split('\n').slice(0, -1);
+      };
+      // First start: the template, then the fsync policy on a line of its own.
+      expect(templateText.endsWith('\n')).toBe(true);
+      expect(start('everysec')).toEqual(['redis-server', copy, '--appendfsync', 'everysec']);
+      expect(readFileSync(copy, 'utf8')).toBe(`${templateText}appendfsync everysec\n`);
+      // Later starts: the copy as Sentinel left it (here: promoted, its `replicaof` gone), and the
+      // current REDIS_APPENDFSYNC, which the command line applies over the file's.
+      const rewritten = `${templateText.replace(/^replicaof .*\n/m, '')}appendfsync everysec\n`;
+      writeFileSync(copy, rewritten);
+      expect(start('always')).toEqual(['redis-server', copy, '--appendfsync', 'always']);
+      expect(readFileSync(copy, 'utf8')).toBe(rewritten);
+    },
+  );
+
+  it('seeds both data nodes as durable as `redis`, each announcing its service name, the replica following redis-primary', () => {
+    /** `redis`'s durability flags as config lines (`--save ""` is `save ""`), its fsync policy aside. */
+    const flags = redis?.command?.slice(1) ?? [];
+    const durability = flags
+      .flatMap((flag, index) => (flag.startsWith('--') ? [`${flag.slice(2)} ${flags[index + 1] || '""'}`] : []))
+      .filter((line) => !line.startsWith('appendfsync '));
+    expect(durability).toEqual(['appendonly yes', 'maxmemory-policy noeviction', 'save ""']);
+    for (const [name, template] of dataNodes) {
+      const lines = templateLines(template);
+      for (const line of durability) expect(lines, `${template}.conf`).toContain(line);
+      // REDIS_APPENDFSYNC sets the fsync policy, not the template.
+      expect(
+        lines.filter((line) => line.startsWith('appendfsync')),
+        `${template}.conf`,
+      ).toEqual([]);
+      // Its service name, which survives restarts, for the sentinels and the apps.
+      expect(lines, `${template}.conf`).toContain(`replica-announce-ip ${name}`);
     }
-    expect(primary.volumes).not.toEqual(replica.volumes);
-    expect(primary.command?.join(' ')).not.toContain('--replicaof');
-    expect(replica.command?.join(' ')).toMatch(/--replicaof redis-primary 6379$/);
-    // A replica answers PING before it is in sync: healthy once its link to the primary is up.
-    expect(replica.healthcheck?.test.join(' ')).toContain('master_link_status:up');
-    expect(replica.depends_on?.['redis-primary']?.condition).toBe('service_healthy');
+    // The first topology: the replica follows the primary the sentinels monitor; the primary follows
+    // nothing.
+    expect(`${monitoredHost} ${monitoredPort}`).toBe('redis-primary 6379');
+    expect(templateLines('redis-replica')).toContain(`replicaof ${monitoredHost} ${monitoredPort}`);
+    expect(templateLines('redis-primary').filter((line) => /^(replicaof|slaveof)\b/i.test(line))).toEqual([]);
+  });
+
+  it('calls a data node healthy in either role: answering, and a primary or a replica in sync', () => {
+    const check = service('redis-primary').healthcheck;
+    expect(service('redis-replica').healthcheck).toEqual(check);
+    expect(check?.test[0]).toBe('CMD-SHELL');
+    /** The check run against a redis-cli that answers PING with `ping`, INFO replication with `info`. */
+    const healthy = (ping: string | undefined, info: string[]) =>
+      runShell(
+        check?.test[1] ?? 'exit 9',
+        {
+          'redis-cli': [
+            `[ -n "$PING" ] || { echo 'Could not connect to Redis at 127.0.0.1:6379: Connection refused' >&2; exit 1; }`,
+            'case "$*" in',
+            `  ping) printf '%s\\n' "$PING" ;;`,
+            `  'info replication') printf '%s' "$INFO" ;;`,
+            '  *) exit 2 ;;',
+            'esac',
+          ].join('\n'),
+        },
+        // INFO's lines end in CRLF.
+        { PING: ping ?? '', INFO: ['# Replication', ...info, ''].join('\r\n') },
+      ) === 0;
+    expect(healthy('PONG', ['role:master', 'connected_slaves:1'])).toBe(true);
+    expect(healthy('PONG', ['role:master', 'connected_slaves:0'])).toBe(true);
+    expect(healthy('PONG', ['role:slave', 'master_host:redis-replica', 'master_link_status:up'])).toBe(true);
+    expect(healthy('PONG', ['role:slave', 'master_host:redis-primary', 'master_link_status:up'])).toBe(true);
+    // A replica answers PING before it is in sync, and while its primary is gone.
+    expect(healthy('PONG', ['role:slave', 'master_host:redis-primary', 'master_link_status:down'])).toBe(false);
+    // Still loading its AOF, or not answering at all.
+    expect(healthy('LOADING Redis is loading the dataset in memory', ['role:master'])).toBe(false);
+    expect(healthy(undefined, ['role:master'])).toBe(false);
+  });
+
+  it('makes nothing wait for a data node in a given role', () => {
+    // After a failover redis-primary may be the replica of redis-replica: a data node waiting for the
+    // other to be healthy could wait for its own replica, for ever.
+    for (const [name] of dataNodes) expect(service(name).depends_on, name).toBeUndefined();
+    // Whoever waits for a data node waits for the role-agnostic health check above.
+    for (const [name, s] of Object.entries(compose.services)) {
+      for (const [node] of dataNodes) {
+        const condition = s.depends_on?.[node]?.condition;
+        if (condition !== undefined) expect(condition, `${name} on ${node}`).toBe('service_healthy');
+      }
+    }
   });
 
   it('monitors the primary service from three sentinels, a majority for quorum, by hostname', () => {
@@ -304,7 +467,7 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
     expect(named.map((node) => node.split(':')[0]).sort()).toEqual(sentinels.map(([s]) => s).sort());
     expect(named.map((node) => node.split(':')[1])).toEqual(named.map(() => sentinelPort));
     expect(env.REDIS_SENTINEL_NAME).toBe(groupName);
-    for (const dependency of ['redis-primary', ...sentinels.map(([s]) => s)]) {
+    for (const dependency of ['redis-primary', 'redis-replica', ...sentinels.map(([s]) => s)]) {
       expect(app.depends_on?.[dependency]?.condition, dependency).toBe('service_healthy');
     }
     // The app's own port setting, as in the default stack (the healthcheck probes it).
