@@ -62,6 +62,22 @@ export async function measure(
   }
 }
 
+/** The medians of one receiver's rounds (sums for the non-2xx), and each round's req/s. */
+export function summarise(label: string, runs: Sample[]): ReceiverResult {
+  const of = (pick: (sample: Sample) => number) => median(runs.map(pick));
+  return {
+    label,
+    rps: of((r) => r.rps),
+    p50: of((r) => r.p50),
+    p99: of((r) => r.p99),
+    non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
+    redisCommandsPerAccepted: of((r) => r.redisCommandsPerAccepted),
+    appCpuMicrosPerAccepted: of((r) => r.appCpuMicrosPerAccepted),
+    redisCpuMicrosPerAccepted: of((r) => r.redisCpuMicrosPerAccepted),
+    rounds: runs.map((r) => Math.round(r.rps)),
+  };
+}
+
 /**
  * Bare Express, the naive receiver, ours (Svix-signed and static header) and the minimal receiver
  * under the same load. Interleaved rounds, the order rotating each round, and the median of each:
@@ -80,21 +96,7 @@ export const receivers: Scenario<'receivers', ReceiversResult> = {
         samples.get(contender.id)?.push(await measure(ctx, contender));
       }
     }
-    const summarise = (contender: Contender): ReceiverResult => {
-      const runs = samples.get(contender.id) ?? [];
-      const of = (pick: (sample: Sample) => number) => median(runs.map(pick));
-      return {
-        label: contender.label,
-        rps: of((r) => r.rps),
-        p50: of((r) => r.p50),
-        p99: of((r) => r.p99),
-        non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
-        redisCommandsPerAccepted: of((r) => r.redisCommandsPerAccepted),
-        appCpuMicrosPerAccepted: of((r) => r.appCpuMicrosPerAccepted),
-        redisCpuMicrosPerAccepted: of((r) => r.redisCpuMicrosPerAccepted),
-        rounds: runs.map((r) => Math.round(r.rps)),
-      };
-    };
-    return Object.fromEntries(CONTENDERS.map((c) => [c.id, summarise(c)])) as ReceiversResult;
+    const summary = (c: Contender) => summarise(c.label, samples.get(c.id) ?? []);
+    return Object.fromEntries(CONTENDERS.map((c) => [c.id, summary(c)])) as ReceiversResult;
   },
 };

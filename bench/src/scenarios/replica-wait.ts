@@ -1,21 +1,13 @@
 import { Redis } from 'ioredis';
 import type { BenchContext } from '../context.js';
-import { median, sleep } from '../processes.js';
+import { sleep } from '../processes.js';
 import { spawnRedisServer } from '../testing.js';
 import { contender } from './contenders.js';
-import { measure, type Sample } from './receivers.js';
+import { measure, type ReceiverResult, type Sample, summarise } from './receivers.js';
 import type { Scenario } from './scenario.js';
 
-export interface ReplicaWaitRow {
-  label: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-  appCpuMicrosPerAccepted: number;
-  redisCpuMicrosPerAccepted: number;
-  rounds: number[];
-}
+/** A row of the receivers table (`redisCommandsPerAccepted` included). */
+export type ReplicaWaitRow = ReceiverResult;
 
 export interface ReplicaWaitResult {
   /** Ours, Svix-signed, with a replica attached but not waited for (REDIS_WAIT_REPLICAS=0). */
@@ -68,20 +60,7 @@ export const replicaWait: Scenario<'replicaWait', ReplicaWaitResult> = {
           samples.get(variant.id)?.push(await measure(ctx, ours, variant.env));
         }
       }
-      const row = (variant: (typeof VARIANTS)[number]): ReplicaWaitRow => {
-        const runs = samples.get(variant.id) ?? [];
-        const of = (pick: (sample: Sample) => number) => median(runs.map(pick));
-        return {
-          label: variant.label,
-          rps: of((r) => r.rps),
-          p50: of((r) => r.p50),
-          p99: of((r) => r.p99),
-          non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
-          appCpuMicrosPerAccepted: of((r) => r.appCpuMicrosPerAccepted),
-          redisCpuMicrosPerAccepted: of((r) => r.redisCpuMicrosPerAccepted),
-          rounds: runs.map((r) => Math.round(r.rps)),
-        };
-      };
+      const row = (variant: (typeof VARIANTS)[number]) => summarise(variant.label, samples.get(variant.id) ?? []);
       const [noWait, waitOne] = VARIANTS;
       return { noWait: row(noWait), waitOne: row(waitOne) };
     } finally {
