@@ -42,7 +42,7 @@ export async function createReceiver(config: Config, logger: Logger) {
     isReady: () => ping(redis, 1_000 + (config.redisWait.replicas > 0 ? config.redisWait.timeoutMs : 0)),
     // Too few replicas: every 202 would wait for ones that are not there.
     readinessProblems: async () => {
-      const problem = await replicaProblem(redis, config.redisWait.replicas);
+      const problem = await replicaProblem(redis, config.redisWait.replicas, 1_000 + config.redisWait.timeoutMs);
       return problem ? [problem] : [];
     },
     isShuttingDown: () => shuttingDown,

@@ -24,6 +24,10 @@ describe('isUnavailable', () => {
     Object.assign(new Error('Reached the max retries per request limit (which is 1).'), {
       name: 'MaxRetriesPerRequestError',
     }),
+    // A failover: the primary demoted under a blocked command, a pipeline cut, no sentinel answering.
+    replyError('UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)'),
+    Object.assign(new Error('Command aborted due to connection close'), { name: 'AbortError' }),
+    new Error('All sentinels are unreachable. Retrying from scratch after 100ms.'),
   ])('is true for Redis being away or refusing writes: $message', (error) => {
     expect(isUnavailable(error)).toBe(true);
   });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ReplicaWait } from '@flexprice/runtime';
+import { type ReplicaWait, ReplicaWaitError } from '@flexprice/runtime';
 import { DelayedError } from 'bullmq';
 import type { Logger } from 'pino';
 import { type Forward, RetryableForwardError } from './forwarder.js';
@@ -117,6 +117,18 @@ export function createOrderedForward(options: OrderedForwardOptions) {
         // lost with the primary, a re-run of an older job could reach the target after this one.
         // (A completion lost that way only repeats this forward, under the same webhook-id.)
         await replicas?.confirm(since);
+      } catch (error) {
+        await mark.release(lock.token).catch(() => undefined);
+        if (!(error instanceof ReplicaWaitError)) throw error;
+        // Too few replicas, or a failover under the WAIT: nothing was sent. Like Redis being away,
+        // that costs the job no attempt (/readyz reports it): it steps aside and decides again.
+        const waitMs = Math.round(1_000 + random() * 1_000);
+        context.log.debug({ waitMs, reason: error.message }, 'the replicas did not confirm the version: waiting');
+        await context.stepAside(waitMs);
+        continue;
+      }
+
+      try {
         const { status } = await forward({
           id: context.idempotencyKey,
           eventType: outgoing.eventType,

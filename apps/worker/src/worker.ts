@@ -118,7 +118,7 @@ export function startWorker(config: Config, logger: Logger) {
       (await ping(storeRedis, 1_000 + (config.redisWait.replicas > 0 ? config.redisWait.timeoutMs : 0))),
     /** Why the worker is not ready, for /readyz: a refused API key, too few Redis replicas. */
     problems: async () => {
-      const replicas = await replicaProblem(storeRedis, config.redisWait.replicas);
+      const replicas = await replicaProblem(storeRedis, config.redisWait.replicas, 1_000 + config.redisWait.timeoutMs);
       return [
         ...(api?.isRefused() ? ["flexprice_api_unauthorized: Flexprice's API refuses FLEXPRICE_API_KEY"] : []),
         ...(replicas ? [replicas] : []),

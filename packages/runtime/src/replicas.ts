@@ -141,19 +141,33 @@ export type ReplicaWait = ReturnType<typeof createReplicaWait>;
 
 /**
  * For `/readyz`: a problem when the primary has fewer replicas online than REDIS_WAIT_REPLICAS
- * (every replica-confirmed write would then fail), none otherwise, or when Redis does not answer
- * (the readiness check's PING reports that).
+ * (every replica-confirmed write would then fail), or when that cannot be read in `timeoutMs` (an
+ * INFO queues behind a WAIT on the same connection: allow for one); none otherwise. Asked only of a
+ * connection that is up: a patient one would queue the INFO until Redis is back (the readiness
+ * check's PING reports Redis being away).
  */
-export async function replicaProblem(connection: RedisClient, wanted: number): Promise<string | undefined> {
-  if (wanted === 0) return undefined;
+export async function replicaProblem(
+  connection: RedisClient,
+  wanted: number,
+  timeoutMs = 2_000,
+): Promise<string | undefined> {
+  if (wanted === 0 || connection.status !== 'ready') return undefined;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const info = await connection.info('replication');
+    const info = await Promise.race([
+      connection.info('replication'),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
     // Connected and in sync: a replica still loading the primary's data (right after a failover)
     // is listed but confirms nothing yet.
     const online = [...info.matchAll(/^slave\d+:.*\bstate=online\b/gm)].length;
     if (online >= wanted) return undefined;
     return `redis_replicas: the primary has ${online} replica(s) online, REDIS_WAIT_REPLICAS is ${wanted}`;
-  } catch {
-    return undefined;
+  } catch (error) {
+    return `redis_replicas: could not read INFO replication (${error instanceof Error ? error.message : String(error)})`;
+  } finally {
+    clearTimeout(timer);
   }
 }
