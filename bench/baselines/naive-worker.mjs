@@ -4,6 +4,9 @@
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 
+// Exit on SIGTERM (instead of dying by it), so that `node --cpu-prof` writes its profile.
+process.on('SIGTERM', () => process.exit(0));
+
 const redis = new Redis(process.env.REDIS_URL);
 new Worker(
   'flexprice.customer',
