@@ -360,18 +360,36 @@ describe('pnpm dlq retry of a routed event', () => {
   });
 });
 
+/**
+ * A worker routing invoice.update.payment to a target that answers its first request only after
+ * `firstDelayMs`, while the route's timeout is 300 ms: that first forward times out at the worker
+ * and still reaches the target.
+ */
+async function slowPaymentRoute(redisUrl: string, firstDelayMs: number) {
+  const target = await startForwardTarget((n) => ({ status: 200, delayMs: n === 0 ? firstDelayMs : 0 }));
+  const worker = await startTestWorker(redisUrl, {
+    ENQUEUE_EVENTS: 'customer.*,invoice.update.payment',
+    FORWARD_ROUTES: `invoice.update.payment=${target.url}`,
+    FORWARD_SECRET,
+    FORWARD_TIMEOUT_MS: '300',
+  });
+  const queue = new Queue(queueNameOf('invoice'), { connection: { url: redisUrl }, prefix: worker.prefix });
+  return {
+    target,
+    queue,
+    async close() {
+      await worker.close();
+      await queue.close();
+      await target.close();
+    },
+  };
+}
+
 describe('routes, one by one', () => {
   redisTest(
     'a forward that timed out keeps its entity until its lock lapses: the next one does not overtake it',
     async ({ redis }) => {
-      const target = await startForwardTarget((n) => ({ status: 200, delayMs: n === 0 ? 1_500 : 0 }));
-      const worker = await startTestWorker(redis.url, {
-        ENQUEUE_EVENTS: 'customer.*,invoice.update.payment',
-        FORWARD_ROUTES: `invoice.update.payment=${target.url}`,
-        FORWARD_SECRET,
-        FORWARD_TIMEOUT_MS: '300',
-      });
-      const queue = new Queue(queueNameOf('invoice'), { connection: { url: redis.url }, prefix: worker.prefix });
+      const { target, queue, close } = await slowPaymentRoute(redis.url, 1_500);
       try {
         const first = await enqueue(
           queue,
@@ -396,9 +414,7 @@ describe('routes, one by one', () => {
         expect(sent.at(-1)).toBe('invoice.update.payment 2026-08-20T10:06:00Z');
         expect(sent.indexOf('invoice.update.payment 2026-08-20T10:06:00Z')).toBe(sent.length - 1);
       } finally {
-        await worker.close();
-        await queue.close();
-        await target.close();
+        await close();
       }
     },
   );
@@ -432,14 +448,7 @@ describe('what may have reached the target counts', () => {
     'a newer event whose forward timed out (the target took it) lets no older one out after it',
     async ({ redis }) => {
       // The target takes 10:06 but answers it too late; 10:05, accepted after, must not follow it.
-      const target = await startForwardTarget((n) => ({ status: 200, delayMs: n === 0 ? 1_000 : 0 }));
-      const worker = await startTestWorker(redis.url, {
-        ENQUEUE_EVENTS: 'customer.*,invoice.update.payment',
-        FORWARD_ROUTES: `invoice.update.payment=${target.url}`,
-        FORWARD_SECRET,
-        FORWARD_TIMEOUT_MS: '300',
-      });
-      const queue = new Queue(queueNameOf('invoice'), { connection: { url: redis.url }, prefix: worker.prefix });
+      const { target, queue, close } = await slowPaymentRoute(redis.url, 1_000);
       try {
         const newer = await enqueue(
           queue,
@@ -462,9 +471,7 @@ describe('what may have reached the target counts', () => {
         await settled(queue, newer, 20_000);
         expect(got(target).every((line) => line.endsWith('10:06:00Z'))).toBe(true);
       } finally {
-        await worker.close();
-        await queue.close();
-        await target.close();
+        await close();
       }
     },
   );
