@@ -1,7 +1,7 @@
 import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
-import { metricValue, redisTest, startFlexpriceApiStandIn } from '@flexprice/testing';
+import { metricValue, startFlexpriceApiStandIn } from '@flexprice/testing';
 import { describe, expect } from 'vitest';
-import { enqueue, settled, startForwardTarget, startTestWorker } from './support.js';
+import { enqueue, settled, startTestWorker, targetTest } from './support.js';
 
 // Fetch on notify: with FLEXPRICE_API_KEY the webhook is a notification and the state is the API's,
 // read through the official SDK from a loopback stand-in of Flexprice's API.
@@ -9,18 +9,12 @@ import { enqueue, settled, startForwardTarget, startTestWorker } from './support
 const KEY = 'test-api-key-0123456789';
 const ENV = 'env_01K2ZQ0A1B2C3D4E5F6G7H8J9K';
 
-const test = redisTest
+const test = targetTest
   // biome-ignore lint/correctness/noEmptyPattern: vitest requires a destructuring pattern here.
   .extend('api', async ({}, { onCleanup }) => {
     const api = await startFlexpriceApiStandIn({ apiKey: KEY, environmentId: ENV });
     onCleanup(() => api.close());
     return api;
-  })
-  // biome-ignore lint/correctness/noEmptyPattern: vitest requires a destructuring pattern here.
-  .extend('target', async ({}, { onCleanup }) => {
-    const target = await startForwardTarget();
-    onCleanup(() => target.close());
-    return target;
   })
   .extend('worker', async ({ redis, api, target }, { onCleanup }) => {
     const worker = await startTestWorker(redis.url, {

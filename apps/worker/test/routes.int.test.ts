@@ -12,6 +12,7 @@ import {
   settled,
   startForwardTarget,
   startTestWorker,
+  targetTest,
 } from './support.js';
 
 // Forward routes, in process: the worker as main.ts composes it, a real Redis, a real HTTP target.
@@ -19,41 +20,34 @@ import {
 const DLQ_CLI = fileURLToPath(new URL('../dist/cli/dlq.js', import.meta.url));
 const ROTATING_SECRET = TEST_SECRET;
 
-const test = redisTest
-  // biome-ignore lint/correctness/noEmptyPattern: vitest requires a destructuring pattern here.
-  .extend('target', async ({}, { onCleanup }) => {
-    const target = await startForwardTarget();
-    onCleanup(() => target.close());
-    return target;
-  })
-  .extend('worker', async ({ redis, target }, { onCleanup }) => {
-    const worker = await startTestWorker(redis.url, {
-      // Not every invoice event: one that arrives anyway (queued under an older configuration) has no handler.
-      ENQUEUE_EVENTS:
-        'customer.*,invoice.update.finalized,invoice.update.payment,invoice.communication.triggered,feature.*,subscription.line_item_spend.*',
-      FORWARD_ROUTES: [
-        ...['invoice.update.finalized', 'invoice.update.payment', 'invoice.communication.triggered'].map(
-          (type) => `${type}=${target.url}`,
-        ),
-        `feature.*=${target.url}`,
-        `subscription.line_item_spend.*=${target.url}`,
-      ].join(','),
-      FORWARD_SECRET: `${FORWARD_SECRET} ${ROTATING_SECRET}`,
-      FORWARD_TIMEOUT_MS: '2000',
-    });
-    const queues = new Map<string, Queue>();
-    const queueOf = (family: 'invoice' | 'feature' | 'spend_alert') => {
-      const queue =
-        queues.get(family) ?? new Queue(queueNameOf(family), { connection: { url: redis.url }, prefix: worker.prefix });
-      queues.set(family, queue);
-      return queue;
-    };
-    onCleanup(async () => {
-      await worker.close();
-      for (const queue of queues.values()) await queue.close();
-    });
-    return Object.assign(worker, { queueOf });
+const test = targetTest.extend('worker', async ({ redis, target }, { onCleanup }) => {
+  const worker = await startTestWorker(redis.url, {
+    // Not every invoice event: one that arrives anyway (queued under an older configuration) has no handler.
+    ENQUEUE_EVENTS:
+      'customer.*,invoice.update.finalized,invoice.update.payment,invoice.communication.triggered,feature.*,subscription.line_item_spend.*',
+    FORWARD_ROUTES: [
+      ...['invoice.update.finalized', 'invoice.update.payment', 'invoice.communication.triggered'].map(
+        (type) => `${type}=${target.url}`,
+      ),
+      `feature.*=${target.url}`,
+      `subscription.line_item_spend.*=${target.url}`,
+    ].join(','),
+    FORWARD_SECRET: `${FORWARD_SECRET} ${ROTATING_SECRET}`,
+    FORWARD_TIMEOUT_MS: '2000',
   });
+  const queues = new Map<string, Queue>();
+  const queueOf = (family: 'invoice' | 'feature' | 'spend_alert') => {
+    const queue =
+      queues.get(family) ?? new Queue(queueNameOf(family), { connection: { url: redis.url }, prefix: worker.prefix });
+    queues.set(family, queue);
+    return queue;
+  };
+  onCleanup(async () => {
+    await worker.close();
+    for (const queue of queues.values()) await queue.close();
+  });
+  return Object.assign(worker, { queueOf });
+});
 
 const INVOICE = FAMILY_FIXTURES.invoice[0] as { invoice: Record<string, unknown> };
 const invoice = (type: EventType, updatedAt: string, extra: Record<string, unknown> = {}) => ({

@@ -1,5 +1,5 @@
 import { type EventType, webhookJob, webhookJobOptions } from '@flexprice/contracts';
-import { TEST_OTHER_SECRET, uniquePrefix } from '@flexprice/testing';
+import { redisTest, startForwardTarget, TEST_OTHER_SECRET, uniquePrefix } from '@flexprice/testing';
 import { type Job, Queue } from 'bullmq';
 import { pino } from 'pino';
 import { expect } from 'vitest';
@@ -19,6 +19,15 @@ export {
   startEntityTarget,
   startForwardTarget,
 } from '@flexprice/testing';
+
+/** A real Redis and an HTTP forward target of the test's own, closed when the test ends. */
+export const targetTest = redisTest
+  // biome-ignore lint/correctness/noEmptyPattern: vitest requires a destructuring pattern here.
+  .extend('target', async ({}, { onCleanup }) => {
+    const target = await startForwardTarget();
+    onCleanup(() => target.close());
+    return target;
+  });
 
 /** The worker as `main.ts` composes it, with a queue and store prefix of its own. */
 export async function startTestWorker(redisUrl: string, env: Record<string, string> = {}) {

@@ -4,21 +4,14 @@ import { metricValue, redisTest, spawnRedisServer } from '@flexprice/testing';
 import { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
-import { enqueue, FORWARD_SECRET, settled, startForwardTarget, startTestWorker, type TestWorker } from './support.js';
+import { enqueue, FORWARD_SECRET, settled, startTestWorker, type TestWorker, targetTest } from './support.js';
 
 /** A worker forwarding to a target of its own; both closed when the test ends. */
-const test = redisTest
-  // biome-ignore lint/correctness/noEmptyPattern: vitest requires a destructuring pattern here.
-  .extend('target', async ({}, { onCleanup }) => {
-    const target = await startForwardTarget();
-    onCleanup(() => target.close());
-    return target;
-  })
-  .extend('worker', async ({ redis, target }, { onCleanup }) => {
-    const worker = await startTestWorker(redis.url, { CUSTOMER_FORWARD_URL: target.url });
-    onCleanup(() => worker.close());
-    return worker;
-  });
+const test = targetTest.extend('worker', async ({ redis, target }, { onCleanup }) => {
+  const worker = await startTestWorker(redis.url, { CUSTOMER_FORWARD_URL: target.url });
+  onCleanup(() => worker.close());
+  return worker;
+});
 
 const created = (overrides: Record<string, unknown> = {}) =>
   customerEvent('customer.created', currentCustomer(overrides));
