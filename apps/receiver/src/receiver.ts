@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { createRedis, createReplicaWait, ping, replicaProblem } from '@flexprice/runtime';
+import { createRedis, createReplicaWait, ping, readinessDeadlineMs, replicaProblem } from '@flexprice/runtime';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { createAuthenticator } from './auth/authenticate.js';
@@ -39,10 +39,10 @@ export async function createReceiver(config: Config, logger: Logger) {
     isRouted: (type) => routed.has(type),
     maxBodyBytes: config.http.maxBodyBytes,
     // A PING queues behind a WAIT on this connection: its deadline allows for one.
-    isReady: () => ping(redis, 1_000 + (config.redisWait.replicas > 0 ? config.redisWait.timeoutMs : 0)),
+    isReady: () => ping(redis, readinessDeadlineMs(config.redisWait)),
     // Too few replicas: every 202 would wait for ones that are not there.
     readinessProblems: async () => {
-      const problem = await replicaProblem(redis, config.redisWait.replicas, 1_000 + config.redisWait.timeoutMs);
+      const problem = await replicaProblem(redis, config.redisWait);
       return problem ? [problem] : [];
     },
     isShuttingDown: () => shuttingDown,

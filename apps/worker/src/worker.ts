@@ -4,6 +4,7 @@ import {
   createReplicaWait,
   ping,
   type RedisClient,
+  readinessDeadlineMs,
   replicaProblem,
   reportRedisErrors,
 } from '@flexprice/runtime';
@@ -113,12 +114,10 @@ export function startWorker(config: Config, logger: Logger) {
     /** Redis answers, every worker runs, and Flexprice's API (when used) does not refuse the key. */
     // A PING queues behind a WAIT on the store's connection: its deadline allows for one.
     isReady: async () =>
-      pool.isRunning() &&
-      !api?.isRefused() &&
-      (await ping(storeRedis, 1_000 + (config.redisWait.replicas > 0 ? config.redisWait.timeoutMs : 0))),
+      pool.isRunning() && !api?.isRefused() && (await ping(storeRedis, readinessDeadlineMs(config.redisWait))),
     /** Why the worker is not ready, for /readyz: a refused API key, too few Redis replicas. */
     problems: async () => {
-      const replicas = await replicaProblem(storeRedis, config.redisWait.replicas, 1_000 + config.redisWait.timeoutMs);
+      const replicas = await replicaProblem(storeRedis, config.redisWait);
       return [
         ...(api?.isRefused() ? ["flexprice_api_unauthorized: Flexprice's API refuses FLEXPRICE_API_KEY"] : []),
         ...(replicas ? [replicas] : []),

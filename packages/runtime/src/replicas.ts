@@ -140,17 +140,25 @@ export function createReplicaWait(connection: RedisClient, settings: ReplicaWait
 export type ReplicaWait = ReturnType<typeof createReplicaWait>;
 
 /**
+ * How long a readiness check may wait for an answer on a connection that also carries WAITs: one
+ * WAIT may be ahead of it.
+ */
+export function readinessDeadlineMs(settings: ReplicaWaitSettings): number {
+  return 1_000 + (settings.replicas > 0 ? settings.timeoutMs : 0);
+}
+
+/**
  * For `/readyz`: a problem when the primary has fewer replicas online than REDIS_WAIT_REPLICAS
- * (every replica-confirmed write would then fail), or when that cannot be read in `timeoutMs` (an
- * INFO queues behind a WAIT on the same connection: allow for one); none otherwise. Asked only of a
- * connection that is up: a patient one would queue the INFO until Redis is back (the readiness
- * check's PING reports Redis being away).
+ * (every replica-confirmed write would then fail), or when that cannot be read in time; none
+ * otherwise. Asked only of a connection that is up: a patient one would queue the INFO until Redis
+ * is back (the readiness check's PING reports Redis being away).
  */
 export async function replicaProblem(
   connection: RedisClient,
-  wanted: number,
-  timeoutMs = 2_000,
+  settings: ReplicaWaitSettings,
 ): Promise<string | undefined> {
+  const wanted = settings.replicas;
+  const timeoutMs = readinessDeadlineMs(settings);
   if (wanted === 0 || connection.status !== 'ready') return undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
