@@ -11,7 +11,14 @@ import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
 import { type RedisSentinelSet, startForwardTarget, startRedisSentinelSet, uniquePrefix } from '@flexprice/testing';
 import { Redis } from 'ioredis';
 import { describe, expect, test } from 'vitest';
-import { customerId, postWebhook, startReceiverProcess, startWorkerProcess, waitReady } from './system-support.js';
+import {
+  customerId,
+  forwardsByCustomer,
+  postWebhook,
+  startReceiverProcess,
+  startWorkerProcess,
+  waitReady,
+} from './system-support.js';
 
 const DELIVERIES = Number(process.env.FAILOVER_DELIVERIES ?? 300);
 const REDIS_SERVER = process.env.REDIS_SERVER_BIN ?? 'redis-server';
@@ -136,17 +143,12 @@ async function streamThroughFailover(set: RedisSentinelSet, run: string, waitRep
     while (next < tailFrom + DELIVERIES / 2) await batch();
 
     const acknowledged = sent.filter((s) => s.status === 202).map((s) => s.i);
-    const forwarded = () => {
-      const ids = new Set<string>();
-      for (const request of target.received)
-        ids.add((JSON.parse(request.body) as { customer: { id: string } }).customer.id);
-      return ids;
-    };
     // Until every acknowledged one is there, or nothing new arrived for 10 s (what is lost stays lost).
     let seen = -1;
     let quietSince = Date.now();
     for (;;) {
-      const count = acknowledged.filter((i) => forwarded().has(customerId(run, i))).length;
+      const forwarded = forwardsByCustomer(target);
+      const count = acknowledged.filter((i) => forwarded.has(customerId(run, i))).length;
       if (count === acknowledged.length) break;
       if (count !== seen) {
         seen = count;
@@ -156,15 +158,11 @@ async function streamThroughFailover(set: RedisSentinelSet, run: string, waitRep
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    const idsByCustomer = new Map<string, Set<string>>();
-    for (const request of target.received) {
-      const id = (JSON.parse(request.body) as { customer: { id: string } }).customer.id;
-      idsByCustomer.set(id, (idsByCustomer.get(id) ?? new Set()).add(String(request.headers['webhook-id'])));
-    }
+    const idsByCustomer = forwardsByCustomer(target);
     return {
       sent,
       acknowledged,
-      forwarded: forwarded(),
+      forwarded: new Set(idsByCustomer.keys()),
       tailFrom,
       laggingAt,
       killedAt,

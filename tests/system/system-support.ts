@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { ENTITY_CATALOG, type EventType, familyOf, parseEventAs, valueAt } from '@flexprice/contracts';
 import { currentCustomer, customerEvent, FAMILY_FIXTURES } from '@flexprice/contracts/fixtures';
 import {
+  type ForwardTarget,
   freePort,
   runNode,
   signedHeaders,
@@ -138,6 +139,18 @@ export async function startWorkerProcess(env: Record<string, string>, forwardUrl
   });
 }
 
+/** The customers a target received, each with the webhook-ids it was forwarded with. */
+export function forwardsByCustomer(target: Pick<ForwardTarget, 'received'>): Map<string, Set<string>> {
+  const byCustomer = new Map<string, Set<string>>();
+  for (const request of target.received) {
+    const id = (JSON.parse(request.body) as { customer: { id: string } }).customer.id;
+    const ids = byCustomer.get(id) ?? new Set<string>();
+    ids.add(String(request.headers['webhook-id']));
+    byCustomer.set(id, ids);
+  }
+  return byCustomer;
+}
+
 /**
  * A system under test on `redis`: its own prefixes, a forward target, built receiver and worker
  * processes started on demand with the given lock settings, and cleanup of all of them.
@@ -165,16 +178,7 @@ export async function startSystem(redis: TestRedis, workerDefaults: Record<strin
       return proc;
     },
     /** Forwards per customer id, and the webhook-ids each was forwarded with. */
-    forwardsByCustomer() {
-      const byCustomer = new Map<string, Set<string>>();
-      for (const request of target.received) {
-        const id = (JSON.parse(request.body) as { customer: { id: string } }).customer.id;
-        const ids = byCustomer.get(id) ?? new Set<string>();
-        ids.add(String(request.headers['webhook-id']));
-        byCustomer.set(id, ids);
-      }
-      return byCustomer;
-    },
+    forwardsByCustomer: () => forwardsByCustomer(target),
     async close() {
       for (const proc of processes) proc.child.kill('SIGKILL');
       await queue.close().catch(() => undefined);
