@@ -174,7 +174,9 @@ export function formatReport(report: Report): string {
     );
   }
   if (results.replicaWait) parts.push(`REDIS_WAIT_REPLICAS=1 ${fmt(ratios.waitOneVsNoWait, 2)}× the throughput of 0`);
-  if (results.workerDrains) parts.push(`worker ${fmt(ratios.workerPerReplicaVsNaive, 2)}× naive per replica`);
+  // A drain subset (BENCH_DRAINS) may leave out either side.
+  if (Number.isFinite(ratios.workerPerReplicaVsNaive))
+    parts.push(`worker ${fmt(ratios.workerPerReplicaVsNaive, 2)}× naive per replica`);
   if (parts.length > 0) lines.push(`ratios: ${parts.join('; ')}`);
   return `${lines.join('\n')}\n`;
 }

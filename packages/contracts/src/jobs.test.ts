@@ -45,5 +45,7 @@ describe('parseWebhookJob', () => {
       receipt,
     });
     expect(badEvent.ok ? [] : badEvent.issues.map((issue) => issue.path)).toEqual(['event.customer.environment_id']);
+    const notAnObject = parseWebhookJob({ eventType: 'customer.created', event: ['customer.created'], receipt });
+    expect(notAnObject.ok ? [] : notAnObject.issues).toEqual([{ path: 'event', message: 'must be a JSON object' }]);
   });
 });

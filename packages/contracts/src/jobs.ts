@@ -37,7 +37,12 @@ export function acceptedMicrosOf(receipt: Receipt): string {
  */
 export const webhookJobSchema = z.object({
   eventType: z.enum(EVENT_TYPES as [EventType, ...EventType[]]),
-  event: z.record(z.string(), z.unknown()),
+  // Only that it is an object: `parseWebhookJob` validates it with its type's schema next, and a
+  // `z.record` would copy every key of it first.
+  event: z.custom<Record<string, unknown>>(
+    (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+    { error: 'must be a JSON object' },
+  ),
   receipt: receiptSchema,
 });
 export type WebhookJob = z.infer<typeof webhookJobSchema>;
