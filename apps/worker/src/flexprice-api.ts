@@ -135,6 +135,14 @@ export function createFlexpriceApi(options: FlexpriceApiOptions) {
     }
   }
 
+  /** One cheap call (`limit: 1`): throws a FlexpriceApiError when the key is refused. */
+  async function checkKey(): Promise<void> {
+    const page = await call('query_customers', () => sdk.customers.queryCustomer({ limit: 1 }), {
+      notFound: 'error',
+    });
+    for (const customer of page?.items ?? []) seen(customer);
+  }
+
   return {
     /** The customer, or undefined when Flexprice has no customer with that id (404). */
     async getCustomer(id: string): Promise<DtoCustomerResponse | undefined> {
@@ -148,19 +156,16 @@ export function createFlexpriceApi(options: FlexpriceApiOptions) {
       return { items: page?.items ?? [], total: page?.pagination?.total ?? 0 };
     },
 
-    /** One cheap call (`limit: 1`): throws a FlexpriceApiError when the key is refused. */
-    async checkKey(): Promise<void> {
-      const page = await call('query_customers', () => sdk.customers.queryCustomer({ limit: 1 }), {
-        notFound: 'error',
-      });
-      for (const customer of page?.items ?? []) seen(customer);
-    },
+    checkKey,
 
     /**
      * Whether this key serves `environmentId`: true or false once the API has answered with a
-     * customer of some environment, undefined before.
+     * customer of some environment. Before any has (a worker that just started), one customer of
+     * the key's environment is read first (`checkKey`'s call); undefined when the environment has
+     * none, or the API did not answer.
      */
-    servesEnvironment(environmentId: string): boolean | undefined {
+    async servesEnvironment(environmentId: string): Promise<boolean | undefined> {
+      if (environments.size === 0) await checkKey().catch(() => undefined);
       return environments.size === 0 ? undefined : environments.has(environmentId);
     },
   };

@@ -147,6 +147,22 @@ describe('fetch on notify', () => {
     expect(failed.job.failedReason).toContain('not known to serve');
     expect(await worker.store.get('cust_other_env')).toBeUndefined();
   });
+
+  test("a worker's first job, a 404 in the key's environment, is a tombstone: it asks the API which environment the key serves", async ({
+    api,
+    worker,
+    target,
+  }) => {
+    api.upsert({ id: 'cust_other', name: 'Another customer of the environment' });
+    const gone = await settled(
+      worker.queue,
+      await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', 'cust_gone_first', 'Gone')),
+    );
+    expect(gone.job.failedReason).toBeUndefined();
+    expect(gone.job.returnvalue).toEqual({ outcome: 'applied', forwarded: 'sent' });
+    expect(await worker.store.get('cust_gone_first')).toMatchObject({ deleted: true });
+    expect(bodies(target).map((body) => body.event_type)).toEqual(['customer.deleted']);
+  });
 });
 
 describe('switching the key on', () => {

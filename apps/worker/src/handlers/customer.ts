@@ -26,7 +26,7 @@ export interface CustomerHandlerDeps {
   /** Set with FLEXPRICE_API_KEY: each job reads the customer's state from the API. */
   fetcher?: CustomerFetcher | undefined;
   /** Whether the API key serves an environment (undefined: not known yet). */
-  servesEnvironment?: ((environmentId: string) => boolean | undefined) | undefined;
+  servesEnvironment?: ((environmentId: string) => Promise<boolean | undefined>) | undefined;
   /** Customer jobs running in this process now (the fetcher batches while they wait). */
   jobsInFlight?: { count: number };
   /** Counts a job stepping aside while another forward of its customer is in flight. */
@@ -112,7 +112,7 @@ export function createCustomerHandler(deps: CustomerHandlerDeps) {
     // another environment (several Svix endpoints, or one native URL for a whole tenant, on one
     // receiver) it says nothing about the customer, and a tombstone would delete a live one.
     const environmentId = event.customer.environment_id;
-    if (deps.servesEnvironment?.(environmentId) === true) {
+    if ((await deps.servesEnvironment?.(environmentId)) === true) {
       return tombstoneFromWebhook(event, acceptedMicrosOf(context.receipt));
     }
     throw new UnrecoverableError(
