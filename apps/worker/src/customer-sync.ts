@@ -1,6 +1,7 @@
 import { API_TIE_BREAK, keySafe, timestampNanos } from '@flexprice/contracts';
 import type { RedisClient } from '@flexprice/runtime';
 import type { DtoCustomerResponse } from '@flexprice/sdk/sdk/models';
+import { UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
 import { stateFromApi } from './customer-api-state.js';
 import type { FlexpriceApi } from './flexprice-api.js';
@@ -18,8 +19,9 @@ import { createCustomerApplier } from './handlers/customer.js';
  * the sync runs moves ahead and is read again rather than skipped (re-reads are harmless). Live
  * customers and archived (deleted) ones are two walks, each with its watermark in Redis, saved
  * after every page: a run cut off by a crash resumes there (a minute earlier: see
- * DEFAULT_OVERLAP_MS). A customer whose data is not a valid state is counted and skipped; any other
- * failure (the API, a forward) ends the run, and the next one resumes from the watermark.
+ * DEFAULT_OVERLAP_MS). A customer whose data is not a valid state, or whose forward the target
+ * refuses for good, is counted and skipped; any other failure (the API, a target that is away) ends
+ * the run, and the next one resumes from the watermark.
  */
 
 export interface SyncSummary {
@@ -31,6 +33,12 @@ export interface SyncSummary {
   forwarded: number;
   /** Customers whose data is not a valid state (logged by id, skipped). */
   invalid: number;
+  /**
+   * Stored, but the forward target refused them for good (a 4xx; logged by id): one customer the
+   * target will never take must not stop every run at it. A later run over them (`--since`)
+   * forwards them again, once the target takes them: the target never acknowledged that version.
+   */
+  refused: number;
 }
 
 export interface SyncOptions {
@@ -84,7 +92,9 @@ export async function syncCustomers(options: SyncOptions): Promise<SyncSummary> 
   const { api, redis, log } = options;
   const { store } = options.applier;
   const pageSize = options.pageSize ?? 500;
-  const summary: SyncSummary = { seen: 0, applied: 0, unchanged: 0, forwarded: 0, invalid: 0 };
+  // A page re-reads the last row of the one before (see the loop): one row alone would never move on.
+  if (pageSize < 2) throw new Error(`a sync page holds at least 2 customers (got ${pageSize})`);
+  const summary: SyncSummary = { seen: 0, applied: 0, unchanged: 0, forwarded: 0, invalid: 0, refused: 0 };
   const applyState = createCustomerApplier({
     ...options.applier,
     onApplied: (source) => {
@@ -93,6 +103,17 @@ export async function syncCustomers(options: SyncOptions): Promise<SyncSummary> 
     },
   });
   const watermarkKey = (status: string) => `${options.prefix}:sync:watermark:${status}`;
+
+  /**
+   * A watermark only moves forward: a `--since` run behind it (or one beside the scheduled run)
+   * leaves it where it is. (Two runs saving at once may both pass the check: the later time may
+   * then be lost to the earlier one, which only means re-reading a stretch on the next run.)
+   */
+  async function saveWatermark(status: string, watermark: string): Promise<void> {
+    const saved = await redis.get(watermarkKey(status));
+    const ahead = saved !== null && BigInt(timestampNanos(saved) ?? '0') >= BigInt(timestampNanos(watermark) ?? '0');
+    if (!ahead) await redis.set(watermarkKey(status), watermark);
+  }
 
   async function wouldApply(state: ReturnType<typeof stateFromApi>): Promise<boolean> {
     const stored = await store.get(state.event.customer.id);
@@ -124,14 +145,25 @@ export async function syncCustomers(options: SyncOptions): Promise<SyncSummary> 
     }
     const nanos = state.version.split('.')[1] ?? '';
     const applied = summary.applied;
-    const result = await applyState(state, {
-      idempotencyKey: `sync-${keySafe(customer.id ?? '')}-${nanos}`,
-      requestId: `sync-${nanos}`,
-      log,
-      stepAside: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    });
-    if (summary.applied === applied) summary.unchanged += 1;
-    if (result.forwarded === 'sent') summary.forwarded += 1;
+    try {
+      const result = await applyState(state, {
+        idempotencyKey: `sync-${keySafe(customer.id ?? '')}-${nanos}`,
+        requestId: `sync-${nanos}`,
+        log,
+        stepAside: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      });
+      if (result.forwarded === 'sent') summary.forwarded += 1;
+    } catch (error) {
+      // A target that is away (retryable) ends the run, which resumes from the watermark.
+      if (!(error instanceof UnrecoverableError)) throw error;
+      summary.refused += 1;
+      log.error(
+        { customerId: customer.id, updatedAt: customer.updatedAt, err: { message: error.message } },
+        'the forward target refused this customer for good: stored, not forwarded',
+      );
+    } finally {
+      if (summary.applied === applied) summary.unchanged += 1;
+    }
   }
 
   for (const status of STATUSES) {
@@ -187,7 +219,7 @@ export async function syncCustomers(options: SyncOptions): Promise<SyncSummary> 
         seenAt.add(id);
         await apply(customer);
       }
-      if (!options.dryRun && readAt.length > 0) await redis.set(watermarkKey(status), watermark);
+      if (!options.dryRun && readAt.length > 0) await saveWatermark(status, watermark);
       options.onPage?.({ ...summary, status, watermark });
       if (items.length < pageSize) break;
     }

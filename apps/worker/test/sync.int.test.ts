@@ -1,10 +1,17 @@
 import { createRedis, type RedisClient } from '@flexprice/runtime';
-import { redisTest, startFlexpriceApiStandIn, uniquePrefix } from '@flexprice/testing';
+import {
+  redisTest,
+  startFlexpriceApiStandIn,
+  startForwardTarget,
+  TEST_OTHER_SECRET,
+  uniquePrefix,
+} from '@flexprice/testing';
 import { pino } from 'pino';
 import { describe, expect } from 'vitest';
 import { createCustomerStore } from '../src/customer-store.js';
 import { syncCustomers } from '../src/customer-sync.js';
 import { createFlexpriceApi } from '../src/flexprice-api.js';
+import { createForwarder } from '../src/forwarder.js';
 
 // The reconciler itself, in-process, with small pages: how it pages and what it skips.
 
@@ -12,10 +19,11 @@ const KEY = 'test-api-key-0123456789';
 
 const test = redisTest.extend('setup', async ({ redis }, { onCleanup }) => {
   const api = await startFlexpriceApiStandIn({ apiKey: KEY });
+  const target = await startForwardTarget();
   const connection: RedisClient = createRedis({ mode: 'standalone', url: redis.url }, 'consumer');
   onCleanup(async () => {
     connection.disconnect();
-    await api.close();
+    await Promise.all([api.close(), target.close()]);
   });
   const prefix = uniquePrefix('sync');
   const store = createCustomerStore(connection, { prefix, processedTtlSeconds: 60 });
@@ -29,7 +37,13 @@ const test = redisTest.extend('setup', async ({ redis }, { onCleanup }) => {
       pageSize: 2,
       ...extra,
     });
-  return { api, store, run };
+  const forward = {
+    send: createForwarder({ url: target.url, secrets: [TEST_OTHER_SECRET], timeoutMs: 2_000 }),
+    timeoutMs: 2_000,
+    takes: () => true,
+  };
+  const watermark = () => connection.get(`${prefix}:sync:watermark:published`);
+  return { api, store, run, target, forward, watermark };
 });
 
 describe('the reconciler', () => {
@@ -63,5 +77,60 @@ describe('the reconciler', () => {
     expect(await store.get('c_2')).toBeUndefined();
     // Again, from the watermark (a minute of overlap): nothing new, c_2 still reported.
     expect(await run()).toMatchObject({ applied: 0, invalid: 1 });
+  });
+
+  test('a customer the target refuses for good is stored, counted and logged; the run goes on; a later run forwards it once the target takes it', async ({
+    setup,
+  }) => {
+    const { api, store, run, target, forward } = setup;
+    api.upsert({ id: 'c_refused', name: 'Refused', updated_at: '2026-11-20T10:00:00.000001Z' });
+    api.upsert({ id: 'c_after', name: 'After', updated_at: '2026-11-20T11:00:00.000001Z' });
+    api.upsert({ id: 'c_later', name: 'Later', updated_at: '2026-11-20T12:00:00.000001Z' });
+    target.setResponder((_n, body) => ({ status: body.includes('c_refused') ? 400 : 200 }));
+    const lines: string[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => lines.push(line) });
+    const forwardedIds = () =>
+      target.received.filter((r) => r.status === 200).map((r) => JSON.parse(r.body).customer.id as string);
+
+    const first = await run({ applier: { store, forward }, log });
+    expect(first).toMatchObject({ seen: 3, applied: 3, forwarded: 2, refused: 1 });
+    expect(forwardedIds()).toEqual(['c_after', 'c_later']);
+    expect((await store.get('c_refused'))?.customer.name).toBe('Refused');
+    expect(lines.map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({ customerId: 'c_refused', msg: expect.stringContaining('refused') }),
+    ]);
+
+    target.setResponder(() => ({ status: 200 }));
+    const again = await run({ applier: { store, forward }, log, since: '2026-11-20T00:00:00Z' });
+    expect(again).toMatchObject({ seen: 3, applied: 0, unchanged: 3, forwarded: 1, refused: 0 });
+    expect(forwardedIds()).toEqual(['c_after', 'c_later', 'c_refused']);
+  });
+
+  test('a --since run behind the watermark, cut off midway, leaves it where it was', async ({ setup }) => {
+    const { api, run, watermark } = setup;
+    for (const [id, day] of [
+      ['c_1', 18],
+      ['c_2', 19],
+      ['c_3', 20],
+      ['c_new', 21],
+    ] as const) {
+      api.upsert({ id, name: id, updated_at: `2026-11-${day}T10:00:00.000001Z` });
+    }
+    await run();
+    expect(await watermark()).toBe('2026-11-21T10:00:00.000001Z');
+    // Pages of 2: the first ends at c_2, the second fails.
+    const real = createFlexpriceApi({ url: api.url, key: KEY, timeoutMs: 2_000 });
+    let pages = 0;
+    const failing = {
+      ...real,
+      queryCustomers: async (filter: Parameters<typeof real.queryCustomers>[0]) => {
+        pages += 1;
+        if (pages === 2) throw new Error('the API went away');
+        return real.queryCustomers(filter);
+      },
+    };
+    await expect(run({ api: failing, since: '2026-11-01T00:00:00Z' })).rejects.toThrow('went away');
+    expect(pages).toBe(2);
+    expect(await watermark()).toBe('2026-11-21T10:00:00.000001Z');
   });
 });

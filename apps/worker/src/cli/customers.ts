@@ -9,7 +9,8 @@
  * `--include-deleted`, the deleted ones as well. Prints JSON.
  * `sync` reads every customer changed in Flexprice since the last sync (or `--since`) and applies
  * it like a job would (store, index, tombstone, forward); progress on stderr, the summary as JSON.
- * Exit codes: 0 found / done, 1 not found or failed, 2 usage or configuration error.
+ * Exit codes: 0 found / done, 1 not found or failed (a sync: also when the forward target refused
+ * a customer for good), 2 usage or configuration error.
  */
 import { parseArgs } from 'node:util';
 import { timestampNanos } from '@flexprice/contracts';
@@ -117,7 +118,12 @@ async function sync(since: string | undefined, dryRun: boolean): Promise<number>
         ),
     });
     process.stdout.write(`${JSON.stringify({ ...summary, dryRun }, null, 2)}\n`);
-    return 0;
+    if (summary.refused === 0) return 0;
+    process.stderr.write(
+      `${summary.refused} customer(s) were stored but refused for good by the forward target (logged above by id): ` +
+        'once it takes them, run `pnpm customers sync --since <their updated_at>` to forward them again\n',
+    );
+    return 1;
   } finally {
     redis.disconnect();
   }
