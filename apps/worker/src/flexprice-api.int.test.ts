@@ -27,10 +27,14 @@ describe('the Flexprice API client against the stand-in', () => {
     expect(await client.getCustomer('cust_never')).toBeUndefined();
   });
 
-  it('classifies failures: 401 unauthorized, 429 and 5xx retryable with Retry-After, 400 refused, no answer retryable', async () => {
+  it('classifies failures: 401 and 403 unauthorized, 429 and 5xx retryable with Retry-After, 400 refused, no answer retryable', async () => {
     const wrong = createFlexpriceApi({ url: api.url, key: 'wrong-key-0000', timeoutMs: 2_000 });
     await expect(wrong.checkKey()).rejects.toMatchObject({ failure: 'unauthorized', status: 401 });
     await expect(wrong.checkKey()).rejects.toThrow(/FLEXPRICE_API_KEY/);
+    // A key of another environment, or without the permission: as refused as a wrong one.
+    const forbidden = createFlexpriceApi({ url: api.url, key: KEY, timeoutMs: 2_000 });
+    api.failNext(1, { status: 403 });
+    await expect(forbidden.getCustomer('cust_sparse')).rejects.toMatchObject({ failure: 'unauthorized', status: 403 });
 
     const client = createFlexpriceApi({ url: api.url, key: KEY, timeoutMs: 300 });
     api.failNext(1, { status: 429, headers: { 'retry-after': '7' } });

@@ -74,6 +74,36 @@ describe('fetch on notify', () => {
     );
     expect(second.job.returnvalue).toEqual({ outcome: 'unchanged', forwarded: 'already' });
     expect(target.received).toHaveLength(1);
+    const text = await worker.metrics.registry.metrics();
+    expect(metricValue(text, 'flexprice_customers_applied_total', { source: 'api' })).toBe(1);
+    expect(metricValue(text, 'flexprice_customers_applied_total', { source: 'webhook' })).toBe(0);
+  });
+
+  test('the scheduled sync stores a customer no webhook named, and its metrics say so', async ({
+    redis,
+    api,
+    target,
+  }) => {
+    api.upsert({ id: 'cust_unnotified', name: 'Never notified' });
+    const before = Date.now() / 1000;
+    const worker = await startTestWorker(redis.url, {
+      CUSTOMER_FORWARD_URL: target.url,
+      FLEXPRICE_API_KEY: KEY,
+      FLEXPRICE_API_URL: api.url,
+      CUSTOMER_SYNC_INTERVAL: '1h',
+    });
+    try {
+      const lastSuccess = async () =>
+        metricValue(await worker.metrics.registry.metrics(), 'flexprice_customer_sync_last_success_timestamp_seconds');
+      await expect.poll(lastSuccess, { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(Math.floor(before));
+      expect((await worker.store.get('cust_unnotified'))?.customer).toMatchObject({ name: 'Never notified' });
+      expect(bodies(target).map((body) => body.customer.id)).toEqual(['cust_unnotified']);
+      const text = await worker.metrics.registry.metrics();
+      expect(metricValue(text, 'flexprice_customers_applied_total', { source: 'sync' })).toBe(1);
+      expect(metricValue(text, 'flexprice_customers_applied_total', { source: 'api' })).toBe(0);
+    } finally {
+      await worker.close();
+    }
   });
 
   test('webhooks in any order, retried or replayed, end on the API state, and nothing older is forwarded after it', async ({
