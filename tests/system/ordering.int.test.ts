@@ -52,7 +52,9 @@ async function stored(system: System & { client: Redis }, id: string) {
 /** Every id in the live external-id index, under every (environment, external id) key. */
 async function liveIndex(system: System & { client: Redis }): Promise<Record<string, string[]>> {
   const keys = await system.client.keys(`${system.env.STORE_PREFIX}:customer-ids:*`);
-  const entries = await Promise.all(keys.map(async (key) => [key, (await system.client.smembers(key)).sort()]));
+  const entries = await Promise.all(
+    keys.map(async (key): Promise<[string, string[]]> => [key, (await system.client.smembers(key)).sort()]),
+  );
   return Object.fromEntries(entries.filter(([, ids]) => ids.length > 0));
 }
 
