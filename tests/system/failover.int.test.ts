@@ -138,7 +138,9 @@ async function streamThroughFailover(set: RedisSentinelSet, run: string, waitRep
     // Webhooks keep coming while the sentinels promote the replica and the old primary returns.
     while (!done || next < DELIVERIES) await batch();
     await failover;
-    await waitReady(receiver.port, 30_000);
+    // On a loaded machine the sentinels may misjudge the new primary down and fail over once more:
+    // the receiver is ready again once they settle.
+    await waitReady(receiver.port, 90_000);
     const tailFrom = next;
     while (next < tailFrom + DELIVERIES / 2) await batch();
 
