@@ -1,10 +1,10 @@
 import { API_TIE_BREAK, keySafe, timestampNanos } from '@flexprice/contracts';
 import type { RedisClient } from '@flexprice/runtime';
 import type { DtoCustomerResponse } from '@flexprice/sdk/sdk/models';
-import { UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
 import { stateFromApi } from './customer-api-state.js';
 import type { FlexpriceApi } from './flexprice-api.js';
+import { RefusedForwardError } from './forwarder.js';
 import { createCustomerApplier } from './handlers/customer.js';
 
 /**
@@ -34,12 +34,19 @@ export interface SyncSummary {
   /** Customers whose data is not a valid state (logged by id, skipped). */
   invalid: number;
   /**
-   * Stored, but the forward target refused them for good (a 4xx; logged by id): one customer the
-   * target will never take must not stop every run at it. A later run over them (`--since`)
-   * forwards them again, once the target takes them: the target never acknowledged that version.
+   * Stored, but the forward target refused them for good, as a customer it will not take (400, 409,
+   * 410, 413, 422; logged by id): one such customer must not stop every run at it. A later run
+   * over them (`--since`) forwards them again once the target takes them: it never acknowledged
+   * that version. Counted among `applied` or `unchanged` too.
    */
   refused: number;
 }
+
+/**
+ * Answers about the customer sent, not about the target: any other refusal (401/403: a wrong
+ * secret; 404/405: a wrong URL; a redirect) would refuse every customer, and ends the run.
+ */
+const CUSTOMER_REFUSALS = new Set([400, 409, 410, 413, 422]);
 
 export interface SyncOptions {
   api: FlexpriceApi;
@@ -51,6 +58,8 @@ export interface SyncOptions {
   log: Logger;
   /** Start here (RFC 3339) instead of the watermarks. */
   since?: string | undefined;
+  /** Counts a customer the target refused (see `refused`). */
+  onRefused?: () => void;
   /** Read and compare; store, forward and move no watermark. */
   dryRun?: boolean;
   /** How far before its watermark a run starts (default a minute). */
@@ -154,9 +163,11 @@ export async function syncCustomers(options: SyncOptions): Promise<SyncSummary> 
       });
       if (result.forwarded === 'sent') summary.forwarded += 1;
     } catch (error) {
-      // A target that is away (retryable) ends the run, which resumes from the watermark.
-      if (!(error instanceof UnrecoverableError)) throw error;
+      // A target that is away (retryable), or refuses whatever it is sent, ends the run, which
+      // resumes from the watermark.
+      if (!(error instanceof RefusedForwardError && CUSTOMER_REFUSALS.has(error.status))) throw error;
       summary.refused += 1;
+      options.onRefused?.();
       log.error(
         { customerId: customer.id, updatedAt: customer.updatedAt, err: { message: error.message } },
         'the forward target refused this customer for good: stored, not forwarded',

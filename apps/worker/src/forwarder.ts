@@ -19,6 +19,17 @@ export class RetryableForwardError extends Error {
   }
 }
 
+/** A forward the target answered with a status no retry changes (other 4xx, a redirect). */
+export class RefusedForwardError extends UnrecoverableError {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'RefusedForwardError';
+  }
+}
+
 const RETRYABLE_STATUSES = new Set([408, 425, 429]);
 
 /** Failures after the request may have reached the target: it may still be working on it. */
@@ -113,7 +124,7 @@ export function createForwarder(options: ForwarderOptions) {
     if (status >= 500 || RETRYABLE_STATUSES.has(status)) {
       throw new RetryableForwardError(message, parseRetryAfter(response.headers.get('retry-after'), now()));
     }
-    throw new UnrecoverableError(`${message} (not retried: the target refused this event)`);
+    throw new RefusedForwardError(`${message} (not retried: the target refused this event)`, status);
   };
 }
 

@@ -61,6 +61,11 @@ export function createWorkerMetrics(now: () => number = Date.now) {
     labelNames: ['source'] as const,
     registers: [registry],
   });
+  const syncRefused = new Counter({
+    name: 'flexprice_customer_sync_refused_total',
+    help: 'Customers the reconciler stored but the forward target refused for good (400, 409, 410, 413, 422): forward them with pnpm customers sync --since.',
+    registers: [registry],
+  });
   const lastSync = new Gauge({
     name: 'flexprice_customer_sync_last_success_timestamp_seconds',
     help: 'When the last customer sync (scheduled or pnpm customers sync in this process) finished; 0: never.',
@@ -117,6 +122,9 @@ export function createWorkerMetrics(now: () => number = Date.now) {
     },
     customerApplied(source: 'webhook' | 'api' | 'sync'): void {
       applied.inc({ source });
+    },
+    syncRefused(): void {
+      syncRefused.inc();
     },
     syncSucceeded(at: number = now()): void {
       lastSync.set(at / 1000);

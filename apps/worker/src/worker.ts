@@ -184,9 +184,17 @@ function startSyncScheduler({ config, api, deps, storeRedis, logger, metrics }: 
         redis: storeRedis,
         prefix: config.store.prefix,
         log,
+        onRefused: () => metrics.syncRefused(),
       });
       metrics.syncSucceeded();
-      log.info(summary, 'customer sync done');
+      if (summary.refused > 0) {
+        log.error(
+          summary,
+          'customer sync done, but the forward target refused some customers (logged above): once it takes them, pnpm customers sync --since <their updated_at>',
+        );
+      } else {
+        log.info(summary, 'customer sync done');
+      }
       return summary;
     },
     { connection, prefix: config.queue.prefix, concurrency: 1, lockDuration: config.worker.lockDurationMs },

@@ -92,8 +92,10 @@ describe('the reconciler', () => {
     const forwardedIds = () =>
       target.received.filter((r) => r.status === 200).map((r) => JSON.parse(r.body).customer.id as string);
 
-    const first = await run({ applier: { store, forward }, log });
+    let counted = 0;
+    const first = await run({ applier: { store, forward }, log, onRefused: () => (counted += 1) });
     expect(first).toMatchObject({ seen: 3, applied: 3, forwarded: 2, refused: 1 });
+    expect(counted).toBe(1);
     expect(forwardedIds()).toEqual(['c_after', 'c_later']);
     expect((await store.get('c_refused'))?.customer.name).toBe('Refused');
     expect(lines.map((line) => JSON.parse(line))).toEqual([
@@ -105,6 +107,25 @@ describe('the reconciler', () => {
     expect(again).toMatchObject({ seen: 3, applied: 0, unchanged: 3, forwarded: 1, refused: 0 });
     expect(forwardedIds()).toEqual(['c_after', 'c_later', 'c_refused']);
   });
+
+  test.for([401, 404, 302])(
+    'a target that answers %i to every customer ends the run: the watermark stays before them',
+    async (status, { setup }) => {
+      const { api, store, run, target, forward, watermark } = setup;
+      for (const [id, hour] of [
+        ['c_1', 10],
+        ['c_2', 11],
+        ['c_3', 12],
+      ] as const) {
+        api.upsert({ id, name: id, updated_at: `2026-11-20T${hour}:00:00.000001Z` });
+      }
+      const headers: Record<string, string> = status === 302 ? { location: '/elsewhere' } : {};
+      target.setResponder(() => ({ status, headers }));
+      await expect(run({ applier: { store, forward } })).rejects.toThrow(`answered ${status}`);
+      expect(target.received).toHaveLength(1);
+      expect(await watermark()).toBeNull();
+    },
+  );
 
   test('a --since run behind the watermark, cut off midway, leaves it where it was', async ({ setup }) => {
     const { api, run, watermark } = setup;
