@@ -22,6 +22,26 @@ describe('the Flexprice API client against the stand-in', () => {
     expect({ ids: items.map((c) => c.id), total }).toEqual({ ids: ['cust_sparse'], total: 1 });
   });
 
+  it('asks which environment the key serves once however many ask, and an empty one again only after a minute', async () => {
+    const own = await startFlexpriceApiStandIn({ apiKey: KEY, environmentId: 'env_own' });
+    try {
+      let clock = 1_000_000;
+      const client = createFlexpriceApi({ url: own.url, key: KEY, timeoutMs: 2_000, now: () => clock });
+      const searches = () => own.calls.filter((call) => call.path === '/v1/customers/search').length;
+      expect(await client.servesEnvironment('env_own')).toBeUndefined();
+      own.upsert({ id: 'cust_1', name: 'One' });
+      expect(await client.servesEnvironment('env_own')).toBeUndefined();
+      expect(searches()).toBe(1);
+      clock += 60_000;
+      const answers = await Promise.all(Array.from({ length: 20 }, () => client.servesEnvironment('env_own')));
+      expect(answers).toEqual(Array(20).fill(true));
+      expect(await client.servesEnvironment('env_elsewhere')).toBe(false);
+      expect(searches()).toBe(2);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('answers undefined for a customer Flexprice does not have (404)', async () => {
     const client = createFlexpriceApi({ url: api.url, key: KEY, timeoutMs: 2_000 });
     expect(await client.getCustomer('cust_never')).toBeUndefined();

@@ -70,6 +70,9 @@ async function bufferedFetch(input: Parameters<typeof fetch>[0], init?: RequestI
   });
 }
 
+/** How long an environment found without customers is taken as such. */
+const EMPTY_ENVIRONMENT_MS = 60_000;
+
 export function createFlexpriceApi(options: FlexpriceApiOptions) {
   const sdk = new Flexprice({
     serverURL: options.url,
@@ -135,6 +138,9 @@ export function createFlexpriceApi(options: FlexpriceApiOptions) {
     }
   }
 
+  let environmentCheck: Promise<void> | undefined;
+  let emptyUntil = 0;
+
   /** One cheap call (`limit: 1`): throws a FlexpriceApiError when the key is refused. */
   async function checkKey(): Promise<void> {
     const page = await call('query_customers', () => sdk.customers.queryCustomer({ limit: 1 }), {
@@ -161,11 +167,18 @@ export function createFlexpriceApi(options: FlexpriceApiOptions) {
     /**
      * Whether this key serves `environmentId`: true or false once the API has answered with a
      * customer of some environment. Before any has (a worker that just started), one customer of
-     * the key's environment is read first (`checkKey`'s call); undefined when the environment has
-     * none, or the API did not answer.
+     * the key's environment is read first (`checkKey`'s call: one at a time, however many ask;
+     * an empty environment is asked again after a minute), and undefined when it has none. A
+     * failure of that call is thrown, as any API failure (retryable, or a refused key).
      */
     async servesEnvironment(environmentId: string): Promise<boolean | undefined> {
-      if (environments.size === 0) await checkKey().catch(() => undefined);
+      if (environments.size === 0 && now() >= emptyUntil) {
+        environmentCheck ??= checkKey().finally(() => {
+          environmentCheck = undefined;
+        });
+        await environmentCheck;
+        if (environments.size === 0) emptyUntil = now() + EMPTY_ENVIRONMENT_MS;
+      }
       return environments.size === 0 ? undefined : environments.has(environmentId);
     },
   };

@@ -193,6 +193,22 @@ describe('fetch on notify', () => {
     expect(await worker.store.get('cust_gone_first')).toMatchObject({ deleted: true });
     expect(bodies(target).map((body) => body.event_type)).toEqual(['customer.deleted']);
   });
+
+  test('a 503 while asking which environment the key serves is retried, not a permanent failure', async ({
+    api,
+    worker,
+  }) => {
+    api.upsert({ id: 'cust_other', name: 'Another customer of the environment' });
+    api.failNext(1, { status: 503, path: '/v1/customers/search' });
+    const gone = await settled(
+      worker.queue,
+      await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', 'cust_gone_503', 'Gone')),
+    );
+    expect(gone.state).toBe('completed');
+    expect(gone.job.attemptsMade).toBe(2);
+    expect(await worker.store.get('cust_gone_503')).toMatchObject({ deleted: true });
+    expect(api.calls.filter((c) => c.path === '/v1/customers/search').map((c) => c.status)).toEqual([503, 200]);
+  });
 });
 
 describe('switching the key on', () => {

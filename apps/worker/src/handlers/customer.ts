@@ -92,10 +92,10 @@ export function createCustomerApplier(deps: Omit<CustomerHandlerDeps, 'fetcher'>
 export function createCustomerHandler(deps: CustomerHandlerDeps) {
   const applyState = createCustomerApplier(deps);
 
-  async function apiState(event: CustomerEvent, context: HandlerContext): Promise<CustomerState> {
-    let customer: Awaited<ReturnType<CustomerFetcher['fetch']>>;
+  /** An API call of the job: a retryable failure is the job's to retry; any other is permanent (a refused key: loud). */
+  async function fromApi<T>(call: () => Promise<T>, context: HandlerContext): Promise<T> {
     try {
-      customer = await deps.fetcher?.fetch(event.customer.id);
+      return await call();
     } catch (error) {
       if (!(error instanceof FlexpriceApiError) || error.failure === 'retryable') throw error;
       if (error.failure === 'unauthorized') {
@@ -106,13 +106,17 @@ export function createCustomerHandler(deps: CustomerHandlerDeps) {
       }
       throw new UnrecoverableError(error.message);
     }
+  }
+
+  async function apiState(event: CustomerEvent, context: HandlerContext): Promise<CustomerState> {
+    const customer = await fromApi(async () => deps.fetcher?.fetch(event.customer.id), context);
     if (customer !== undefined) return stateFromApi(customer, event.event_type, 'api');
     // Flexprice soft-deletes (archived, still readable): a 404 means the id never existed in the
     // key's environment. In the key's own environment that is a customer gone for good; from
     // another environment (several Svix endpoints, or one native URL for a whole tenant, on one
     // receiver) it says nothing about the customer, and a tombstone would delete a live one.
     const environmentId = event.customer.environment_id;
-    if ((await deps.servesEnvironment?.(environmentId)) === true) {
+    if ((await fromApi(async () => deps.servesEnvironment?.(environmentId), context)) === true) {
       return tombstoneFromWebhook(event, acceptedMicrosOf(context.receipt));
     }
     throw new UnrecoverableError(
