@@ -50,9 +50,18 @@ describe('createCustomerFetcher', () => {
     expect((await Promise.all(fetched)).map((c) => c?.id)).toEqual(['c_1', 'c_2']);
   });
 
-  it('goes at once when every running job is waiting, and splits at the largest batch', async () => {
+  it('goes at once when every running job is waiting', async () => {
     const { api, calls } = fakeApi();
-    const fetcher = createCustomerFetcher(api, { activeJobs: () => 5, lingerMs: 60_000, maxBatch: 3 });
+    const fetcher = createCustomerFetcher(api, { activeJobs: () => 3, lingerMs: 60_000 });
+    const fetched = ['c_1', 'c_2', 'c_3'].map((id) => fetcher.fetch(id));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls).toEqual(['search published c_1,c_2,c_3']);
+    expect(await Promise.all(fetched)).toHaveLength(3);
+  });
+
+  it('goes at once when the batch is full, and splits at the largest batch', async () => {
+    const { api, calls } = fakeApi();
+    const fetcher = createCustomerFetcher(api, { activeJobs: () => 100, lingerMs: 60_000, maxBatch: 3 });
     const fetched = ['c_1', 'c_2', 'c_3', 'c_4', 'c_5'].map((id) => fetcher.fetch(id));
     await vi.advanceTimersByTimeAsync(0);
     expect(calls).toEqual(['search published c_1,c_2,c_3', 'search published c_4,c_5']);
