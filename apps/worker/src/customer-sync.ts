@@ -181,6 +181,11 @@ export async function syncCustomers(options: SyncOptions): Promise<SyncSummary> 
     const saved = await redis.get(watermarkKey(status));
     let watermark = options.since ?? (saved === null ? EPOCH : minus(saved, options.overlapMs ?? DEFAULT_OVERLAP_MS));
     if (timestampNanos(watermark) === undefined) throw new Error(`not an RFC 3339 time: ${watermark}`);
+    // A watermark says everything before it was read: a `--since` run that starts after it (or
+    // with none saved) leaves a gap behind it, and must not move it.
+    const continuesWatermark =
+      options.since === undefined ||
+      (saved !== null && BigInt(timestampNanos(options.since) ?? '0') <= BigInt(timestampNanos(saved) ?? '0'));
     // The customers read at exactly `watermark`, in the order the API listed them.
     let readAt: string[] = [];
     let restarts = 0;
@@ -230,7 +235,7 @@ export async function syncCustomers(options: SyncOptions): Promise<SyncSummary> 
         seenAt.add(id);
         await apply(customer);
       }
-      if (!options.dryRun && readAt.length > 0) await saveWatermark(status, watermark);
+      if (!options.dryRun && continuesWatermark && readAt.length > 0) await saveWatermark(status, watermark);
       options.onPage?.({ ...summary, status, watermark });
       if (items.length < pageSize) break;
     }

@@ -154,4 +154,18 @@ describe('the reconciler', () => {
     expect(pages).toBe(2);
     expect(await watermark()).toBe('2026-11-21T10:00:00.000001Z');
   });
+
+  test('a --since run after the watermark leaves it: the next run still reads the gap', async ({ setup }) => {
+    const { api, store, run, watermark } = setup;
+    api.upsert({ id: 'c_first', name: 'First', updated_at: '2026-11-20T10:00:00.000001Z' });
+    await run();
+    expect(await watermark()).toBe('2026-11-20T10:00:00.000001Z');
+    api.upsert({ id: 'c_gap', name: 'In the gap', updated_at: '2026-11-22T10:00:00.000001Z' });
+    api.upsert({ id: 'c_late', name: 'Late', updated_at: '2026-11-25T10:00:00.000001Z' });
+    expect(await run({ since: '2026-11-24T00:00:00Z' })).toMatchObject({ seen: 1, applied: 1 });
+    expect(await watermark()).toBe('2026-11-20T10:00:00.000001Z');
+    await run();
+    expect((await store.get('c_gap'))?.customer.name).toBe('In the gap');
+    expect(await watermark()).toBe('2026-11-25T10:00:00.000001Z');
+  });
 });
