@@ -77,7 +77,7 @@ async function streamThroughFailover(set: RedisSentinelSet, run: string, waitRep
     const receiver = await startReceiverProcess(env);
     processes.push(receiver);
     for (let k = 0; k < 2; k += 1) processes.push(await startWorkerProcess({ ...env, ...FAST_LOCKS }, target.url));
-    await waitReady(receiver.port, 30_000);
+    await waitReady(receiver.port, 30_000, receiver);
     const sent: Sent[] = [];
     let next = 0;
     const batch = async () => {
@@ -140,7 +140,7 @@ async function streamThroughFailover(set: RedisSentinelSet, run: string, waitRep
     await failover;
     // On a loaded machine the sentinels may misjudge the new primary down and fail over once more:
     // the receiver is ready again once they settle.
-    await waitReady(receiver.port, 90_000);
+    await waitReady(receiver.port, 90_000, receiver);
     const tailFrom = next;
     while (next < tailFrom + DELIVERIES / 2) await batch();
 

@@ -5,6 +5,7 @@ import { currentCustomer, customerEvent, FAMILY_FIXTURES } from '@flexprice/cont
 import {
   type ForwardTarget,
   freePort,
+  type RunningProcess,
   runNode,
   signedHeaders,
   startForwardTarget,
@@ -97,17 +98,33 @@ export function acknowledged(outcomes: Map<number, Outcome>): number[] {
   return [...outcomes].filter(([, o]) => o.ok && o.status === 202).map(([i]) => i);
 }
 
-export async function waitReady(port: number, timeout = 15_000): Promise<void> {
-  await expect
-    .poll(
-      () =>
-        fetch(`http://127.0.0.1:${port}/readyz`).then(
-          (r) => r.status,
-          () => 0,
-        ),
-      { timeout, interval: 100 },
-    )
-    .toBe(200);
+/**
+ * Waits until the app on `port` answers /readyz with 200. On a timeout the error carries its last
+ * answer and, given the process, the tail of what it wrote: why it was not ready.
+ */
+export async function waitReady(port: number, timeout = 15_000, proc?: Pick<RunningProcess, 'output'>): Promise<void> {
+  let last = '';
+  try {
+    await expect
+      .poll(
+        () =>
+          fetch(`http://127.0.0.1:${port}/readyz`).then(
+            async (r) => {
+              last = `${r.status} ${await r.text()}`;
+              return r.status;
+            },
+            (error: Error) => {
+              last = `no answer: ${error.message}`;
+              return 0;
+            },
+          ),
+        { timeout, interval: 100 },
+      )
+      .toBe(200);
+  } catch (error) {
+    const tail = proc ? `\n--- its output, last 4000 characters ---\n${proc.output().slice(-4000)}` : '';
+    throw new Error(`not ready on port ${port} within ${timeout} ms; /readyz: ${last}${tail}`, { cause: error });
+  }
 }
 
 /** A built receiver process on a free port. */
