@@ -122,7 +122,12 @@ export async function waitReady(port: number, timeout = 15_000, proc?: Pick<Runn
       )
       .toBe(200);
   } catch (error) {
-    const tail = proc ? `\n--- its output, last 4000 characters ---\n${proc.output().slice(-4000)}` : '';
+    // Its own /readyz lines (one per poll) would fill the tail: what it said otherwise.
+    const said = proc
+      ?.output()
+      .split('\n')
+      .filter((line) => !line.includes('"path":"/readyz"'));
+    const tail = said ? `\n--- its output but /readyz, last 6000 characters ---\n${said.join('\n').slice(-6000)}` : '';
     throw new Error(`not ready on port ${port} within ${timeout} ms; /readyz: ${last}${tail}`, { cause: error });
   }
 }
