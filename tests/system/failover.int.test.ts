@@ -54,6 +54,8 @@ interface FailoverRun {
   sameProcesses: boolean;
   /** The webhook-ids each forwarded customer came with. */
   idsByCustomer: Map<string, Set<string>>;
+  /** What the apps said (but their /readyz lines) and the roles at the end: why, when something fails. */
+  logs: string;
 }
 
 /**
@@ -72,7 +74,7 @@ async function streamThroughFailover(set: RedisSentinelSet, run: string, waitRep
     ...(waitReplicas > 0 && { REDIS_WAIT_TIMEOUT_MS: '200' }),
   };
   const target = await startForwardTarget(() => ({ status: 200, delayMs: 1 }));
-  const processes: { child: ChildProcess }[] = [];
+  const processes: { child: ChildProcess; output: () => string }[] = [];
   try {
     const receiver = await startReceiverProcess(env);
     processes.push(receiver);
@@ -161,7 +163,19 @@ async function streamThroughFailover(set: RedisSentinelSet, run: string, waitRep
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     const idsByCustomer = forwardsByCustomer(target);
+    const roles = await set.nodes().catch((error: Error) => error.message);
+    const logs = [
+      `roles at the end: ${JSON.stringify(roles)}`,
+      ...processes.map((proc, k) => {
+        const said = proc
+          .output()
+          .split('\n')
+          .filter((line) => !line.includes('"path":"/readyz"'));
+        return `--- ${k === 0 ? 'receiver' : `worker ${k}`} ---\n${said.join('\n').slice(-3000)}`;
+      }),
+    ].join('\n');
     return {
+      logs,
       sent,
       acknowledged,
       forwarded: new Set(idsByCustomer.keys()),
@@ -199,7 +213,7 @@ describe.skipIf(!hasRedisServer)('Redis failover (Sentinel)', () => {
       const run = await streamThroughFailover(set, 'fowait', 1);
       console.info(summary('fowait', run));
       const lost = run.acknowledged.filter((i) => !run.forwarded.has(customerId('fowait', i)));
-      expect(lost).toEqual([]);
+      expect(lost, run.logs).toEqual([]);
       // Refusals only from the replica falling behind until the old primary was back in sync (the
       // receiver then reports ready again); before and after, every webhook was acknowledged.
       const refused = run.sent.filter((s) => s.status !== 202);
