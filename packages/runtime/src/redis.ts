@@ -161,6 +161,9 @@ export function checkRedisEnv(
 
 export type RedisClient = Redis | Cluster;
 
+/** Through Sentinel: how long a connection waits on an unanswered command before it reconnects. */
+export const SENTINEL_SOCKET_TIMEOUT_MS = 15_000;
+
 /**
  * `producer`: fails fast (no offline queue, one try, short connect timeout), so a request that
  * cannot be queued is answered 503 now; it keeps reconnecting in the background.
@@ -199,9 +202,16 @@ export function createRedis(target: RedisTarget, role: 'producer' | 'consumer' |
       name: target.name,
       password: target.password,
       sentinelPassword: target.sentinelPassword,
-      // After a failover, the connection to the old primary drops and ioredis asks the sentinels
-      // for the new one; the failover detector also reconnects at once on +switch-master.
-      failoverDetector: true,
+      // After a failover, the connection to the old primary drops (it died, or Redis closes the
+      // clients of a primary it demotes) and ioredis asks the sentinels for the new one. Not
+      // ioredis' failover detector: on +switch-master it disconnects the connector, and when that
+      // lands while the client is looking the primary up (a loaded machine), ioredis ends the
+      // client for good: no more reconnects (tests/system/sentinel-reconnect.int.test.ts).
+      failoverDetector: false,
+      // A primary that hangs instead of dying (a partition, a paused VM) keeps its connections
+      // open: a command unanswered this long closes the socket, and the reconnect asks the
+      // sentinels. Longer than any command here blocks (BullMQ's blocking pops wait 5 s at most).
+      socketTimeout: SENTINEL_SOCKET_TIMEOUT_MS,
       sentinelRetryStrategy: options.retryStrategy,
     });
   }
