@@ -161,9 +161,6 @@ export function checkRedisEnv(
 
 export type RedisClient = Redis | Cluster;
 
-/** Through Sentinel: how long a connection waits on an unanswered command before it reconnects. */
-export const SENTINEL_SOCKET_TIMEOUT_MS = 15_000;
-
 /**
  * `producer`: fails fast (no offline queue, one try, short connect timeout), so a request that
  * cannot be queued is answered 503 now; it keeps reconnecting in the background.
@@ -202,16 +199,17 @@ export function createRedis(target: RedisTarget, role: 'producer' | 'consumer' |
       name: target.name,
       password: target.password,
       sentinelPassword: target.sentinelPassword,
-      // After a failover, the connection to the old primary drops (it died, or Redis closes the
-      // clients of a primary it demotes) and ioredis asks the sentinels for the new one. Not
-      // ioredis' failover detector: on +switch-master it disconnects the connector, and when that
-      // lands while the client is looking the primary up (a loaded machine), ioredis ends the
-      // client for good: no more reconnects (tests/system/sentinel-reconnect.int.test.ts).
+      // After a failover, the connection to the old primary drops (it died, or Sentinel has the
+      // clients of a primary it demotes closed) and ioredis asks the sentinels for the new one.
+      // Not ioredis' failover detector: on +switch-master it disconnects the connector, and when
+      // that lands while the client is looking the primary up (a loaded machine), ioredis ends the
+      // client for good: no more reconnects (tests/system/sentinel-reconnect.int.test.ts). A
+      // primary that hangs rather than dies keeps its clients until Sentinel demotes it (no
+      // socket timeout: ioredis 5 leaves its timer armed across reconnects, and a stall shorter
+      // than Sentinel's down-after would have commands resent to a primary that ran them).
       failoverDetector: false,
-      // A primary that hangs instead of dying (a partition, a paused VM) keeps its connections
-      // open: a command unanswered this long closes the socket, and the reconnect asks the
-      // sentinels. Longer than any command here blocks (BullMQ's blocking pops wait 5 s at most).
-      socketTimeout: SENTINEL_SOCKET_TIMEOUT_MS,
+      // A sentinel that hangs must not hold up the lookup: the next one is asked.
+      sentinelCommandTimeout: 2_000,
       sentinelRetryStrategy: options.retryStrategy,
     });
   }

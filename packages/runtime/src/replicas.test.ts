@@ -115,19 +115,4 @@ describe('REDIS_WAIT_REPLICAS', () => {
     ]);
     expect(() => parseEnv(schema, { REDIS_WAIT_REPLICAS: '-1' })).toThrow(ConfigError);
   });
-
-  it('through Sentinel, waits less than a connection waits on an unanswered command', () => {
-    const sentinel: RedisTarget = {
-      mode: 'sentinel',
-      sentinels: [{ host: 'a', port: 1 }],
-      name: 'mymaster',
-      password: undefined,
-      sentinelPassword: undefined,
-    };
-    expect(check({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '14999' }, sentinel).problems).toEqual([]);
-    expect(check({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '15000' }, sentinel).problems).toEqual([
-      expect.stringMatching(/^REDIS_WAIT_TIMEOUT_MS: must be below 15000 with REDIS_SENTINELS/),
-    ]);
-    expect(check({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '30000' }).problems).toEqual([]);
-  });
 });

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { optional, wholeNumber } from './env.js';
-import { type RedisClient, type RedisTarget, SENTINEL_SOCKET_TIMEOUT_MS } from './redis.js';
+import type { RedisClient, RedisTarget } from './redis.js';
 
 /**
  * Replica-confirmed writes. Redis replicates asynchronously: a write the primary answered can be
@@ -40,13 +40,6 @@ export function replicaWaitOf(
       code: 'custom',
       path: ['REDIS_WAIT_TIMEOUT_MS'],
       message: 'is only read with REDIS_WAIT_REPLICAS above 0',
-    });
-  }
-  if (ctx && settings.replicas > 0 && target.mode === 'sentinel' && settings.timeoutMs >= SENTINEL_SOCKET_TIMEOUT_MS) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['REDIS_WAIT_TIMEOUT_MS'],
-      message: `must be below ${SENTINEL_SOCKET_TIMEOUT_MS} with REDIS_SENTINELS: a command unanswered that long is taken for a primary that hangs, and its connection is closed`,
     });
   }
   return settings;

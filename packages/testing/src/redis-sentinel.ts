@@ -70,8 +70,9 @@ export interface RedisSentinelSet {
   /** SIGKILLs the data node at `node` (no chance to flush anything); resolves once it is gone. */
   kill(node: RedisAddress): Promise<void>;
   /**
-   * SIGSTOPs a data node: it holds its connections but answers nothing, so a replica falls behind
-   * (what a slow network or a busy replica does); `resume` (SIGCONT) lets it go on.
+   * SIGSTOPs a data node or a sentinel: it holds its connections but answers nothing, so a replica
+   * falls behind (what a slow network or a busy replica does), or a sentinel hangs; `resume`
+   * (SIGCONT) lets it go on.
    */
   pause(node: RedisAddress): void;
   resume(node: RedisAddress): void;
@@ -448,7 +449,7 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
 
   function signal(address: RedisAddress, name: 'SIGSTOP' | 'SIGCONT'): void {
     assertOpen();
-    const node = dataNode(address);
+    const node = sentinelNodes.find((sentinel) => sentinel.port === address.port) ?? dataNode(address);
     if (!node.child) throw new Error(`${node.label} at ${show(address)} is not running`);
     node.child.kill(name);
   }
