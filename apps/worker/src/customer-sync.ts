@@ -71,9 +71,12 @@ export interface SyncOptions {
 const EPOCH = '1970-01-01T00:00:00Z';
 const STATUSES = ['published', 'archived'] as const;
 
+/** An RFC 3339 time in nanoseconds since the epoch (a time already checked; 0 if it is not one). */
+const nanosOf = (value: string): bigint => BigInt(timestampNanos(value) ?? '0');
+
 /** An RFC 3339 time one microsecond earlier (the search's `after` is strict). */
 function microBefore(value: string): string {
-  const nanos = BigInt(timestampNanos(value) ?? '0') - 1000n;
+  const nanos = nanosOf(value) - 1000n;
   return nanos < 0n ? EPOCH : fromNanos(nanos);
 }
 
@@ -87,7 +90,7 @@ const DEFAULT_OVERLAP_MS = 60_000;
 
 /** An RFC 3339 time `ms` earlier, never before the epoch. */
 function minus(value: string, ms: number): string {
-  const nanos = BigInt(timestampNanos(value) ?? '0') - BigInt(ms) * 1_000_000n;
+  const nanos = nanosOf(value) - BigInt(ms) * 1_000_000n;
   return nanos <= 0n ? EPOCH : fromNanos(nanos);
 }
 
@@ -120,7 +123,7 @@ export async function syncCustomers(options: SyncOptions): Promise<SyncSummary> 
    */
   async function saveWatermark(status: string, watermark: string): Promise<void> {
     const saved = await redis.get(watermarkKey(status));
-    const ahead = saved !== null && BigInt(timestampNanos(saved) ?? '0') >= BigInt(timestampNanos(watermark) ?? '0');
+    const ahead = saved !== null && nanosOf(saved) >= nanosOf(watermark);
     if (!ahead) await redis.set(watermarkKey(status), watermark);
   }
 
@@ -184,8 +187,7 @@ export async function syncCustomers(options: SyncOptions): Promise<SyncSummary> 
     // A watermark says everything before it was read: a `--since` run that starts after it (or
     // with none saved) leaves a gap behind it, and must not move it.
     const continuesWatermark =
-      options.since === undefined ||
-      (saved !== null && BigInt(timestampNanos(options.since) ?? '0') <= BigInt(timestampNanos(saved) ?? '0'));
+      options.since === undefined || (saved !== null && nanosOf(options.since) <= nanosOf(saved));
     // The customers read at exactly `watermark`, in the order the API listed them.
     let readAt: string[] = [];
     let restarts = 0;
