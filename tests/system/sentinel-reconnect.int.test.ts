@@ -1,5 +1,5 @@
 import { createRedis } from '@flexprice/runtime';
-import { canStartRedisSentinel, startRedisSentinelSet } from '@flexprice/testing';
+import { canStartRedisSentinel, type RedisSentinelSet, startRedisSentinelSet } from '@flexprice/testing';
 import type { Redis } from 'ioredis';
 import { describe, expect, test } from 'vitest';
 
@@ -13,23 +13,21 @@ const LOOKUP_MS = 2_000;
 
 type Connector = { resolve: (endpoint: unknown) => Promise<unknown> };
 
+/** A client of the set's primary, made as the apps make theirs. */
+function connect(set: RedisSentinelSet, role: 'producer' | 'consumer'): Redis {
+  const target = { mode: 'sentinel' as const, sentinels: set.sentinels, name: set.name };
+  const client = createRedis({ ...target, password: undefined, sentinelPassword: undefined }, role) as Redis;
+  client.on('error', () => {});
+  return client;
+}
+
 describe.skipIf(!(await canStartRedisSentinel()))('a connection through Sentinel', () => {
   test.for(['producer', 'consumer'] as const)(
     '%s: a promotion announced while it looks the primary up does not end it',
     { timeout: 90_000 },
     async (role) => {
       const set = await startRedisSentinelSet();
-      const client = createRedis(
-        {
-          mode: 'sentinel',
-          sentinels: set.sentinels,
-          name: set.name,
-          password: undefined,
-          sentinelPassword: undefined,
-        },
-        role,
-      ) as Redis;
-      client.on('error', () => {});
+      const client = connect(set, role);
       const ended: string[] = [];
       client.on('end', () => ended.push(client.status));
       try {
@@ -61,11 +59,7 @@ describe.skipIf(!(await canStartRedisSentinel()))('a connection through Sentinel
     timeout: 90_000,
   }, async () => {
     const set = await startRedisSentinelSet();
-    const client = createRedis(
-      { mode: 'sentinel', sentinels: set.sentinels, name: set.name, password: undefined, sentinelPassword: undefined },
-      'producer',
-    ) as Redis;
-    client.on('error', () => {});
+    const client = connect(set, 'producer');
     const [hung] = set.sentinels;
     if (!hung) throw new Error('the set has no sentinel');
     try {

@@ -105,6 +105,11 @@ export async function canStartRedisSentinel(binary = 'redis-server'): Promise<bo
 
 const HOST = '127.0.0.1';
 
+/** What every node's config starts with, data node or sentinel: where it listens and writes. */
+function serverLines(port: number, dir: string): string[] {
+  return [`port ${port}`, `bind ${HOST}`, `dir ${quote(dir)}`, `logfile ${quote(join(dir, 'redis.log'))}`];
+}
+
 interface Managed {
   readonly label: string;
   readonly port: number;
@@ -359,10 +364,7 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
       await mkdir(dir);
       const conf = join(dir, 'redis.conf');
       const lines = [
-        `port ${port}`,
-        `bind ${HOST}`,
-        `dir ${quote(dir)}`,
-        `logfile ${quote(join(dir, 'redis.log'))}`,
+        ...serverLines(port, dir),
         'save ""',
         'appendonly yes',
         `appendfsync ${options.appendfsync ?? 'everysec'}`,
@@ -390,10 +392,7 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
       // Sentinel rewrites its config file (its id, discovered peers and replicas): it must be writable.
       const conf = join(dir, 'sentinel.conf');
       const lines = [
-        `port ${port}`,
-        `bind ${HOST}`,
-        `dir ${quote(dir)}`,
-        `logfile ${quote(join(dir, 'redis.log'))}`,
+        ...serverLines(port, dir),
         `sentinel monitor ${name} ${HOST} ${primaryPort} 2`,
         `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1000}`,
         `sentinel failover-timeout ${name} ${options.failoverTimeoutMs ?? 5000}`,
