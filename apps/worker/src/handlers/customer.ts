@@ -25,7 +25,7 @@ export interface CustomerHandlerDeps {
   forward: ForwardTarget | undefined;
   /** Set with FLEXPRICE_API_KEY: each job reads the customer's state from the API. */
   fetcher?: CustomerFetcher | undefined;
-  /** Whether the API key serves an environment (undefined: not known yet). */
+  /** Whether the API key serves an environment (asks the API when none is known; undefined: none found). */
   servesEnvironment?: ((environmentId: string) => Promise<boolean | undefined>) | undefined;
   /** Customer jobs running in this process now (the fetcher batches while they wait). */
   jobsInFlight?: { count: number };
