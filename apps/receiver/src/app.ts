@@ -2,11 +2,13 @@ import type { EventType } from '@flexprice/contracts';
 import { handleOps, OPS_PATHS } from '@flexprice/runtime';
 import express, { type ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
-import type { Authenticate } from './auth/authenticate.js';
+import type { Authenticator } from './auth/authenticate.js';
+import type { BodyLimits } from './body.js';
 import type { Enqueuer } from './enqueuer.js';
 import { sendError } from './errors.js';
-import { logRequests } from './logger.js';
+import { logRequests, probing } from './logger.js';
 import type { ReceiverMetrics } from './metrics.js';
+import type { RefusalLog } from './refusal-log.js';
 import { createWebhookHandler } from './webhook-handler.js';
 
 /** The status an error asks for when it is a client error (http-errors' `status`), else 500. */
@@ -18,10 +20,14 @@ function statusOf(err: unknown): number {
 export interface AppDeps {
   logger: Logger;
   metrics: ReceiverMetrics;
-  authenticate: Authenticate;
+  authenticator: Authenticator;
   enqueuer: Pick<Enqueuer, 'enqueue'>;
   isRouted: (eventType: EventType) => boolean;
-  maxBodyBytes: number;
+  body: BodyLimits;
+  /** Counts refusals of unauthenticated senders and logs a few (absent: each one logged). */
+  refusals?: RefusalLog;
+  /** Express's `trust proxy`: the proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES). */
+  trustedProxies?: readonly string[];
   /** Whether Redis answers; drives /readyz. */
   isReady: () => Promise<boolean>;
   /** Why it is not ready although Redis answers (too few replicas): /readyz lists them, and is 503. */
@@ -45,10 +51,12 @@ export function createApp(deps: AppDeps): express.Express {
   // Headers computed for every response that a webhook sender never reads.
   app.disable('x-powered-by');
   app.set('etag', false);
+  // None by default: a client could otherwise name any address it likes in X-Forwarded-For.
+  app.set('trust proxy', deps.trustedProxies?.length ? [...deps.trustedProxies] : false);
   const shuttingDown = () => deps.isShuttingDown?.() ?? false;
 
-  // Every request, webhooks included: one id, one clock, one line.
-  app.use(logRequests(deps.logger, shuttingDown));
+  // Every request, webhooks included: one id, one clock, one line (a few, for refusals).
+  app.use(logRequests(deps.logger, shuttingDown, deps.refusals));
   const handleWebhook = createWebhookHandler({ ...deps, isShuttingDown: shuttingDown });
   app.post('/webhooks/flexprice', handleWebhook);
   app.post('/webhook-events/:eventType', handleWebhook);
@@ -62,6 +70,7 @@ export function createApp(deps: AppDeps): express.Express {
   };
   for (const endpoint of OPS_PATHS) {
     app.get(endpoint, (req, res, next) => {
+      probing(res);
       if (!handleOps(ops, req, res, endpoint)) next();
     });
   }

@@ -20,7 +20,8 @@ describe('loadConfig', () => {
     expect(config.http).toEqual({
       port: 3000,
       host: '0.0.0.0',
-      maxBodyBytes: 1024 * 1024,
+      body: { maxBytes: 1024 * 1024, budgetBytes: 64 * 1024 * 1024, rateWindowMs: 2000, minBytesPerSecond: 4096 },
+      trustedProxies: [],
       requestTimeoutMs: 15_000,
       maxHeaderBytes: 16 * 1024,
       maxConnections: 4096,
@@ -148,5 +149,22 @@ describe('loadConfig', () => {
         FLEXPRICE_WEBHOOK_AUTH_TOKEN: '',
       }).auth.staticHeader,
     ).toBeUndefined();
+  });
+
+  it('trusts the proxies it is given, as Express reads them, and refuses what Express would not', () => {
+    const trusted = loadConfig({
+      FLEXPRICE_WEBHOOK_SECRET: SECRET,
+      TRUSTED_PROXIES: '10.0.0.5, 172.16.0.0/12 loopback',
+    });
+    expect(trusted.http.trustedProxies).toEqual(['10.0.0.5', '172.16.0.0/12', 'loopback']);
+    expect(problemsOf({ FLEXPRICE_WEBHOOK_SECRET: SECRET, TRUSTED_PROXIES: 'proxy.internal' })).toEqual([
+      'TRUSTED_PROXIES: must be IP addresses, CIDR ranges or loopback, linklocal, uniquelocal, space- or comma-separated',
+    ]);
+  });
+
+  it('refuses a body budget smaller than one body', () => {
+    expect(problemsOf({ FLEXPRICE_WEBHOOK_SECRET: SECRET, BODY_BUDGET_BYTES: '2048', MAX_BODY_BYTES: '4096' })).toEqual(
+      ['BODY_BUDGET_BYTES: must be at least MAX_BODY_BYTES'],
+    );
   });
 });

@@ -18,13 +18,25 @@ import {
   resolvePrefix,
   wholeNumber,
 } from '@flexprice/runtime';
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
+import type { BodyLimits } from './body.js';
 
 export { ConfigError };
 
 const optionalText = optional(z.string());
 
 const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** What Express would refuse in `trust proxy` (proxy-addr compiles it): addresses, CIDRs, `loopback`…. */
+function trustedProxiesProblem(proxies: string[]): string | undefined {
+  try {
+    proxyAddr.compile(proxies);
+    return undefined;
+  } catch {
+    return 'must be IP addresses, CIDR ranges or loopback, linklocal, uniquelocal, space- or comma-separated';
+  }
+}
 
 const envSchema = z
   .object({
@@ -46,6 +58,14 @@ const envSchema = z
     FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS: wholeNumber(1, 3600).default(300),
     // Largest body accepted; Flexprice's invoices with many line items are the biggest.
     MAX_BODY_BYTES: wholeNumber(1024, 64 * 1024 * 1024).default(1024 * 1024),
+    // Body bytes of all requests being read at once: forged signature headers pass every header check.
+    BODY_BUDGET_BYTES: wholeNumber(1024, 16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+    // A body is measured over stretches this long (nothing for one of them cuts it).
+    BODY_RATE_WINDOW_MS: wholeNumber(100, 60_000).default(2000),
+    // Each stretch must bring this much a second, else the request is cut: a trickle would hold its socket.
+    BODY_MIN_BYTES_PER_SECOND: wholeNumber(0, 1024 * 1024 * 1024).default(4096),
+    // Proxies whose X-Forwarded-For names the client (Express `trust proxy`); none by default.
+    TRUSTED_PROXIES: optionalText,
     // Which event types are queued (patterns with `*`); the rest is acknowledged and ignored.
     ENQUEUE_EVENTS: z.string().default('customer.*'),
     // The workers' forward routes (`pattern=url`, read here only to refuse queuing what nothing
@@ -96,6 +116,11 @@ const envSchema = z
           'captured on the way could otherwise be replayed as a new event once its mark expired',
       });
     }
+    if (env.BODY_BUDGET_BYTES < env.MAX_BODY_BYTES) {
+      ctx.addIssue({ code: 'custom', path: ['BODY_BUDGET_BYTES'], message: 'must be at least MAX_BODY_BYTES' });
+    }
+    const proxies = trustedProxiesProblem(listOf(env.TRUSTED_PROXIES));
+    if (proxies !== undefined) ctx.addIssue({ code: 'custom', path: ['TRUSTED_PROXIES'], message: proxies });
     const header = env.FLEXPRICE_WEBHOOK_AUTH_HEADER;
     const token = env.FLEXPRICE_WEBHOOK_AUTH_TOKEN;
     checkTogether(ctx, ['FLEXPRICE_WEBHOOK_AUTH_HEADER', header], ['FLEXPRICE_WEBHOOK_AUTH_TOKEN', token]);
@@ -133,7 +158,9 @@ export interface Config {
   http: {
     port: number;
     host: string;
-    maxBodyBytes: number;
+    body: BodyLimits;
+    /** TRUSTED_PROXIES: empty, none is trusted. */
+    trustedProxies: string[];
     requestTimeoutMs: number;
     maxHeaderBytes: number;
     maxConnections: number;
@@ -183,7 +210,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     http: {
       port: e.PORT,
       host: e.HOST,
-      maxBodyBytes: e.MAX_BODY_BYTES,
+      body: {
+        maxBytes: e.MAX_BODY_BYTES,
+        budgetBytes: e.BODY_BUDGET_BYTES,
+        rateWindowMs: e.BODY_RATE_WINDOW_MS,
+        minBytesPerSecond: e.BODY_MIN_BYTES_PER_SECOND,
+      },
+      trustedProxies: listOf(e.TRUSTED_PROXIES),
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
       maxHeaderBytes: e.MAX_HEADER_BYTES,
       maxConnections: e.MAX_CONNECTIONS,

@@ -11,10 +11,12 @@ export const ERRORS = {
   bad_request: { status: 400, message: 'the request could not be read' },
   event_type_mismatch: { status: 400, message: 'the event type in the path does not match the body' },
   not_found: { status: 404, message: 'no such endpoint' },
+  too_slow: { status: 408, message: 'the body arrived too slowly' },
   payload_too_large: { status: 413, message: 'the body is larger than MAX_BODY_BYTES' },
   unsupported_media_type: { status: 415, message: 'webhooks must be sent as application/json' },
   invalid_event: { status: 422, message: 'the event does not match the Flexprice schema' },
   unavailable: { status: 503, message: 'the queue is unavailable; retry later' },
+  overloaded: { status: 503, message: 'too many bodies being received at once; retry later' },
   internal: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
@@ -54,7 +56,7 @@ export function sendJson(
 
 /** The headers an error answer carries: when to come back, for a 503. */
 export function errorHeaders(code: ErrorCode): Record<string, string> {
-  return code === 'unavailable' ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};
+  return ERRORS[code].status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};
 }
 
 export function sendError(res: ServerResponse, code: ErrorCode, extra: ErrorExtra = {}): void {

@@ -2,7 +2,17 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
-import { beginRequest, decidedWebhook, decidingWebhook, elapsedMs, logRequest, logRequests } from './logger.js';
+import {
+  beginRequest,
+  bodyRead,
+  decidedWebhook,
+  decidingWebhook,
+  elapsedMs,
+  logRequest,
+  logRequests,
+  probing,
+} from './logger.js';
+import { createRefusalLog } from './refusal-log.js';
 
 /** A logger writing JSON lines into an array. */
 function capture(level = 'info') {
@@ -35,6 +45,20 @@ describe('request ids', () => {
     expect(headers['x-request-id']).toBe(id);
     expect(headers.connection).toBe('close');
     expect(beginRequest(request({}), response().res, false).id).not.toBe(id);
+  });
+});
+
+describe('connections', () => {
+  test('a request with a body closes its connection unless its route read the whole body', () => {
+    const withBodies: Record<string, string>[] = [{ 'content-length': '10' }, { 'transfer-encoding': 'chunked' }];
+    for (const headers of withBodies) {
+      const { res, headers: sent } = response();
+      beginRequest(request(headers), res, false);
+      expect(sent.connection, JSON.stringify(headers)).toBe('close');
+    }
+    const { res, headers: sent } = response();
+    beginRequest(request({ 'content-length': '0' }), res, false);
+    expect(sent.connection).toBeUndefined();
   });
 });
 
@@ -101,8 +125,9 @@ describe('one logging path for every request', () => {
       statusCode: 200,
       writableFinished: true,
       setHeader: (name: string, value: unknown) => (headers[name] = value),
+      removeHeader: (name: string) => delete headers[name],
     }) as unknown as ServerResponse;
-    return { res, close: () => events.emit('close') };
+    return { res, headers, close: () => events.emit('close') };
   }
 
   test('a route without a decision of its own: one line when the connection closes', () => {
@@ -142,5 +167,52 @@ describe('one logging path for every request', () => {
 
   test('a webhook handler mounted without it says so', () => {
     expect(() => decidingWebhook(closable().res)).toThrow('logRequests() must be mounted before the webhook routes');
+  });
+
+  test('a body read whole keeps the connection, unless shutting down', () => {
+    for (const shuttingDown of [false, true]) {
+      const { res, headers } = closable();
+      logRequests(capture().logger, () => shuttingDown)(request({ 'content-length': '2' }), res, () => {});
+      expect(headers.connection).toBe('close');
+      bodyRead(res);
+      expect(headers.connection).toBe(shuttingDown ? 'close' : undefined);
+    }
+  });
+
+  test('health probes are logged at debug level while they succeed', () => {
+    const { logger, lines } = capture('debug');
+    for (const status of [200, 503]) {
+      const { res, close } = closable();
+      Object.assign(res, { statusCode: status });
+      logRequests(logger, () => false)(request({}, '/readyz'), res, () => probing(res));
+      close();
+    }
+    expect(lines.map((line) => [line.status, line.level])).toEqual([
+      [200, 20],
+      [503, 50],
+    ]);
+  });
+
+  test('refusals of unauthenticated senders: a few lines and a count; an authenticated sender is heard in full', () => {
+    const { logger, lines } = capture();
+    const refusals = createRefusalLog(logger);
+    const send = (url: string, status: number, authenticated: boolean) => {
+      const { res, close } = closable();
+      const req = request({}, url);
+      logRequests(logger, () => false, refusals)(req, res, () => {});
+      decidingWebhook(res);
+      decidedWebhook(logger, req, res, status, { outcome: status === 401 ? 'unauthorized' : 'invalid' }, authenticated);
+      close();
+    };
+    for (let i = 0; i < 100; i++) send('/webhooks/flexprice', 401, false);
+    for (let i = 0; i < 10; i++) send('/webhooks/flexprice', 422, true);
+    expect(lines.filter((line) => line.status === 401)).toHaveLength(5);
+    expect(lines.filter((line) => line.status === 422)).toHaveLength(10);
+    refusals.close();
+    expect(lines.at(-1)).toMatchObject({
+      status: 401,
+      unlogged: 95,
+      msg: 'requests refused and not logged one by one',
+    });
   });
 });

@@ -3,7 +3,17 @@
  * module: the handler decides it, the logger and the metrics report it.
  */
 export interface WebhookOutcome {
-  outcome: 'queued' | 'duplicate' | 'ignored' | 'unauthorized' | 'invalid' | 'too_large' | 'unavailable' | 'error';
+  outcome:
+    | 'queued'
+    | 'duplicate'
+    | 'ignored'
+    | 'unauthorized'
+    | 'invalid'
+    | 'too_large'
+    | 'too_slow'
+    | 'overloaded'
+    | 'unavailable'
+    | 'error';
   eventType?: string;
   deliveryId?: string;
   idempotencyKey?: string;

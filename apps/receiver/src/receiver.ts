@@ -6,6 +6,7 @@ import { createAuthenticator } from './auth/authenticate.js';
 import type { Config } from './config.js';
 import { createEnqueuer } from './enqueuer.js';
 import { createReceiverMetrics } from './metrics.js';
+import { createRefusalLog } from './refusal-log.js';
 
 /**
  * The receiver's parts, wired: a fail-fast producer connection, the queues of the routed events
@@ -31,13 +32,16 @@ export async function createReceiver(config: Config, logger: Logger) {
   let shuttingDown = false;
   const routed = new Set(config.queue.enqueueEvents);
   const metrics = createReceiverMetrics();
+  const refusals = createRefusalLog(logger);
   const app = createApp({
     logger,
     metrics,
-    authenticate: createAuthenticator(config.auth),
+    authenticator: createAuthenticator(config.auth),
     enqueuer,
     isRouted: (type) => routed.has(type),
-    maxBodyBytes: config.http.maxBodyBytes,
+    body: config.http.body,
+    refusals,
+    trustedProxies: config.http.trustedProxies,
     // A PING queues behind a WAIT on this connection: its deadline allows for one.
     isReady: () => ping(redis, readinessDeadlineMs(config.redisWait)),
     // Too few replicas: every 202 would wait for ones that are not there.
@@ -78,6 +82,7 @@ export async function createReceiver(config: Config, logger: Logger) {
     },
     /** Closes the queues and the connection; call once the HTTP server has drained. */
     async close(): Promise<void> {
+      refusals.close();
       await enqueuer.close();
       await redis.quit().catch(() => redis.disconnect());
     },

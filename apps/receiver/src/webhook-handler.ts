@@ -1,23 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type EventType, entityIdOf, parseEventAs, resolveEventType } from '@flexprice/contracts';
 import type { Logger } from 'pino';
-import type { Authenticate } from './auth/authenticate.js';
-import { readBody } from './body.js';
+import type { Authenticator } from './auth/authenticate.js';
+import { type BodyLimits, type BodyRefusal, createBodyReader } from './body.js';
 import type { Enqueuer } from './enqueuer.js';
 import { ERRORS, type ErrorCode, type ErrorExtra, errorBody, errorHeaders, sendJson } from './errors.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
-import { decidedWebhook, decidingWebhook, elapsedMs } from './logger.js';
+import { bodyRead, decidedWebhook, decidingWebhook, elapsedMs } from './logger.js';
 import type { ReceiverMetrics } from './metrics.js';
 import type { WebhookOutcome } from './outcome.js';
 
 export type { WebhookOutcome } from './outcome.js';
 
 export interface WebhookHandlerDeps {
-  authenticate: Authenticate;
+  authenticator: Authenticator;
   enqueuer: Pick<Enqueuer, 'enqueue'>;
   /** Whether an event type is queued (ENQUEUE_EVENTS); the others are acknowledged and ignored. */
   isRouted: (eventType: EventType) => boolean;
-  maxBodyBytes: number;
+  body: BodyLimits;
   logger: Logger;
   metrics: Pick<ReceiverMetrics, 'observeRequest' | 'observeEnqueue'>;
   /** True once shutdown began: answers close their connections. */
@@ -33,12 +33,18 @@ interface Answer {
   headers?: Record<string, string>;
 }
 
+// An answer given before the whole body was read closes the connection (`beginRequest`).
 function refuse(code: ErrorCode, webhook: WebhookOutcome, extra?: ErrorExtra): Answer {
-  const headers = errorHeaders(code);
-  // The rest of an unread (or half-read) body would be the next request on this connection.
-  if (code === 'payload_too_large' || code === 'bad_request') headers.connection = 'close';
-  return { status: ERRORS[code].status, body: errorBody(code, extra), webhook, headers };
+  return { status: ERRORS[code].status, body: errorBody(code, extra), webhook, headers: errorHeaders(code) };
 }
+
+const BODY_OUTCOMES = {
+  payload_too_large: 'too_large',
+  too_slow: 'too_slow',
+  overloaded: 'overloaded',
+  unsupported_media_type: 'invalid',
+  bad_request: 'invalid',
+} as const satisfies Record<BodyRefusal, WebhookOutcome['outcome']>;
 
 function ignore(reason: string, webhook: Omit<WebhookOutcome, 'outcome' | 'reason'> = {}): Answer {
   return {
@@ -54,8 +60,15 @@ function isJson(contentType: string | undefined): boolean {
   return mediaType === 'application/json' || (mediaType.startsWith('application/') && mediaType.endsWith('+json'));
 }
 
+/** What is known of a request while it is decided, beyond its answer. */
+interface Progress {
+  /** The sender proved who it is: its refusals are logged one by one (`logRequests`). */
+  authenticated: boolean;
+}
+
 /**
- * raw bytes → auth → content type → JSON → event type → route → schema → enqueue → 202.
+ * headers → auth (what the headers decide) → raw bytes → auth (the signature) → content type →
+ * JSON → event type → route → schema → enqueue → 202.
  * Nothing is acknowledged (2xx) unless its job is in Redis, or it is deliberately ignored.
  *
  * The whole request is handled here, from reading the body to the log line: one Express route, no
@@ -63,17 +76,28 @@ function isJson(contentType: string | undefined): boolean {
  */
 export function createWebhookHandler(deps: WebhookHandlerDeps) {
   const now = deps.now ?? Date.now;
+  // One reader, so one body budget, for every webhook route of the process.
+  const readBody = createBodyReader(deps.body);
 
-  async function decide(req: IncomingMessage, eventTypeInPath: string | undefined, requestId: string): Promise<Answer> {
-    const body = await readBody(req, deps.maxBodyBytes);
-    if (!body.ok) {
-      const outcome = body.code === 'payload_too_large' ? 'too_large' : 'invalid';
-      return refuse(body.code, { outcome, reason: body.code });
-    }
+  async function decide(
+    req: IncomingMessage,
+    res: ServerResponse,
+    eventTypeInPath: string | undefined,
+    requestId: string,
+    progress: Progress,
+  ): Promise<Answer> {
+    // Before a byte of the body: without credentials that could be right, nothing is read.
+    const headers = deps.authenticator.checkHeaders(req.headers);
+    if (!headers.ok) return refuse('unauthorized', { outcome: 'unauthorized', reason: headers.reason });
+
+    const body = await readBody(req, res);
+    if (!body.ok) return refuse(body.code, { outcome: BODY_OUTCOMES[body.code], reason: body.code });
+    bodyRead(res);
     const raw = body.raw;
 
-    const auth = deps.authenticate(req.headers, raw);
+    const auth = 'signed' in headers ? deps.authenticator.checkBody(headers.signed, raw) : headers.authenticated;
     if (!auth.ok) return refuse('unauthorized', { outcome: 'unauthorized', reason: auth.reason });
+    progress.authenticated = true;
     const deliveryId = auth.deliveryId;
 
     // Flexprice POSTs an empty body with no Content-Type when a wallet-balance alert lost its ids
@@ -163,14 +187,15 @@ export function createWebhookHandler(deps: WebhookHandlerDeps) {
 
   return async function handleWebhook(req: IncomingMessage & { params?: Record<string, string> }, res: ServerResponse) {
     const start = decidingWebhook(res);
+    const progress: Progress = { authenticated: false };
     let answer: Answer;
     try {
-      answer = await decide(req, req.params?.eventType, start.id);
+      answer = await decide(req, res, req.params?.eventType, start.id, progress);
     } catch (err) {
       deps.logger.error({ err, requestId: start.id }, 'unhandled error');
       answer = refuse('internal', { outcome: 'error' });
     }
-    decidedWebhook(deps.logger, req, res, answer.status, answer.webhook);
+    decidedWebhook(deps.logger, req, res, answer.status, answer.webhook, progress.authenticated);
     sendJson(res, answer.status, answer.body, answer.headers);
     deps.metrics.observeRequest(answer.webhook, elapsedMs(start) / 1000);
   };

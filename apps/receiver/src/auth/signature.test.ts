@@ -18,7 +18,7 @@ function headers(options: { secret?: string; id?: string; at?: number; family?: 
   };
 }
 
-const verify = createSignatureVerifier({ secrets: [SECRET], toleranceSeconds: 300, now: () => NOW * 1000 });
+const { verify } = createSignatureVerifier({ secrets: [SECRET], toleranceSeconds: 300, now: () => NOW * 1000 });
 
 describe('createSignatureVerifier', () => {
   it('accepts a valid signature with svix-* or webhook-* headers', () => {
@@ -50,7 +50,7 @@ describe('createSignatureVerifier', () => {
       toleranceSeconds: 300,
       now: () => NOW * 1000,
     });
-    expect(twoSecrets(headers({ secret: OLD_SECRET }), body).ok).toBe(true);
+    expect(twoSecrets.verify(headers({ secret: OLD_SECRET }), body).ok).toBe(true);
   });
 
   it.each([
@@ -61,6 +61,31 @@ describe('createSignatureVerifier', () => {
   ])('refuses %s', (_, override, reason) => {
     const input = Object.keys(override).length === 0 ? {} : { ...headers(), ...override };
     expect(verify(input, body)).toEqual({ ok: false, reason });
+  });
+});
+
+describe('checkHeaders: what is refused before the body is read', () => {
+  const { checkHeaders } = createSignatureVerifier({ secrets: [SECRET], toleranceSeconds: 300, now: () => NOW * 1000 });
+
+  it.each([
+    ['missing headers', {}, 'missing_headers'],
+    ['a malformed timestamp', { ...headers(), 'svix-timestamp': 'yesterday' }, 'bad_timestamp'],
+    ['a stale timestamp', headers({ at: NOW - 301 }), 'stale'],
+    ['a timestamp ahead', headers({ at: NOW + 301 }), 'future'],
+    ['no v1 signature', { ...headers(), 'svix-signature': 'v2,abc' }, 'no_match'],
+    ['a v1 signature that is no HMAC-SHA256 in length', { ...headers(), 'svix-signature': 'v1,AAAA' }, 'no_match'],
+  ])('refuses %s', (_, input, reason) => {
+    expect(checkHeaders(input)).toEqual({ ok: false, reason });
+  });
+
+  it('passes sound headers on to the body, whatever their signature says', () => {
+    const forged = { ...headers(), 'svix-signature': `v1,${Buffer.alloc(32).toString('base64')}` };
+    const checked = checkHeaders(forged);
+    expect(checked).toMatchObject({ ok: true, signed: { id: 'msg_1', seconds: NOW } });
+    if (!checked.ok) throw new Error('unreachable');
+    expect(
+      createSignatureVerifier({ secrets: [SECRET], toleranceSeconds: 300 }).verifyBody(checked.signed, body),
+    ).toEqual({ ok: false, reason: 'no_match' });
   });
 });
 
