@@ -176,6 +176,10 @@ describe('docker-compose.yml', () => {
   it('serves the dashboard on its own port, on loopback only, never the webhook port', () => {
     expect(dashboard?.environment?.ADMIN_PORT).toBe('3001');
     expect(dashboard?.ports).toEqual(['127.0.0.1:${ADMIN_PORT:-3001}:3001']);
+    // The app listens on loopback by default, which a published port cannot reach in a container:
+    // compose says every interface of the container, and publishes on the host's loopback.
+    expect(loadDashboardConfig({}).http.host).toBe('127.0.0.1');
+    expect(dashboard?.environment?.ADMIN_HOST).toBe('0.0.0.0');
     expect(receiver?.environment?.PORT).not.toBe(dashboard?.environment?.ADMIN_PORT);
   });
 
@@ -471,7 +475,7 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
       expect(app.depends_on?.[dependency]?.condition, dependency).toBe('service_healthy');
     }
     // The app's own port setting, as in the default stack (the healthcheck probes it).
-    for (const variable of ['PORT', 'WORKER_METRICS_PORT', 'ADMIN_PORT']) {
+    for (const variable of ['PORT', 'WORKER_METRICS_PORT', 'ADMIN_PORT', 'ADMIN_HOST']) {
       expect(env[variable], variable).toBe(twin?.environment?.[variable]);
     }
   });

@@ -1,6 +1,7 @@
 import {
   checkRedisEnv,
   checkTogether,
+  duration,
   flag,
   logLevel,
   optional,
@@ -19,12 +20,17 @@ const envSchema = z
     ...redisEnv,
     // The admin listener: never the public webhook port.
     ADMIN_PORT: wholeNumber(1, 65_535).default(3001),
-    ADMIN_HOST: z.string().min(1).default('0.0.0.0'),
+    // Loopback unless told otherwise: the dashboard can retry and delete jobs (compose sets 0.0.0.0 in its container).
+    ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
     // Basic auth; with either unset the dashboard does not start (it says so and exits 0).
     ADMIN_USERNAME: optional(z.string()),
     ADMIN_PASSWORD: optional(z.string().min(12, { error: 'must be at least 12 characters' })),
     // Look but do not touch: no retry, clean, promote or remove from the UI.
     ADMIN_READ_ONLY: optional(flag),
+    // Failed logins a client may make per ADMIN_LOGIN_WINDOW before it gets 429s (guessing the password).
+    ADMIN_LOGIN_ATTEMPTS: wholeNumber(1, 10_000).default(20),
+    // The window failed logins are counted over, and how long a client that made too many waits.
+    ADMIN_LOGIN_WINDOW: optional(duration(1_000)).default(15 * 60_000),
     LOG_LEVEL: logLevel,
   })
   .superRefine((env, ctx) => {
@@ -39,6 +45,8 @@ export interface Config {
   redis: RedisTarget;
   queue: { prefix: string };
   http: { port: number; host: string };
+  /** ADMIN_LOGIN_ATTEMPTS failed logins per client per ADMIN_LOGIN_WINDOW (ms). */
+  logins: { attempts: number; windowMs: number };
   /** Undefined: the dashboard is disabled. */
   credentials: { username: string; password: string } | undefined;
   readOnly: boolean;
@@ -52,6 +60,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redis,
     queue: { prefix: resolvePrefix(redis, e.QUEUE_PREFIX, QUEUE_PREFIX_DEFAULTS) },
     http: { port: e.ADMIN_PORT, host: e.ADMIN_HOST },
+    logins: { attempts: e.ADMIN_LOGIN_ATTEMPTS, windowMs: e.ADMIN_LOGIN_WINDOW },
     credentials:
       e.ADMIN_USERNAME !== undefined && e.ADMIN_PASSWORD !== undefined
         ? { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD }

@@ -16,10 +16,11 @@ runMain('dashboard', async () => {
     return;
   }
   const dashboard = createDashboard({ ...config, credentials }, logger);
-  const server = dashboard.app.listen(config.http.port, config.http.host);
+  const server = dashboard.createServer().listen(config.http.port, config.http.host);
   await once(server, 'listening');
   logger.info(
     {
+      host: (server.address() as AddressInfo).address,
       port: (server.address() as AddressInfo).port,
       path: BASE_PATH,
       readOnly: config.readOnly,
