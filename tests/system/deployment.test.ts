@@ -22,6 +22,7 @@ interface Service {
   environment?: Record<string, string>;
   env_file?: { path: string; required: boolean }[];
   ports?: string[];
+  networks?: string[];
   volumes?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
@@ -33,6 +34,7 @@ interface Service {
 const compose = parse(read('docker-compose.yml'), { merge: true }) as {
   services: Record<string, Service>;
   volumes: Record<string, unknown>;
+  networks: Record<string, { ipam?: { config?: { subnet?: string; ip_range?: string; gateway?: string }[] } }>;
 };
 const { redis, receiver, worker, dashboard, prometheus, grafana } = compose.services as Record<
   'redis' | 'receiver' | 'worker' | 'dashboard' | 'prometheus' | 'grafana',
@@ -190,6 +192,7 @@ describe('docker-compose.yml', () => {
     }
     for (const [name, service] of Object.entries(compose.services)) {
       if (['prometheus', 'grafana'].includes(name)) continue;
+      if (name === 'proxy') continue; // the proxy profile, below
       if (HA_SERVICES.includes(name)) expect(service.profiles, name).toEqual(['ha']);
       else expect(service.profiles, name).toBeUndefined();
     }
@@ -200,6 +203,84 @@ describe('docker-compose.yml', () => {
       expect(Object.keys(service), name).not.toContain('<<');
       expect(Object.keys(service.environment ?? {}), name).not.toContain('<<');
     }
+  });
+});
+
+describe('docker-compose.yml, proxy profile (nginx in front of the receiver)', () => {
+  const proxy = compose.services.proxy;
+  /** deploy/nginx/nginx.conf as directives: comments and blank lines aside, one per `;` or `{`. */
+  const directives = read('deploy/nginx/nginx.conf')
+    .split('\n')
+    .map((line) => line.replace(/#.*$/, '').trim())
+    .filter((line) => line !== '' && line !== '}')
+    .map((line) => line.replace(/[;{]$/, '').trim());
+  const directive = (name: string) => directives.filter((line) => line.split(/\s+/)[0] === name);
+  const only = (name: string) => {
+    const found = directive(name);
+    expect(found, name).toHaveLength(1);
+    return found[0]?.slice(name.length).trim() ?? '';
+  };
+  const seconds = (value: string) => Number(/^(\d+)s$/.exec(value)?.[1] ?? Number.NaN);
+  const receiverConfig = loadReceiverConfig({ ...envExample, ...receiver?.environment });
+
+  it('runs nginx, pinned, only with the proxy profile, its config and certificates mounted read-only', () => {
+    expect(proxy?.profiles).toEqual(['proxy']);
+    expect(proxy?.image).toMatch(/^nginx:\d+\.\d+\.\d+/);
+    expect(proxy?.volumes).toEqual([
+      './deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro',
+      './deploy/nginx/certs:/etc/nginx/certs:ro',
+    ]);
+    expect(proxy?.ports).toEqual(['${PROXY_HTTPS_PORT:-443}:443']);
+    expect(proxy?.depends_on?.receiver?.condition).toBe('service_healthy');
+    expect(only('listen')).toBe('443 ssl');
+    expect(only('ssl_certificate')).toBe('/etc/nginx/certs/fullchain.pem');
+    expect(only('ssl_certificate_key')).toBe('/etc/nginx/certs/privkey.pem');
+  });
+
+  it('limits connections and requests per client address, and slow headers and bodies', () => {
+    const [, connectionZone] = /^\$binary_remote_addr zone=(\w+):\d+m$/.exec(only('limit_conn_zone')) ?? [];
+    const [, connections] = new RegExp(`^${connectionZone} (\\d+)$`).exec(only('limit_conn')) ?? [];
+    expect(Number(connections)).toBeGreaterThan(0);
+    const [, requestZone, rate] =
+      /^\$binary_remote_addr zone=(\w+):\d+m rate=(\d+)r\/s$/.exec(only('limit_req_zone')) ?? [];
+    expect(Number(rate)).toBeGreaterThan(0);
+    expect(only('limit_req')).toMatch(new RegExp(`^zone=${requestZone} burst=\\d+ nodelay$`));
+    expect(only('limit_conn_status')).toBe('429');
+    expect(only('limit_req_status')).toBe('429');
+    // Cut sooner than the receiver would, and bodies no larger than it takes.
+    for (const timeout of ['client_header_timeout', 'client_body_timeout']) {
+      expect(seconds(only(timeout)) * 1000, timeout).toBeLessThan(receiverConfig.http.requestTimeoutMs);
+    }
+    expect(only('client_max_body_size')).toBe(`${receiverConfig.http.body.maxBytes / 1024 / 1024}m`);
+  });
+
+  it('forwards the webhook routes only, to the receiver, naming the client in a header it cannot forge', () => {
+    const port = receiver?.environment?.PORT;
+    expect(directive('server').filter((line) => line !== 'server')).toEqual([`server receiver:${port}`]);
+    expect(directive('proxy_pass')).toEqual(['proxy_pass http://receiver', 'proxy_pass http://receiver']);
+    expect(directive('location')).toEqual([
+      'location = /webhooks/flexprice',
+      'location /webhook-events/',
+      'location /',
+    ]);
+    expect(only('return')).toBe('404'); // every other path, /metrics and /readyz among them
+    // Replaced, not appended to ($proxy_add_x_forwarded_for): a client cannot slip in an address.
+    expect(directive('proxy_set_header')).toContain('proxy_set_header X-Forwarded-For $remote_addr');
+  });
+
+  it('trusts the proxy, and only the proxy, in the receiver: the containers of a network the host cannot pose on', () => {
+    expect(proxy?.networks).toEqual(['edge']);
+    expect(receiver?.networks).toEqual(['default', 'edge']);
+    const members = Object.entries(compose.services).filter(([, s]) => s.networks?.includes('edge'));
+    expect(members.map(([name]) => name).sort()).toEqual(['proxy', 'receiver']);
+    const [edge] = compose.networks.edge?.ipam?.config ?? [];
+    expect(receiverConfig.http.trustedProxies).toEqual([edge?.ip_range]);
+    // The gateway (the host) is on the subnet, outside the trusted range.
+    expect(edge?.subnet).toBe('172.31.250.0/24');
+    expect(edge?.ip_range).toBe('172.31.250.128/25');
+    expect(edge?.gateway).toBe('172.31.250.1');
+    // The app itself trusts nobody unless told.
+    expect(loadReceiverConfig({ ...envExample }).http.trustedProxies).toEqual([]);
   });
 });
 
