@@ -29,6 +29,8 @@ const CONNECTIONS = Number(process.env.HOSTILE_LOAD_CONNECTIONS ?? 200);
 const REQUEST_TIMEOUT_MS = 10_000;
 const RATE_WINDOW_MS = 1_000;
 const BUDGET = 16 * MiB;
+/** What a connection costs the receiver without its body (socket, parser, request): far below 1 MiB. */
+const ALLOWED_GROWTH = 32 * MiB + CONNECTIONS * 64 * 1024;
 
 interface Receiver extends RunningProcess {
   port: number;
@@ -133,8 +135,9 @@ describe('hostile load on the webhook port (built receiver, loopback)', () => {
       `hostile load, unauthenticated: ${exchanges.length} × 1 MiB, RSS ${mib(before)} → peak ${mib(peak)} → ${mib(rss)} MiB, ` +
         `statuses ${JSON.stringify(tally(exchanges.map((e) => e.status)))}, every connection closed within ${held.toFixed(0)} ms`,
     );
-    expect(peak - before).toBeLessThan(48 * MiB);
-    expect(held).toBeLessThan(2_000);
+    expect(peak - before).toBeLessThan(ALLOWED_GROWTH);
+    // Well before the request deadline (which held each of them on the code before).
+    expect(held).toBeLessThan(REQUEST_TIMEOUT_MS / 2);
     expect(exchanges.filter((e) => e.status !== undefined && e.status !== 401)).toEqual([]);
     expect(await deliver(receiver)).toBe(202);
   });
@@ -160,15 +163,15 @@ describe('hostile load on the webhook port (built receiver, loopback)', () => {
         `${mib(peak)} → ${mib(rss)} MiB, statuses ${JSON.stringify(tally(exchanges.map((e) => e.status)))}, ` +
         `every connection closed within ${held.toFixed(0)} ms`,
     );
-    expect(peak - before).toBeLessThan(BUDGET + 48 * MiB);
-    // Past the budget: 503 with Retry-After, at once; the admitted few are cut by the body rate. (A
-    // client that has not read its answer before the close may see a reset instead: no status.)
+    expect(peak - before).toBeLessThan(BUDGET + ALLOWED_GROWTH);
+    // Past the budget: 503 with Retry-After, at once; the few admitted at a time (16 of 1 MiB) are
+    // cut by the body rate. (A client that has not read its answer before the close may see a reset
+    // instead: no status.)
     const admitted = exchanges.filter((e) => e.status !== undefined && e.status !== 503);
-    expect(admitted.length).toBeLessThanOrEqual(BUDGET / MiB);
     expect(admitted.filter((e) => e.status !== 408)).toEqual([]);
     expect(refused.length).toBeGreaterThan(CONNECTIONS / 2);
     for (const exchange of refused) expect(exchange.answer).toMatch(/\r\nretry-after: \d+\r\n/i);
-    expect(held).toBeLessThan(3 * RATE_WINDOW_MS + 1_000);
+    expect(held).toBeLessThan(REQUEST_TIMEOUT_MS / 2);
     expect(await deliver(receiver)).toBe(202);
   });
 
@@ -219,8 +222,8 @@ describe('hostile load on the webhook port (built receiver, loopback)', () => {
       401: head('POST', '/webhooks/flexprice', chunked),
     };
     for (const [status, requestHead] of Object.entries(cases)) {
-      // An endless one: closed at once, not drained. (A client still sending when the connection
-      // closes may see a reset rather than the answer.)
+      // An endless body: the connection closed at once, not drained. (A client still sending when
+      // the connection closes may see a reset rather than the answer.)
       const endless = await rawRequest(receiver.port, requestHead, endlessChunks, 5_000);
       console.info(
         `hostile load, early ${status}: answered ${endless.status ?? '(reset)'}, connection closed after ` +
@@ -229,6 +232,8 @@ describe('hostile load on the webhook port (built receiver, loopback)', () => {
       expect.soft([Number(status), undefined], status).toContain(endless.status);
       expect.soft(endless.closedAfterMs, status).toBeLessThan(2_000);
       expect.soft(endless.bodyBytesSent, status).toBeLessThan(64 * MiB);
+    }
+    for (const [status, requestHead] of Object.entries(cases)) {
       // A whole (chunked) body: the answer, and the connection closed after it.
       const finite = await rawRequest(receiver.port, requestHead, send('2\r\n{}\r\n0\r\n\r\n'), 3_000);
       expect(finite.status, status).toBe(Number(status));
