@@ -89,6 +89,8 @@ export function createWebhookHandler(deps: WebhookHandlerDeps) {
     // Before a byte of the body: without credentials that could be right, nothing is read.
     const headers = deps.authenticator.checkHeaders(req.headers);
     if (!headers.ok) return refuse('unauthorized', { outcome: 'unauthorized', reason: headers.reason });
+    // The static token is proof enough: a refusal of its body is Flexprice's, and logged in full.
+    if ('authenticated' in headers) progress.authenticated = true;
 
     const body = await readBody(req, res);
     if (!body.ok) return refuse(body.code, { outcome: BODY_OUTCOMES[body.code], reason: body.code });

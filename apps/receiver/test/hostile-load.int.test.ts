@@ -264,6 +264,16 @@ describe('hostile load on the webhook port (built receiver, loopback)', () => {
       ],
       [200, () => fetch(`${receiver.url}/nowhere`)],
       [100, () => fetch(`${receiver.url}/healthz`)],
+      // Authenticated by the static token: its refusals are Flexprice's, each one logged.
+      [
+        20,
+        () =>
+          fetch(`${receiver.url}/webhooks/flexprice`, {
+            method: 'POST',
+            body,
+            headers: { 'content-encoding': 'gzip', [STATIC_HEADER]: STATIC_TOKEN },
+          }),
+      ],
     ];
     const requests = kinds.flatMap(([count, send]) => Array.from({ length: count }, () => send));
     for (let i = 0; i < requests.length; i += 25) {
@@ -279,7 +289,8 @@ describe('hostile load on the webhook port (built receiver, loopback)', () => {
       .filter((line) => line.includes('requests refused and not logged one by one'))
       .map((line) => JSON.parse(line) as { status: number; reason?: string; unlogged: number });
     console.info(
-      `hostile load, logs: ${requests.length} requests (800 unauthenticated, 200 unknown paths, 100 probes) wrote ` +
+      `hostile load, logs: ${requests.length} requests (800 unauthenticated, 200 unknown paths, 100 probes, 20 ` +
+        `authenticated refusals) wrote ` +
         `${logBytes} bytes of log (${lines.length} lines in all), ${(logBytes / requests.length).toFixed(1)} bytes a request`,
     );
     expect(logBytes).toBeLessThan(16 * 1024);
@@ -292,6 +303,7 @@ describe('hostile load on the webhook port (built receiver, loopback)', () => {
       ].sort(),
     );
     expect(lines.filter((line) => line.includes('"path":"/healthz"'))).toEqual([]);
+    expect(lines.filter((line) => line.includes('"status":415'))).toHaveLength(20);
   });
 });
 
