@@ -49,9 +49,16 @@ export async function postWebhook(
 }
 
 /** A customer's stored name and tombstone flag, read from Redis as the CLI would; undefined when none. */
-export async function storedCustomer(client: Redis, storePrefix: string, id: string) {
+export async function storedCustomer(
+  client: Redis,
+  storePrefix: string,
+  id: string,
+): Promise<{ name?: string; deleted: boolean } | undefined> {
   const [customer, deleted] = await client.hmget(`${storePrefix}:customer:${id}`, 'customer', 'deleted');
-  return customer ? { name: (JSON.parse(customer) as { name: string }).name, deleted: deleted === '1' } : undefined;
+  const name = customer ? (JSON.parse(customer) as { name: string }).name : undefined;
+  // A tombstone keeps no data: one that still has a name says so (and fails the tests that compare).
+  if (deleted === '1') return name === undefined ? { deleted: true } : { name, deleted: true };
+  return name === undefined ? undefined : { name, deleted: false };
 }
 
 /** Customer id `i` of a run, zero-padded so ids sort. */

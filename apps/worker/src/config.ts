@@ -73,6 +73,9 @@ const envSchema = z
     FLEXPRICE_API_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).default(FLEXPRICE_CLOUD_API),
     // Longest wait for one API answer; a slower one is retried with the job's backoff.
     FLEXPRICE_API_TIMEOUT_MS: wholeNumber(100, 60_000).default(5_000),
+    // A 404 is taken as "gone" only when a second read of the job, at least this much later, is a
+    // 404 too: a gateway during a deploy or a replica behind answers 404 for an entity that exists.
+    FLEXPRICE_API_NOT_FOUND_CONFIRM_MS: wholeNumber(1_000, 3_600_000).default(30_000),
     // How often the reconciler reads every customer changed since its last run (`15m`, `1h`); it
     // heals webhooks Flexprice never delivered. Unset: only `pnpm customers sync` runs it.
     CUSTOMER_SYNC_INTERVAL: optional(duration(10_000)),
@@ -200,7 +203,7 @@ export interface Config {
   /** How long the version marks of forwarded entities live after their last event. */
   entityMarkTtlSeconds: number;
   /** Flexprice's API; unset: webhook-only. */
-  api: { url: string; key: string; timeoutMs: number } | undefined;
+  api: { url: string; key: string; timeoutMs: number; notFoundConfirmMs: number } | undefined;
   /** The scheduled reconciler; unset: off. */
   sync: { intervalMs: number } | undefined;
   store: { prefix: string; processedTtlSeconds: number };
@@ -234,7 +237,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     api:
       e.FLEXPRICE_API_KEY === undefined
         ? undefined
-        : { url: e.FLEXPRICE_API_URL, key: e.FLEXPRICE_API_KEY, timeoutMs: e.FLEXPRICE_API_TIMEOUT_MS },
+        : {
+            url: e.FLEXPRICE_API_URL,
+            key: e.FLEXPRICE_API_KEY,
+            timeoutMs: e.FLEXPRICE_API_TIMEOUT_MS,
+            notFoundConfirmMs: e.FLEXPRICE_API_NOT_FOUND_CONFIRM_MS,
+          },
     sync: e.CUSTOMER_SYNC_INTERVAL === undefined ? undefined : { intervalMs: e.CUSTOMER_SYNC_INTERVAL },
     store: {
       prefix: resolvePrefix(redis, e.STORE_PREFIX, STORE_PREFIX_DEFAULTS),

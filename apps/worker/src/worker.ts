@@ -20,6 +20,7 @@ import { createForwardTargets } from './forward-targets.js';
 import type { createCustomerApplier } from './handlers/customer.js';
 import { consumedFamilies, createHandlers } from './handlers/registry.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+import { createNotFoundConfirmation } from './not-found.js';
 import { createProcessor } from './processor.js';
 import { startWorkerPool } from './workers.js';
 
@@ -64,6 +65,9 @@ export function startWorker(config: Config, logger: Logger) {
     onForwardWait: (eventType: string) => metrics.forwardWaited(queueNameOf(familyOf(eventType as EventType))),
     onApplied: (source: 'webhook' | 'api' | 'sync') => metrics.customerApplied(source),
     fetcher: api && createCustomerFetcher(api, { activeJobs: () => jobsInFlight.count }),
+    notFound:
+      config.api &&
+      createNotFoundConfirmation(storeRedis, { prefix: config.store.prefix, confirmMs: config.api.notFoundConfirmMs }),
     servesEnvironment: api?.servesEnvironment,
     jobsInFlight,
     // On the store's connection: a WAIT covers the writes sent before it on its own connection.
