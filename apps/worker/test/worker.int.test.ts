@@ -434,7 +434,10 @@ describe('the worker pool', () => {
     redis,
   }) => {
     const client = new Redis(redis.url);
-    const clients = async () => String(await client.call('CLIENT', 'LIST')).trim().split('\n').length;
+    const clients = async () =>
+      String(await client.call('CLIENT', 'LIST'))
+        .trim()
+        .split('\n').length;
     const before = await clients();
     const pool = startWorkerPool({
       redis: { mode: 'standalone', url: redis.url },
