@@ -1,13 +1,8 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  API_FAMILIES,
-  type ApiCustomer,
-  type ApiEntities,
-  type ApiFamily,
-  FAMILY_SPECS,
-} from './flexprice-api/families.js';
+import type { ApiCustomer, ApiEntities } from './flexprice-api/entities.js';
+import { API_FAMILIES, type ApiFamily, FAMILY_SPECS } from './flexprice-api/families.js';
 import { listPage, readListRequest } from './flexprice-api/list.js';
 import { createFamilyStore, type EntityInput, type FamilyStore, type ServedStore } from './flexprice-api/store.js';
 import { createClock } from './flexprice-api/wire.js';
@@ -33,6 +28,7 @@ import { createClock } from './flexprice-api/wire.js';
  * answers `{items, pagination: {total, limit, offset}}`. `filters` take `updated_at`/`created_at`
  * with `after`/`before` (keyset paging); other conditions are ignored. A soft-deleted subscription
  * or wallet reads as 404 (their repositories read only published rows); the others read archived.
+ * A payment's `status` is held (the list filters on it) but not served: its DTO has none.
  *
  * Use: `api.family('invoice')` is that family's store (`upsert`, `archive`, `remove`, `get`, `all`,
  * `served`; see `FamilyStore`). `upsert` merges the test's fields over the last ones over the
@@ -48,15 +44,14 @@ export type {
   ApiCustomer,
   ApiEntities,
   ApiEntitlement,
-  ApiFamily,
   ApiFeature,
   ApiInvoice,
   ApiPayment,
   ApiSubscription,
   ApiWallet,
   EntityStatus,
-} from './flexprice-api/families.js';
-export { API_FAMILIES } from './flexprice-api/families.js';
+} from './flexprice-api/entities.js';
+export { API_FAMILIES, type ApiFamily } from './flexprice-api/families.js';
 export type { EntityInput, FamilyStore, Held } from './flexprice-api/store.js';
 
 export type CustomerInput = EntityInput<ApiCustomer>;
