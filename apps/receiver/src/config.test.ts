@@ -123,6 +123,34 @@ describe('loadConfig', () => {
     expect(problems[0]).not.toContain('hunter2');
   });
 
+  describe('refuses numbers that would make a guarantee false, saying why', () => {
+    const auth = { FLEXPRICE_WEBHOOK_SECRET: SECRET };
+    it.each([
+      // A target down for a second dead-lettered every job it met (issue 20, item 8).
+      [{ JOB_BACKOFF_MS: '0' }, 'JOB_BACKOFF_MS: must be at least 100: a shorter first delay retries a failing job'],
+      [{ JOB_ATTEMPTS: '1' }, "JOB_ATTEMPTS: with JOB_BACKOFF_MS, spreads a job's tries over as little as 0 s"],
+      [{ JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '1000' }, "spreads a job's tries over as little as 1.5 s"],
+      [
+        { JOB_ATTEMPTS: '10', JOB_BACKOFF_MS: '100' },
+        'raise JOB_ATTEMPTS or JOB_BACKOFF_MS until they span at least 30 s',
+      ],
+      [{ ENQUEUE_TIMEOUT_MS: '5000' }, 'ENQUEUE_TIMEOUT_MS: must be at most 4000'],
+      [{ SHUTDOWN_TIMEOUT_MS: '2000' }, 'SHUTDOWN_TIMEOUT_MS: must be above ENQUEUE_TIMEOUT_MS (2000)'],
+      [{ ENQUEUE_TIMEOUT_MS: '3000', SHUTDOWN_TIMEOUT_MS: '2500' }, 'must be above ENQUEUE_TIMEOUT_MS (3000)'],
+    ])('%j', (env, expected) => {
+      // (A 0 ms backoff breaks the span rule too: the floor's reason comes first.)
+      expect(problemsOf({ ...auth, ...env })[0]).toContain(expected);
+    });
+
+    it('accepts the edges: a 30 s span, a 4 s enqueue deadline, a shutdown just above it', () => {
+      // 3 s + 6 s + … : 5 tries at 4 s span 2 + 4 + 8 + 16 = 30 s.
+      expect(loadConfig({ ...auth, JOB_ATTEMPTS: '5', JOB_BACKOFF_MS: '4000' }).queue.attempts).toBe(5);
+      expect(
+        loadConfig({ ...auth, ENQUEUE_TIMEOUT_MS: '4000', SHUTDOWN_TIMEOUT_MS: '4001' }).queue.enqueueTimeoutMs,
+      ).toBe(4000);
+    });
+  });
+
   it('queues routed families, given the routes the workers have', () => {
     const config = loadConfig({
       FLEXPRICE_WEBHOOK_AUTH: 'none',

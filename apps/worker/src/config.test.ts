@@ -111,6 +111,10 @@ describe('loadConfig (worker)', () => {
     ],
     [{ STORE_PREFIX: '{}{x}', REDIS_CLUSTER_NODES: 'a:1' }, 'STORE_PREFIX: must carry a hash tag in cluster mode'],
     [{ WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY: must be at least 1'],
+    [
+      { WORKER_MAX_STALLED_COUNT: '0' },
+      "WORKER_MAX_STALLED_COUNT: must be at least 1: 0 dead-letters a crashed worker's jobs",
+    ],
     [{ CUSTOMER_FORWARD_TIMEOUT_MS: 'ten' }, 'CUSTOMER_FORWARD_TIMEOUT_MS: must be a whole number'],
     [{ FORWARD_ROUTES: 'invoice.*=https://b.internal/' }, 'FORWARD_SECRET: is required with FORWARD_ROUTES'],
     [{ FORWARD_ROUTES: 'invoice.*', FORWARD_SECRET: SECRET }, 'FORWARD_ROUTES: "invoice.*" is not pattern=url'],

@@ -84,8 +84,13 @@ const envSchema = z
     WORKER_LOCK_DURATION_MS: wholeNumber(1000).default(30_000),
     // How often stalled jobs (locks of dead workers) are looked for.
     WORKER_STALLED_INTERVAL_MS: wholeNumber(500).default(30_000),
-    // A job may stall this often (worker crashes) before it fails for good.
-    WORKER_MAX_STALLED_COUNT: wholeNumber(0, 100).default(2),
+    // A job may stall this often (worker crashes) before it fails for good; 0 would dead-letter
+    // the jobs of a worker that died instead of running them on another.
+    WORKER_MAX_STALLED_COUNT: wholeNumber(
+      1,
+      100,
+      "0 dead-letters a crashed worker's jobs instead of running them on another worker",
+    ).default(2),
     // Longest wait for active jobs at shutdown; jobs still running then are retried elsewhere.
     SHUTDOWN_TIMEOUT_MS: wholeNumber(100).default(25_000),
     // How long the version of each delivery (idempotency key) is remembered: a redelivery within it
