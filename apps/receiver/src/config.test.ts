@@ -114,7 +114,16 @@ describe('loadConfig', () => {
     ],
     [
       { FLEXPRICE_WEBHOOK_AUTH: 'none', ENQUEUE_EVENTS: 'invoice.*', FORWARD_ROUTES: 'invoice.*=ftp://billing' },
-      'FORWARD_ROUTES: invoice.*: "ftp://billing" is not an http(s) URL',
+      'FORWARD_ROUTES: invoice.*: its URL is not an http(s) URL',
+    ],
+    [
+      // The receiver reads the workers' routes: it refuses what they would refuse (issue 20, item 4).
+      {
+        FLEXPRICE_WEBHOOK_AUTH: 'none',
+        ENQUEUE_EVENTS: 'customer.*,invoice.*',
+        FORWARD_ROUTES: 'invoice.*=https://ops:hunter2@billing.internal/hooks',
+      },
+      'FORWARD_ROUTES: invoice.*: its URL carries a user name or password (user:password@…)',
     ],
   ])('rejects %j', (env, expected) => {
     const problems = problemsOf(env);

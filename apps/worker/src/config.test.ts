@@ -119,6 +119,23 @@ describe('loadConfig (worker)', () => {
     [{ FORWARD_ROUTES: 'invoice.*=https://b.internal/' }, 'FORWARD_SECRET: is required with FORWARD_ROUTES'],
     [{ FORWARD_ROUTES: 'invoice.*', FORWARD_SECRET: SECRET }, 'FORWARD_ROUTES: "invoice.*" is not pattern=url'],
     [{ ENQUEUE_EVENTS: 'wallet.*' }, 'ENQUEUE_EVENTS: queues wallet.created, '],
+    // fetch refused every forward to such a URL, and its error quoted the password (issue 20, item 4).
+    [
+      { CUSTOMER_FORWARD_URL: 'https://ops:plain-text@x.test/h', CUSTOMER_FORWARD_SECRET: SECRET },
+      'CUSTOMER_FORWARD_URL: must not carry a user name or password (user:password@…): remove it',
+    ],
+    [
+      {
+        ENQUEUE_EVENTS: 'customer.*,invoice.*',
+        FORWARD_ROUTES: 'invoice.*=https://ops:plain-text@b.internal/',
+        FORWARD_SECRET: SECRET,
+      },
+      'FORWARD_ROUTES: invoice.*: its URL carries a user name or password',
+    ],
+    [
+      { FLEXPRICE_API_KEY: 'key-0123456789', FLEXPRICE_API_URL: 'https://ops:plain-text@api.internal/v1' },
+      'FLEXPRICE_API_URL: must not carry a user name or password (user:password@…): the API authenticates with FLEXPRICE_API_KEY',
+    ],
   ])('rejects %j', (env, expected) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);

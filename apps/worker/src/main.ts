@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, createOpsServer, describeTarget, runMain } from '@flexprice/runtime';
+import { ConfigError, createOpsServer, describeTarget, redactUrl, runMain } from '@flexprice/runtime';
 import closeWithGrace from 'close-with-grace';
 import type { Logger } from 'pino';
 import { type Config, loadConfig } from './config.js';
@@ -15,14 +15,17 @@ import { startWorker } from './worker.js';
 async function checkApiKey(api: NonNullable<Config['api']>, logger: Logger): Promise<void> {
   try {
     await createFlexpriceApi(api).checkKey();
-    logger.info({ url: api.url }, "Flexprice's API accepts FLEXPRICE_API_KEY: customer states are read from it");
+    logger.info(
+      { url: redactUrl(api.url) },
+      "Flexprice's API accepts FLEXPRICE_API_KEY: customer states are read from it",
+    );
   } catch (error) {
     if (error instanceof FlexpriceApiError && error.failure === 'unauthorized') {
-      throw new ConfigError([`FLEXPRICE_API_KEY: ${error.message} (${api.url})`]);
+      throw new ConfigError([`FLEXPRICE_API_KEY: ${error.message} (${redactUrl(api.url)})`]);
     }
     const message = error instanceof Error ? error.message : String(error);
     logger.warn(
-      { url: api.url, err: { message } },
+      { url: redactUrl(api.url), err: { message } },
       "Flexprice's API did not answer the key check; jobs retry until it does",
     );
   }
@@ -35,7 +38,11 @@ runMain('worker', async () => {
   logger.info(
     {
       enqueueEvents: config.enqueueEvents.length,
-      routes: config.routes.map(({ pattern, url, claims }) => ({ pattern, url, events: claims.length })),
+      routes: config.routes.map(({ pattern, url, claims }) => ({
+        pattern,
+        url: redactUrl(url),
+        events: claims.length,
+      })),
     },
     config.routes.length === 0 ? 'no forward routes: customer events update the store only' : 'forward routes',
   );

@@ -7,3 +7,4 @@ export * from './ops-server.js';
 export * from './redis.js';
 export * from './replicas.js';
 export * from './secrets.js';
+export * from './urls.js';

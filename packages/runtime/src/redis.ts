@@ -1,6 +1,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
 import { listOf, optional } from './env.js';
+import { redactUrl } from './urls.js';
 
 export interface HostPort {
   host: string;
@@ -259,17 +260,11 @@ export async function ping(client: RedisClient, timeoutMs = 1_000): Promise<bool
   }
 }
 
-/** A Redis target for logs: never a password. */
+/** A Redis target for logs: never a user name, a password or a query (`redactUrl`). */
 export function describeTarget(target: RedisTarget): string {
   if (target.mode === 'cluster') return `cluster ${target.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
   if (target.mode === 'sentinel') {
     return `sentinel ${target.name} via ${target.sentinels.map((n) => `${n.host}:${n.port}`).join(',')}`;
   }
-  try {
-    const url = new URL(target.url);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return 'redis://(unparseable)';
-  }
+  return redactUrl(target.url);
 }
