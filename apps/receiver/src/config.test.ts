@@ -132,6 +132,31 @@ describe('loadConfig', () => {
     expect(problems[0]).not.toContain('hunter2');
   });
 
+  describe('refuses the example secrets and tokens of .env.example and public docs (forged input got in)', () => {
+    it.each([
+      ['.env.example', 'whsec_cmVwbGFjZS1tZS13aXRoLXlvdXItc3ZpeC1zZWNyZXQ='],
+      ["Svix's documentation", 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
+    ])('FLEXPRICE_WEBHOOK_SECRET from %s, saying where the real one comes from', (_, secret) => {
+      const problems = problemsOf({ FLEXPRICE_WEBHOOK_SECRET: `${SECRET} ${secret}` });
+      expect(problems).toEqual([
+        'FLEXPRICE_WEBHOOK_SECRET: secret #2 is an example secret (from .env.example or public documentation): ' +
+          "anyone can sign with it; copy your endpoint's signing secret from Flexprice's webhook portal " +
+          '(the Svix endpoint page); for a local run, pnpm start makes one',
+      ]);
+    });
+
+    it("the static token of .env.example's commented self-hosted example", () => {
+      const problems = problemsOf({
+        FLEXPRICE_WEBHOOK_AUTH_HEADER: 'X-Api-Key',
+        FLEXPRICE_WEBHOOK_AUTH_TOKEN: 'replace-me-with-a-long-random-token',
+      });
+      expect(problems).toEqual([
+        'FLEXPRICE_WEBHOOK_AUTH_TOKEN: is an example value (a placeholder from .env.example or documentation): ' +
+          'set the header value Flexprice sends (webhook.tenants.<id>.headers), a long random one (openssl rand -hex 32)',
+      ]);
+    });
+  });
+
   describe('refuses numbers that would make a guarantee false, saying why', () => {
     const auth = { FLEXPRICE_WEBHOOK_SECRET: SECRET };
     it.each([

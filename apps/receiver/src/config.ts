@@ -20,6 +20,7 @@ import {
   redisEnv,
   redisTargetOf,
   redisWaitEnv,
+  refusingPlaceholders,
   replicaWaitOf,
   resolvePrefix,
   wholeNumber,
@@ -53,8 +54,14 @@ const envSchema = z
     // Svix / Standard Webhooks signing secrets (`whsec_…`), several while rotating.
     FLEXPRICE_WEBHOOK_SECRET: optionalText,
     // Self-hosted Flexprice signs nothing: a static header it sends (webhook.tenants.<id>.headers).
+    // .env.example's token is public: anyone could send webhooks with it.
     FLEXPRICE_WEBHOOK_AUTH_HEADER: optionalText,
-    FLEXPRICE_WEBHOOK_AUTH_TOKEN: optionalText,
+    FLEXPRICE_WEBHOOK_AUTH_TOKEN: optional(
+      refusingPlaceholders(
+        z.string(),
+        'set the header value Flexprice sends (webhook.tenants.<id>.headers), a long random one (openssl rand -hex 32)',
+      ),
+    ),
     // `none` accepts unauthenticated webhooks: for local experiments only.
     FLEXPRICE_WEBHOOK_AUTH: optional(z.enum(['none'], { error: 'may only be "none" (or unset)' })),
     // Accepted clock skew of a signature's timestamp, both ways (Standard Webhooks uses 5 minutes).
@@ -125,7 +132,9 @@ const envSchema = z
       });
     }
     const secrets = checkSecretList(ctx, 'FLEXPRICE_WEBHOOK_SECRET', env.FLEXPRICE_WEBHOOK_SECRET, {
-      hint: ' (copy it from the Svix endpoint page)',
+      hint:
+        "; copy your endpoint's signing secret from Flexprice's webhook portal (the Svix endpoint page); " +
+        'for a local run, pnpm start makes one',
     });
     // A signed request stays valid for the tolerance on either side of its timestamp: a captured one
     // can be replayed until then, and only the dedupe mark recognises it.

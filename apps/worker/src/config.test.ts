@@ -132,6 +132,30 @@ describe('loadConfig (worker)', () => {
       },
       'FORWARD_ROUTES: invoice.*: its URL carries a user name or password',
     ],
+    // .env.example's placeholders (issue 20, item 3).
+    [
+      {
+        CUSTOMER_FORWARD_URL: 'https://x.test/h',
+        CUSTOMER_FORWARD_SECRET: 'whsec_cmVwbGFjZS1tZS13aXRoLWEtZm9yd2FyZC1zZWNyZXQ=',
+      },
+      'CUSTOMER_FORWARD_SECRET: secret #1 is an example secret (from .env.example or public documentation)',
+    ],
+    [
+      {
+        ENQUEUE_EVENTS: 'customer.*,invoice.*',
+        FORWARD_ROUTES: 'invoice.*=https://b.internal/',
+        FORWARD_SECRET: `${SECRET} whsec_cmVwbGFjZS1tZS13aXRoLWEtcm91dGUtc2VjcmV0LTE=`,
+      },
+      'FORWARD_SECRET: secret #2 is an example secret',
+    ],
+    [
+      { FLEXPRICE_API_KEY: 'replace-me-with-an-api-key-of-this-environment' },
+      'FLEXPRICE_API_KEY: is an example value (a placeholder from .env.example or documentation): create a key',
+    ],
+    [
+      { REDIS_PASSWORD: 'replace-me-with-the-redis-password', REDIS_CLUSTER_NODES: 'a:1' },
+      'REDIS_PASSWORD: is an example value',
+    ],
     [
       { FLEXPRICE_API_KEY: 'key-0123456789', FLEXPRICE_API_URL: 'https://ops:plain-text@api.internal/v1' },
       'FLEXPRICE_API_URL: must not carry a user name or password (user:password@…): the API authenticates with FLEXPRICE_API_KEY',

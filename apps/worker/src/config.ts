@@ -26,6 +26,7 @@ import {
   redisEnv,
   redisTargetOf,
   redisWaitEnv,
+  refusingPlaceholders,
   replicaWaitOf,
   resolvePrefix,
   wholeNumber,
@@ -73,7 +74,12 @@ const envSchema = z
     ENTITY_MARK_TTL_SECONDS: wholeNumber(3600).default(30 * 24 * 3600),
     // Flexprice's API key (`x-api-key`): with it, every customer job reads the customer's current
     // state from the API (the webhook is the notification). Unset: webhook-only.
-    FLEXPRICE_API_KEY: optional(z.string().min(8, { error: 'must be at least 8 characters' })),
+    FLEXPRICE_API_KEY: optional(
+      refusingPlaceholders(
+        z.string().min(8, { error: 'must be at least 8 characters' }),
+        'create a key in Flexprice (Developers, API keys) in the environment this deployment receives',
+      ),
+    ),
     // The API's server URL, `/v1` included: the cloud's by default; self-hosted, your API host + /v1.
     FLEXPRICE_API_URL: httpUrl('the API authenticates with FLEXPRICE_API_KEY').default(FLEXPRICE_CLOUD_API),
     // Longest wait for one API answer; a slower one is retried with the job's backoff.

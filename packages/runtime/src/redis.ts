@@ -1,6 +1,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
 import { listOf, optional } from './env.js';
+import { refusingPlaceholders } from './secrets.js';
 import { redactUrl } from './urls.js';
 
 export interface HostPort {
@@ -69,10 +70,11 @@ export const redisEnv = {
   // `host:port,...`, and the master group name they monitor.
   REDIS_SENTINELS: hostPortList(),
   REDIS_SENTINEL_NAME: optional(z.string().regex(/^[^\s]+$/, { error: 'must be one word (the master group name)' })),
-  // Password of the sentinels, when they require one (REDIS_PASSWORD is the data nodes').
-  REDIS_SENTINEL_PASSWORD: optional(z.string()),
+  // Password of the sentinels, when they require one (REDIS_PASSWORD is the data nodes'); never
+  // .env.example's placeholder (a Redis guarded by it is guarded by a public password).
+  REDIS_SENTINEL_PASSWORD: optional(refusingPlaceholders(z.string(), 'set the password the sentinels require')),
   // Password of the cluster or sentinel-managed nodes (one server: put it in REDIS_URL).
-  REDIS_PASSWORD: optional(z.string()),
+  REDIS_PASSWORD: optional(refusingPlaceholders(z.string(), 'set the password the Redis nodes require')),
   // BullMQ key prefix; `bull` by default, `{flexprice}` in cluster mode (it must carry a hash tag).
   QUEUE_PREFIX: optional(
     z.string().regex(/^[A-Za-z0-9_{}.-]+$/, { error: 'may hold letters, digits, "_", "-", ".", "{", "}" only' }),
