@@ -85,7 +85,21 @@ if (!process.env.REDIS_CLUSTER_NODES && !(await redisAnswers(host, port))) {
   log(`starting redis-server on ${port} (data in ${dir}, stopped on exit)`);
   redisServer = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''],
+    // noeviction, as the apps require (they refuse to start on any other policy).
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--save',
+      '',
+      '--maxmemory-policy',
+      'noeviction',
+    ],
     { stdio: 'ignore' },
   );
   const deadline = Date.now() + 10_000;

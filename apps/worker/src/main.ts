@@ -1,6 +1,13 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, createOpsServer, describeTarget, redactUrl, runMain } from '@flexprice/runtime';
+import {
+  ConfigError,
+  createOpsServer,
+  describeTarget,
+  redactUrl,
+  refuseEvictingRedis,
+  runMain,
+} from '@flexprice/runtime';
 import closeWithGrace from 'close-with-grace';
 import type { Logger } from 'pino';
 import { type Config, loadConfig } from './config.js';
@@ -35,6 +42,7 @@ runMain('worker', async () => {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   logger.info({ redis: describeTarget(config.redis), prefix: config.queue.prefix }, 'connecting to redis');
+  await refuseEvictingRedis(config.redis, logger);
   logger.info(
     {
       enqueueEvents: config.enqueueEvents.length,
