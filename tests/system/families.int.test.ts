@@ -10,7 +10,7 @@ import {
   VERSION_PATTERN,
 } from '@flexprice/contracts';
 import { FAMILY_FIXTURES } from '@flexprice/contracts/fixtures';
-import { type EntityTarget, freePort, redisTest, runNode, startEntityTarget } from '@flexprice/testing';
+import { type EntityTarget, freePort, newTestSecret, redisTest, runNode, startEntityTarget } from '@flexprice/testing';
 import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
@@ -31,7 +31,7 @@ import {
 // as Standard Webhooks says (checked with the official library), ordered per entity with any number
 // of workers, a failing entity holding up only itself, and no queue that nobody drains.
 
-const ROTATING_SECRET = 'whsec_cmVwbGFjZS1tZS13aXRoLWEtcm91dGUtc2VjcmV0LTE=';
+const ROTATING_SECRET = newTestSecret();
 
 const test = redisTest.extend('system', async ({ redis }, { onCleanup }) => {
   const routes = await startEntityTarget();

@@ -92,7 +92,12 @@ describe('races: several workers, high concurrency, a backlog, retries that over
     test(`${auth}: ${CUSTOMERS} customers × ${EVENTS_PER_CUSTOMER} events drained by 3 workers at concurrency 64, ${ROUNDS}×: every customer ends on its last delivery, at the store and the target`, {
       timeout: 60_000 * ROUNDS,
     }, async ({ system }) => {
-      const receiver = await system.receiver({ JOB_BACKOFF_MS: '50', JOB_KEEP_COMPLETED: '100000' });
+      const receiver = await system.receiver({
+        JOB_BACKOFF_MS: '100',
+        // Retries come back soon; enough of them to span the 30 s the receiver asks for.
+        JOB_ATTEMPTS: '20',
+        JOB_KEEP_COMPLETED: '100000',
+      });
       // One request in ten answers 503 and is retried: retried forwards race newer ones.
       let requests = 0;
       system.target.setResponder(() => ({ status: ++requests % 10 === 0 ? 503 : 200, delayMs: requests % 3 }));

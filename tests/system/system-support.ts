@@ -22,6 +22,7 @@ import { expect } from 'vitest';
 
 export const RECEIVER_MAIN = fileURLToPath(new URL('../../apps/receiver/dist/main.js', import.meta.url));
 export const WORKER_MAIN = fileURLToPath(new URL('../../apps/worker/dist/main.js', import.meta.url));
+export const DASHBOARD_MAIN = fileURLToPath(new URL('../../apps/dashboard/dist/main.js', import.meta.url));
 export const WEBHOOK_SECRET = TEST_SECRET;
 /** What the worker processes sign their forwards with. */
 export const FORWARD_SECRET = TEST_OTHER_SECRET;

@@ -9,6 +9,7 @@ import {
   type RedisTarget,
   redisEnv,
   redisTargetOf,
+  refusingPlaceholders,
   resolvePrefix,
   wholeNumber,
 } from '@flexprice/runtime';
@@ -22,7 +23,12 @@ const envSchema = z
     ADMIN_HOST: z.string().min(1).default('0.0.0.0'),
     // Basic auth; with either unset the dashboard does not start (it says so and exits 0).
     ADMIN_USERNAME: optional(z.string()),
-    ADMIN_PASSWORD: optional(z.string().min(12, { error: 'must be at least 12 characters' })),
+    ADMIN_PASSWORD: optional(
+      refusingPlaceholders(
+        z.string().min(12, { error: 'must be at least 12 characters' }),
+        'choose a long random one (openssl rand -base64 18): .env.example is public',
+      ),
+    ),
     // Look but do not touch: no retry, clean, promote or remove from the UI.
     ADMIN_READ_ONLY: optional(flag),
     LOG_LEVEL: logLevel,
