@@ -4,14 +4,19 @@
 // nothing does and it is on PATH; data in LOCAL_REDIS_DIR, default .redis-data/, stopped on exit),
 // then runs the receiver and one worker. Logs are pretty when stdout is a terminal.
 //
-// Configuration comes from the environment, then .env; with neither, from .env.example (its
-// placeholder secret) so that `pnpm start` and `pnpm send-test-webhook` work out of the box.
+// Configuration comes from the environment, then .env; with neither, from .env.example. The
+// receiver refuses a public secret (.env.example's placeholder), so when no signing secret is set,
+// or only a placeholder, the session makes a random one and writes it to LOCAL_SESSION_FILE
+// (.local/session.env, git-ignored, removed on exit): `pnpm send-test-webhook` signs with it, and so
+// can curl (README). `pnpm start` and `pnpm send-test-webhook` work out of the box, nothing public
+// is ever accepted.
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildIfStale } from './build-if-stale.mjs';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -23,11 +28,28 @@ if (existsSync(join(root, '.env'))) {
   log('configuration from .env');
 } else if (!AUTH_VARIABLES.some((name) => process.env[name])) {
   process.loadEnvFile(join(root, '.env.example'));
-  log('no .env: using .env.example (its placeholder secret) for this local run');
+  log('no .env: using .env.example for this local run');
 }
 
 const entries = ['apps/receiver/dist/main.js', 'apps/worker/dist/main.js'];
 buildIfStale(entries, (message) => log(message));
+
+// One list of public secrets, the receiver's own (packages/runtime), built just above.
+const { isExampleSecret, listOf } = await import(pathToFileURL(join(root, 'packages/runtime/dist/index.js')).href);
+const sessionFile = resolve(root, process.env.LOCAL_SESSION_FILE ?? '.local/session.env');
+rmSync(sessionFile, { force: true });
+const secrets = listOf(process.env.FLEXPRICE_WEBHOOK_SECRET);
+const otherAuth = process.env.FLEXPRICE_WEBHOOK_AUTH_HEADER || process.env.FLEXPRICE_WEBHOOK_AUTH;
+if (secrets.some(isExampleSecret) || (secrets.length === 0 && !otherAuth)) {
+  // A secret set by hand but wrong otherwise (too short, say) is left to the receiver to refuse.
+  process.env.FLEXPRICE_WEBHOOK_SECRET = `whsec_${randomBytes(24).toString('base64')}`;
+  mkdirSync(dirname(sessionFile), { recursive: true });
+  writeFileSync(sessionFile, `FLEXPRICE_WEBHOOK_SECRET=${process.env.FLEXPRICE_WEBHOOK_SECRET}\n`, { mode: 0o600 });
+  log(
+    `${secrets.length === 0 ? 'no signing secret set' : 'the signing secret is a public placeholder'}: ` +
+      `this session signs with a new one, in ${relative(process.cwd(), sessionFile)} (pnpm send-test-webhook uses it)`,
+  );
+}
 
 /** Whether a Redis answers PING at host:port within a second. */
 async function redisAnswers(host, port) {
@@ -63,7 +85,21 @@ if (!process.env.REDIS_CLUSTER_NODES && !(await redisAnswers(host, port))) {
   log(`starting redis-server on ${port} (data in ${dir}, stopped on exit)`);
   redisServer = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''],
+    // noeviction, as the apps require (they refuse to start on any other policy).
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--save',
+      '',
+      '--maxmemory-policy',
+      'noeviction',
+    ],
     { stdio: 'ignore' },
   );
   const deadline = Date.now() + 10_000;
@@ -102,6 +138,7 @@ async function stop(code) {
     redisServer.kill('SIGTERM');
     await once(redisServer, 'exit');
   }
+  rmSync(sessionFile, { force: true });
   process.exit(code);
 }
 

@@ -100,7 +100,7 @@ describe('pnpm customers sync', () => {
     const second = await sync(system, api);
     expect(second.summary).toMatchObject({ applied: 2, forwarded: 2 });
     expect(await stored(system, 'cust_new')).toEqual({ name: 'Changed', deleted: false });
-    expect(await stored(system, 'cust_del')).toEqual({ name: 'To be deleted', deleted: true });
+    expect(await stored(system, 'cust_del')).toEqual({ deleted: true });
     expect(acknowledged(system).get('cust_del')).toEqual({ name: 'To be deleted', deleted: true });
 
     // From the watermarks (less a minute of overlap): what is read again is unchanged.
@@ -128,6 +128,49 @@ describe('pnpm customers sync', () => {
     const proc = runNode(CUSTOMERS_CLI, system.env, ['sync']);
     expect(await proc.exited).toBe(2);
     expect(proc.output()).toContain('set FLEXPRICE_API_KEY');
+  });
+});
+
+describe("Flexprice's API answering 404 for a customer that exists", () => {
+  test('one 404 deletes nothing; two, far enough apart, are a provisional tombstone that the sync lifts once the API shows a later state', {
+    timeout: 60_000,
+  }, async ({ system, api }) => {
+    const receiver = await system.receiver();
+    await system.worker({ FLEXPRICE_API_NOT_FOUND_CONFIRM_MS: '1000' });
+    const id = 'cust_flaky';
+    const notify = async (type: 'customer.created' | 'customer.updated', jobs: number) => {
+      const body = customerEvent(
+        type,
+        currentCustomer({ id, name: 'body', external_id: `ext-${id}`, environment_id: ENV }),
+      );
+      expect((await postWebhook(receiver.port, body, 'signed')).status).toBe(202);
+      await expect
+        .poll(async () => (await system.queue.getJobCounts('completed')).completed, { timeout: 15_000 })
+        .toBe(jobs);
+    };
+    api.upsert({ id, name: 'Alive' });
+    await notify('customer.created', 1);
+    // A gateway answers 404 once: the job reads again, and the customer stays.
+    api.upsert({ id, name: 'Still alive' });
+    api.failNext(1, { status: 404, path: `/v1/customers/${id}` });
+    await notify('customer.updated', 2);
+    expect(await stored(system, id)).toEqual({ name: 'Still alive', deleted: false });
+    expect(acknowledged(system).get(id)).toEqual({ name: 'Still alive', deleted: false });
+
+    // 404 twice, a second apart: acted on, provisionally.
+    api.failNext(2, { status: 404, path: `/v1/customers/${id}` });
+    await notify('customer.updated', 3);
+    expect(await stored(system, id)).toEqual({ deleted: true });
+    expect(acknowledged(system).get(id)?.deleted).toBe(true);
+    // The API's state is the one the deletion replaced: the sync leaves it deleted ...
+    const unchanged = await sync(system, api);
+    expect(unchanged.summary).toMatchObject({ applied: 0, forwarded: 0 });
+    // ... until the API shows a later state: the customer is back, in the store and at the target.
+    api.upsert({ id, name: 'Back' });
+    const healed = await sync(system, api);
+    expect(healed.summary).toMatchObject({ applied: 1, forwarded: 1 });
+    expect(await stored(system, id)).toEqual({ name: 'Back', deleted: false });
+    expect(acknowledged(system).get(id)).toEqual({ name: 'Back', deleted: false });
   });
 });
 
@@ -228,7 +271,8 @@ describe('a whole system healing lost webhooks', () => {
     for (const customer of api.all()) {
       const expected = { name: customer.name, deleted: customer.status === 'archived' };
       const inStore = await stored(system, customer.id);
-      if (JSON.stringify(inStore) !== JSON.stringify(expected))
+      // (A tombstone keeps no name.)
+      if (JSON.stringify(inStore) !== JSON.stringify(expected.deleted ? { deleted: true } : expected))
         wrong.push(`${customer.id}: store ${JSON.stringify(inStore)}`);
       const atTarget = target.get(customer.id);
       if (JSON.stringify(atTarget) !== JSON.stringify(expected))

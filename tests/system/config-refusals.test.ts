@@ -1,6 +1,6 @@
 import { freePort, runNode, TEST_SECRET } from '@flexprice/testing';
 import { describe, expect, test } from 'vitest';
-import { RECEIVER_MAIN, WORKER_MAIN } from './system-support.js';
+import { DASHBOARD_MAIN, RECEIVER_MAIN, WORKER_MAIN } from './system-support.js';
 
 // What the built apps refuse to start with, as a user meets it: exit 1 and a line naming the
 // variable, before any Redis work (the Redis named here is never reached).
@@ -10,7 +10,52 @@ const keyOf = (bytes: number) => `whsec_${Buffer.alloc(bytes, 7).toString('base6
 
 const UNREACHABLE = 'redis://127.0.0.1:1';
 
-const cases: { app: 'receiver' | 'worker'; why: string; env: Record<string, string>; says: string }[] = [
+const MAINS = { receiver: RECEIVER_MAIN, worker: WORKER_MAIN, dashboard: DASHBOARD_MAIN };
+
+const cases: { app: keyof typeof MAINS; why: string; env: Record<string, string>; says: string }[] = [
+  // Issue 20, item 3: `cp .env.example .env && docker compose up` accepted webhooks signed with a
+  // secret printed in the repository (a forged customer.deleted answered 202).
+  {
+    app: 'receiver',
+    why: ".env.example's placeholder secret",
+    env: { REDIS_URL: UNREACHABLE, FLEXPRICE_WEBHOOK_SECRET: 'whsec_cmVwbGFjZS1tZS13aXRoLXlvdXItc3ZpeC1zZWNyZXQ=' },
+    says:
+      'FLEXPRICE_WEBHOOK_SECRET: secret #1 is an example secret (from .env.example or public documentation): ' +
+      "anyone can sign with it; copy your endpoint's signing secret from Flexprice's webhook portal",
+  },
+  {
+    app: 'receiver',
+    why: "Svix's documentation example secret (the README's too, once)",
+    env: { REDIS_URL: UNREACHABLE, FLEXPRICE_WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' },
+    says: 'FLEXPRICE_WEBHOOK_SECRET: secret #1 is an example secret',
+  },
+  {
+    app: 'receiver',
+    why: ".env.example's static token",
+    env: {
+      REDIS_URL: UNREACHABLE,
+      FLEXPRICE_WEBHOOK_AUTH_HEADER: 'X-Api-Key',
+      FLEXPRICE_WEBHOOK_AUTH_TOKEN: 'replace-me-with-a-long-random-token',
+    },
+    says: 'FLEXPRICE_WEBHOOK_AUTH_TOKEN: is an example value',
+  },
+  {
+    app: 'worker',
+    why: ".env.example's route secret",
+    env: {
+      REDIS_URL: UNREACHABLE,
+      ENQUEUE_EVENTS: 'customer.*,invoice.*',
+      FORWARD_ROUTES: 'invoice.*=http://127.0.0.1:9/invoices',
+      FORWARD_SECRET: 'whsec_cmVwbGFjZS1tZS13aXRoLWEtcm91dGUtc2VjcmV0LTE=',
+    },
+    says: 'FORWARD_SECRET: secret #1 is an example secret',
+  },
+  {
+    app: 'dashboard',
+    why: ".env.example's admin password",
+    env: { REDIS_URL: UNREACHABLE, ADMIN_USERNAME: 'ops', ADMIN_PASSWORD: 'replace-me-with-a-long-password' },
+    says: 'ADMIN_PASSWORD: is an example value',
+  },
   {
     app: 'receiver',
     why: 'a 1-byte signing key',
@@ -66,7 +111,7 @@ const cases: { app: 'receiver' | 'worker'; why: string; env: Record<string, stri
 
 describe('the built apps refuse a configuration that would let forged, replayed or misplaced data in', () => {
   test.each(cases)('$app: $why', async ({ app, env, says }) => {
-    const proc = runNode(app === 'receiver' ? RECEIVER_MAIN : WORKER_MAIN, env);
+    const proc = runNode(MAINS[app], env);
     expect(await proc.exited).toBe(1);
     expect(proc.output()).toContain('Invalid configuration:');
     expect(proc.output()).toContain(says);

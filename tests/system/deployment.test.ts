@@ -1,10 +1,12 @@
 // docker compose and docker build cannot run on our machines (no Docker engine). This suite keeps
 // the deployment files honest instead: it parses them and checks their wiring against the apps.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { newTestSecret } from '@flexprice/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ENV_VARIABLES as DASHBOARD_ENV, loadConfig as loadDashboardConfig } from '../../apps/dashboard/src/config.js';
@@ -60,6 +62,25 @@ const envExample = Object.fromEntries(
     .filter((line) => /^[A-Z_]+=/.test(line))
     .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
 );
+
+/**
+ * `.env.example` as a user fills it in: its placeholders (refused at start: they are public) replaced
+ * by values of their own.
+ */
+const envFilled: Record<string, string> = Object.fromEntries(
+  Object.entries(envExample).map(([name, value]) => [
+    name,
+    /SECRET/.test(name)
+      ? newTestSecret()
+      : /TOKEN|PASSWORD|API_KEY/.test(name)
+        ? randomBytes(24).toString('hex')
+        : value,
+  ]),
+);
+
+/** A variable `.env.example` shows commented out (`# NAME=value`), as it would be uncommented. */
+const commented = (name: string) =>
+  new RegExp(`^# ${name}=(\\S*)`, 'm').exec(read('.env.example'))?.[1] ?? `(no commented ${name})`;
 
 const seconds = (duration: string | undefined) => Number(/^(\d+)s$/.exec(duration ?? '')?.[1] ?? Number.NaN);
 
@@ -151,8 +172,8 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives each app longer to stop than its own shutdown bound', () => {
-    const receiverConfig = loadReceiverConfig({ ...envExample, ...receiver?.environment });
-    const workerConfig = loadWorkerConfig({ ...envExample, ...worker?.environment });
+    const receiverConfig = loadReceiverConfig({ ...envFilled, ...receiver?.environment });
+    const workerConfig = loadWorkerConfig({ ...envFilled, ...worker?.environment });
     expect(seconds(receiver?.stop_grace_period) * 1000).toBeGreaterThan(receiverConfig.shutdownTimeoutMs);
     expect(seconds(worker?.stop_grace_period) * 1000).toBeGreaterThan(workerConfig.shutdownTimeoutMs);
   });
@@ -321,7 +342,7 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
     ['dashboard-ha', dashboard],
   ] as const;
   /** The ha apps' environment over .env.example, as compose would run them. */
-  const haEnv = (name: string) => ({ ...envExample, ...service(name).environment });
+  const haEnv = (name: string) => ({ ...envFilled, ...service(name).environment });
 
   it('runs only when asked for: every ha service under `profiles: [ha]`, the default stack single-Redis', () => {
     for (const name of HA_SERVICES) expect(service(name).profiles, name).toEqual(['ha']);
@@ -595,7 +616,7 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
     expect(/^(#.*\n)+/.exec(read('docker-compose.yml'))?.[0]).toContain(
       'docker compose --profile ha up --build receiver-ha worker-ha dashboard-ha',
     );
-    const leaked = (name: string) => ({ ...envExample, REDIS_URL: 'redis://redis:6379', ...service(name).environment });
+    const leaked = (name: string) => ({ ...envFilled, REDIS_URL: 'redis://redis:6379', ...service(name).environment });
     expect(() => loadReceiverConfig(leaked('receiver-ha'))).toThrow(
       /REDIS_SENTINELS: cannot be combined with REDIS_URL/,
     );
@@ -626,7 +647,8 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
 describe('deploy/ (Prometheus, alerts, Grafana)', () => {
   /** Every flexprice_* metric the apps define. */
   const defined = new Set(
-    ['apps/receiver/src/metrics.ts', 'apps/worker/src/metrics.ts'].flatMap((file) =>
+    // (The Redis eviction gauge both apps export is defined once, in the runtime.)
+    ['apps/receiver/src/metrics.ts', 'apps/worker/src/metrics.ts', 'packages/runtime/src/eviction.ts'].flatMap((file) =>
       [...read(file).matchAll(/name: '(flexprice_\w+)'/g)].map((m) => m[1]),
     ),
   );
@@ -663,10 +685,10 @@ describe('.env.example', () => {
     expect(Object.keys(envExample).filter((name) => !known.has(name))).toEqual([]);
   });
 
-  it('starts both apps as compose would run them (placeholders, but valid ones)', () => {
-    expect(() => loadReceiverConfig({ ...envExample, ...receiver?.environment })).not.toThrow();
-    expect(() => loadWorkerConfig({ ...envExample, ...worker?.environment })).not.toThrow();
-    expect(() => loadDashboardConfig({ ...envExample, ...dashboard?.environment })).not.toThrow();
+  it('starts both apps as compose would run them, once its placeholders are filled in', () => {
+    expect(() => loadReceiverConfig({ ...envFilled, ...receiver?.environment })).not.toThrow();
+    expect(() => loadWorkerConfig({ ...envFilled, ...worker?.environment })).not.toThrow();
+    expect(() => loadDashboardConfig({ ...envFilled, ...dashboard?.environment })).not.toThrow();
   });
 
   it('gives the receiver and the worker one routing configuration, and both refuse what nothing would process', () => {
@@ -678,14 +700,12 @@ describe('.env.example', () => {
       expect(worker?.environment?.[name], name).toBeUndefined();
     }
     expect(receiver?.env_file).toEqual(worker?.env_file);
-    // The worked example of .env.example, commented out there.
-    const commented = (name: string) =>
-      new RegExp(`^# ${name}=(.*)$`, 'm').exec(read('.env.example'))?.[1] ?? `(no commented ${name})`;
+    // The worked example of .env.example, commented out there (its secret filled in).
     const routed = {
-      ...envExample,
+      ...envFilled,
       ENQUEUE_EVENTS: commented('ENQUEUE_EVENTS'),
       FORWARD_ROUTES: commented('FORWARD_ROUTES'),
-      FORWARD_SECRET: commented('FORWARD_SECRET'),
+      FORWARD_SECRET: newTestSecret(),
     };
     expect(() => loadReceiverConfig({ ...routed, ...receiver?.environment })).not.toThrow();
     expect(loadWorkerConfig({ ...routed, ...worker?.environment }).routes.map((r) => r.pattern)).toContain('invoice.*');
@@ -696,6 +716,49 @@ describe('.env.example', () => {
     expect(() => loadWorkerConfig({ ...unrouted, ...worker?.environment })).toThrow(
       /ENQUEUE_EVENTS: queues invoice\.update\.finalized.*FORWARD_ROUTES/,
     );
+  });
+
+  it('refuses to start as it is: its secret is public (forged webhooks would get in), and the message says what to do', () => {
+    const refusal = (load: () => unknown) => {
+      try {
+        load();
+      } catch (error) {
+        return String(error);
+      }
+      return '(started)';
+    };
+    const message = refusal(() => loadReceiverConfig({ ...envExample, ...receiver?.environment }));
+    expect(message).toContain('FLEXPRICE_WEBHOOK_SECRET: secret #1 is an example secret');
+    expect(message).toContain("copy your endpoint's signing secret from Flexprice's webhook portal");
+    // Its commented examples too, once uncommented as they are.
+    const routes = refusal(() =>
+      loadWorkerConfig({
+        ...envFilled,
+        ENQUEUE_EVENTS: commented('ENQUEUE_EVENTS'),
+        FORWARD_ROUTES: commented('FORWARD_ROUTES'),
+        FORWARD_SECRET: commented('FORWARD_SECRET'),
+        CUSTOMER_FORWARD_URL: commented('CUSTOMER_FORWARD_URL'),
+        CUSTOMER_FORWARD_SECRET: commented('CUSTOMER_FORWARD_SECRET'),
+        FLEXPRICE_API_KEY: commented('FLEXPRICE_API_KEY'),
+      }),
+    );
+    expect(routes).toContain('- FORWARD_SECRET: secret #1 is an example secret');
+    expect(routes).toContain('- CUSTOMER_FORWARD_SECRET: secret #1 is an example secret');
+    expect(routes).toContain('- FLEXPRICE_API_KEY: is an example value');
+    expect(() =>
+      loadReceiverConfig({
+        ...envFilled,
+        FLEXPRICE_WEBHOOK_AUTH_HEADER: commented('FLEXPRICE_WEBHOOK_AUTH_HEADER'),
+        FLEXPRICE_WEBHOOK_AUTH_TOKEN: commented('FLEXPRICE_WEBHOOK_AUTH_TOKEN'),
+      }),
+    ).toThrow(/FLEXPRICE_WEBHOOK_AUTH_TOKEN: is an example value/);
+    expect(() =>
+      loadDashboardConfig({
+        ...envFilled,
+        ADMIN_USERNAME: commented('ADMIN_USERNAME'),
+        ADMIN_PASSWORD: commented('ADMIN_PASSWORD'),
+      }),
+    ).toThrow(/ADMIN_PASSWORD: is an example value/);
   });
 
   it('holds placeholders only', () => {

@@ -46,7 +46,8 @@ function forwardsOf(system: System, id: string) {
 
 /** The stored record of a customer (`{ name: undefined }` when there is none). */
 async function stored(system: System & { client: Redis }, id: string) {
-  return (await storedCustomer(system.client, system.env.STORE_PREFIX, id)) ?? { name: undefined, deleted: false };
+  const customer = await storedCustomer(system.client, system.env.STORE_PREFIX, id);
+  return { name: customer?.name, deleted: customer?.deleted ?? false };
 }
 
 /** Every id in the live external-id index, under every (environment, external id) key. */
@@ -91,7 +92,12 @@ describe('races: several workers, high concurrency, a backlog, retries that over
     test(`${auth}: ${CUSTOMERS} customers × ${EVENTS_PER_CUSTOMER} events drained by 3 workers at concurrency 64, ${ROUNDS}×: every customer ends on its last delivery, at the store and the target`, {
       timeout: 60_000 * ROUNDS,
     }, async ({ system }) => {
-      const receiver = await system.receiver({ JOB_BACKOFF_MS: '50', JOB_KEEP_COMPLETED: '100000' });
+      const receiver = await system.receiver({
+        JOB_BACKOFF_MS: '100',
+        // Retries come back soon; enough of them to span the 30 s the receiver asks for.
+        JOB_ATTEMPTS: '20',
+        JOB_KEEP_COMPLETED: '100000',
+      });
       // One request in ten answers 503 and is retried: retried forwards race newer ones.
       let requests = 0;
       system.target.setResponder(() => ({ status: ++requests % 10 === 0 ? 503 : 200, delayMs: requests % 3 }));
@@ -177,7 +183,7 @@ describe('each way state used to go backwards', () => {
       'customer.created 503',
       'customer.deleted 200',
     ]);
-    expect(await stored(system, id)).toEqual({ name: 'Gone', deleted: true });
+    expect(await stored(system, id)).toEqual({ name: undefined, deleted: true });
     const jobs = await system.queue.getJobs(['completed']);
     const retried = jobs.find((job) => job.name === 'customer.created');
     expect(retried?.attemptsMade).toBe(2); // one failed try; the second completed without a forward
@@ -229,11 +235,15 @@ describe('each way state used to go backwards', () => {
       code: 1,
       output: expect.stringContaining('no live customer with external id shared-ext'),
     });
-    const all = await cli(system, CUSTOMERS_CLI, ['find', '--external-id', ext, '--include-deleted']);
-    expect((JSON.parse(all.output) as { id: string }[]).map((c) => c.id).sort()).toEqual(['cust_A', 'cust_B']);
+    // Tombstones keep nothing personal: no data, and the external id is in no record and no key.
     const tombstone = await cli(system, CUSTOMERS_CLI, ['get', 'cust_A']);
     expect(tombstone.code).toBe(0);
-    expect(JSON.parse(tombstone.output)).toMatchObject({ id: 'cust_A', deleted: true });
+    expect(JSON.parse(tombstone.output)).toMatchObject({ id: 'cust_A', deleted: true, externalId: '', customer: {} });
+    const keys = await system.client.keys(`${system.env.STORE_PREFIX}:*`);
+    expect(keys.filter((key) => key.includes(ext))).toEqual([]);
+    for (const key of keys.filter((k) => k.includes(':customer:'))) {
+      expect(JSON.stringify(await system.client.hgetall(key))).not.toContain(ext);
+    }
   });
 
   test("ids containing ':' are kept apart in the index: (env:a, b) and (env, a:b) are two keys", async ({ system }) => {
@@ -271,5 +281,66 @@ describe('each way state used to go backwards', () => {
     await drained(system, 2);
     expect(await stored(system, id)).toEqual({ name: 'Newer', deleted: false });
     expect(forwardsOf(system, id).map((f) => f.name)).toEqual(['Newer']);
+  });
+});
+
+describe('erasure on request (pnpm customers erase)', () => {
+  test('a live customer: its data, index entry and finished jobs go; it stays deleted whatever arrives later', {
+    timeout: 60_000,
+  }, async ({ system }) => {
+    const receiver = await system.receiver();
+    await system.worker();
+    const id = 'cust_erase';
+    const ext = 'erase-me@acme.test';
+    await accept(receiver.port, event('customer.created', { id, external_id: ext, name: 'Erase Me' }));
+    await accept(receiver.port, event('customer.created', { id: 'cust_keep', external_id: 'keep', name: 'Keep' }));
+    await drained(system, 2);
+
+    const erased = await cli(system, CUSTOMERS_CLI, ['erase', id]);
+    expect(erased.code).toBe(0);
+    expect(JSON.parse(erased.output)).toEqual({ id, recordExisted: true, jobsRemoved: 1, jobsPending: 0 });
+    expect(await stored(system, id)).toEqual({ name: undefined, deleted: true });
+    const keys = await system.client.keys(`${system.env.STORE_PREFIX}:*`);
+    expect(keys.filter((key) => key.includes(encodeURIComponent(ext)))).toEqual([]);
+    expect(JSON.stringify(await system.client.hgetall(`${system.env.STORE_PREFIX}:customer:${id}`))).not.toContain(
+      'Erase Me',
+    );
+    // The other customer and its job are untouched.
+    expect(await stored(system, 'cust_keep')).toEqual({ name: 'Keep', deleted: false });
+    expect((await system.queue.getJobCounts('completed')).completed).toBe(1);
+
+    // A replay of the old data after the erasure stores nothing.
+    await accept(receiver.port, event('customer.updated', { id, external_id: ext, name: 'Erase Me again' }));
+    await drained(system, 2);
+    expect(await stored(system, id)).toEqual({ name: undefined, deleted: true });
+    expect(forwardsOf(system, id).map((f) => f.name)).toEqual(['Erase Me']);
+  });
+
+  test('--tombstones strips the tombstones an older version wrote with the data and the deleted index', async ({
+    system,
+  }) => {
+    const prefix = system.env.STORE_PREFIX;
+    const old = { id: 'cust_old', external_id: 'old@acme.test', environment_id: 'env_1', name: 'Old Data' };
+    await system.client.hset(`${prefix}:customer:cust_old`, {
+      id: 'cust_old',
+      environment_id: 'env_1',
+      external_id: old.external_id,
+      customer: JSON.stringify(old),
+      deleted: '1',
+      version: `1.${'0'.repeat(20)}.${'0'.repeat(17)}.job1`,
+    });
+    await system.client.sadd(`${prefix}:customer-ids-deleted:env_1:${encodeURIComponent(old.external_id)}`, 'cust_old');
+    const run = await cli(system, CUSTOMERS_CLI, ['erase', '--tombstones']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.output)).toEqual({ tombstonesStripped: 1 });
+    const record = await system.client.hgetall(`${prefix}:customer:cust_old`);
+    expect(record).toMatchObject({ id: 'cust_old', deleted: '1', environment_id: 'env_1' });
+    expect(JSON.stringify(record)).not.toContain('acme.test');
+    expect(await system.client.keys(`${prefix}:customer-ids-deleted:*`)).toEqual([]);
+  });
+
+  test('usage: an id or --tombstones, not both, not neither', async ({ system }) => {
+    expect((await cli(system, CUSTOMERS_CLI, ['erase'])).code).toBe(2);
+    expect((await cli(system, CUSTOMERS_CLI, ['erase', 'cust_x', '--tombstones'])).code).toBe(2);
   });
 });

@@ -22,6 +22,7 @@ import { expect } from 'vitest';
 
 export const RECEIVER_MAIN = fileURLToPath(new URL('../../apps/receiver/dist/main.js', import.meta.url));
 export const WORKER_MAIN = fileURLToPath(new URL('../../apps/worker/dist/main.js', import.meta.url));
+export const DASHBOARD_MAIN = fileURLToPath(new URL('../../apps/dashboard/dist/main.js', import.meta.url));
 export const WEBHOOK_SECRET = TEST_SECRET;
 /** What the worker processes sign their forwards with. */
 export const FORWARD_SECRET = TEST_OTHER_SECRET;
@@ -49,9 +50,16 @@ export async function postWebhook(
 }
 
 /** A customer's stored name and tombstone flag, read from Redis as the CLI would; undefined when none. */
-export async function storedCustomer(client: Redis, storePrefix: string, id: string) {
+export async function storedCustomer(
+  client: Redis,
+  storePrefix: string,
+  id: string,
+): Promise<{ name?: string; deleted: boolean } | undefined> {
   const [customer, deleted] = await client.hmget(`${storePrefix}:customer:${id}`, 'customer', 'deleted');
-  return customer ? { name: (JSON.parse(customer) as { name: string }).name, deleted: deleted === '1' } : undefined;
+  const name = customer ? (JSON.parse(customer) as { name: string }).name : undefined;
+  // A tombstone keeps no data: one that still has a name says so (and fails the tests that compare).
+  if (deleted === '1') return name === undefined ? { deleted: true } : { name, deleted: true };
+  return name === undefined ? undefined : { name, deleted: false };
 }
 
 /** Customer id `i` of a run, zero-padded so ids sort. */

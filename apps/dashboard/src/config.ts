@@ -10,6 +10,7 @@ import {
   type RedisTarget,
   redisEnv,
   redisTargetOf,
+  refusingPlaceholders,
   resolvePrefix,
   wholeNumber,
 } from '@flexprice/runtime';
@@ -24,7 +25,12 @@ const envSchema = z
     ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
     // Basic auth; with either unset the dashboard does not start (it says so and exits 0).
     ADMIN_USERNAME: optional(z.string()),
-    ADMIN_PASSWORD: optional(z.string().min(12, { error: 'must be at least 12 characters' })),
+    ADMIN_PASSWORD: optional(
+      refusingPlaceholders(
+        z.string().min(12, { error: 'must be at least 12 characters' }),
+        'choose a long random one (openssl rand -base64 18): .env.example is public',
+      ),
+    ),
     // Look but do not touch: no retry, clean, promote or remove from the UI.
     ADMIN_READ_ONLY: optional(flag),
     // Failed logins a client may make per ADMIN_LOGIN_WINDOW before it gets 429s (guessing the password).

@@ -3,7 +3,14 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { FAMILIES, queueNameOf } from '@flexprice/contracts';
-import { createRedis, handleOps, ping, type RedisClient, reportRedisErrors } from '@flexprice/runtime';
+import {
+  createEvictionWatch,
+  createRedis,
+  handleOps,
+  ping,
+  type RedisClient,
+  reportRedisErrors,
+} from '@flexprice/runtime';
 import { Queue } from 'bullmq';
 import express from 'express';
 import basicAuth from 'express-basic-auth';
@@ -49,7 +56,7 @@ const MAX_CONNECTIONS = 256;
  */
 export function createDashboard(
   config: Config & { credentials: { username: string; password: string } },
-  logger: Pick<Logger, 'warn'>,
+  logger: Pick<Logger, 'warn' | 'error' | 'info'>,
 ): {
   app: express.Express;
   /** The HTTP server for the app, with its deadlines and connection cap. */
@@ -82,10 +89,13 @@ export function createDashboard(
 
   const app = express();
   app.disable('x-powered-by');
-  // The runtime's ops endpoints, before authentication: /healthz, and /readyz (Redis answers).
+  // The runtime's ops endpoints, before authentication: /healthz, and /readyz (Redis answers and
+  // does not evict keys).
+  const eviction = createEvictionWatch(connection, logger);
+  const problems = async () => [await eviction.problem()].filter((problem) => problem !== undefined);
   for (const endpoint of ['/healthz', '/readyz'] as const) {
     app.get(endpoint, (req, res, next) => {
-      if (!handleOps({ isReady: () => ping(connection) }, req, res, endpoint)) next();
+      if (!handleOps({ isReady: () => ping(connection), problems }, req, res, endpoint)) next();
     });
   }
   app.use(

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { createLogger, describeTarget, runMain } from '@flexprice/runtime';
+import { createLogger, describeTarget, refuseEvictingRedis, runMain } from '@flexprice/runtime';
 import closeWithGrace from 'close-with-grace';
 import { loadConfig } from './config.js';
 import { BASE_PATH, createDashboard } from './dashboard.js';
@@ -15,6 +15,7 @@ runMain('dashboard', async () => {
     );
     return;
   }
+  await refuseEvictingRedis(config.redis, logger);
   const dashboard = createDashboard({ ...config, credentials }, logger);
   const server = dashboard.createServer().listen(config.http.port, config.http.host);
   await once(server, 'listening');

@@ -115,13 +115,75 @@ describe('loadConfig', () => {
     ],
     [
       { FLEXPRICE_WEBHOOK_AUTH: 'none', ENQUEUE_EVENTS: 'invoice.*', FORWARD_ROUTES: 'invoice.*=ftp://billing' },
-      'FORWARD_ROUTES: invoice.*: "ftp://billing" is not an http(s) URL',
+      'FORWARD_ROUTES: invoice.*: its URL is not an http(s) URL',
+    ],
+    [
+      // The receiver reads the workers' routes: it refuses what they would refuse (issue 20, item 4).
+      {
+        FLEXPRICE_WEBHOOK_AUTH: 'none',
+        ENQUEUE_EVENTS: 'customer.*,invoice.*',
+        FORWARD_ROUTES: 'invoice.*=https://ops:hunter2@billing.internal/hooks',
+      },
+      'FORWARD_ROUTES: invoice.*: its URL carries a user name or password (user:password@…)',
     ],
   ])('rejects %j', (env, expected) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toContain(expected);
     expect(problems[0]).not.toContain('hunter2');
+  });
+
+  describe('refuses the example secrets and tokens of .env.example and public docs (forged input got in)', () => {
+    it.each([
+      ['.env.example', 'whsec_cmVwbGFjZS1tZS13aXRoLXlvdXItc3ZpeC1zZWNyZXQ='],
+      ["Svix's documentation", 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
+    ])('FLEXPRICE_WEBHOOK_SECRET from %s, saying where the real one comes from', (_, secret) => {
+      const problems = problemsOf({ FLEXPRICE_WEBHOOK_SECRET: `${SECRET} ${secret}` });
+      expect(problems).toEqual([
+        'FLEXPRICE_WEBHOOK_SECRET: secret #2 is an example secret (from .env.example or public documentation): ' +
+          "anyone can sign with it; copy your endpoint's signing secret from Flexprice's webhook portal " +
+          '(the Svix endpoint page); for a local run, pnpm start makes one',
+      ]);
+    });
+
+    it("the static token of .env.example's commented self-hosted example", () => {
+      const problems = problemsOf({
+        FLEXPRICE_WEBHOOK_AUTH_HEADER: 'X-Api-Key',
+        FLEXPRICE_WEBHOOK_AUTH_TOKEN: 'replace-me-with-a-long-random-token',
+      });
+      expect(problems).toEqual([
+        'FLEXPRICE_WEBHOOK_AUTH_TOKEN: is an example value (a placeholder from .env.example or documentation): ' +
+          'set the header value Flexprice sends (webhook.tenants.<id>.headers), a long random one (openssl rand -hex 32)',
+      ]);
+    });
+  });
+
+  describe('refuses numbers that would make a guarantee false, saying why', () => {
+    const auth = { FLEXPRICE_WEBHOOK_SECRET: SECRET };
+    it.each([
+      // A target down for a second dead-lettered every job it met (issue 20, item 8).
+      [{ JOB_BACKOFF_MS: '0' }, 'JOB_BACKOFF_MS: must be at least 100: a shorter first delay retries a failing job'],
+      [{ JOB_ATTEMPTS: '1' }, "JOB_ATTEMPTS: with JOB_BACKOFF_MS, spreads a job's tries over as little as 0 s"],
+      [{ JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '1000' }, "spreads a job's tries over as little as 1.5 s"],
+      [
+        { JOB_ATTEMPTS: '10', JOB_BACKOFF_MS: '100' },
+        'raise JOB_ATTEMPTS or JOB_BACKOFF_MS until they span at least 30 s',
+      ],
+      [{ ENQUEUE_TIMEOUT_MS: '5000' }, 'ENQUEUE_TIMEOUT_MS: must be at most 4000'],
+      [{ SHUTDOWN_TIMEOUT_MS: '2000' }, 'SHUTDOWN_TIMEOUT_MS: must be above ENQUEUE_TIMEOUT_MS (2000)'],
+      [{ ENQUEUE_TIMEOUT_MS: '3000', SHUTDOWN_TIMEOUT_MS: '2500' }, 'must be above ENQUEUE_TIMEOUT_MS (3000)'],
+    ])('%j', (env, expected) => {
+      // (A 0 ms backoff breaks the span rule too: the floor's reason comes first.)
+      expect(problemsOf({ ...auth, ...env })[0]).toContain(expected);
+    });
+
+    it('accepts the edges: a 30 s span, a 4 s enqueue deadline, a shutdown just above it', () => {
+      // 3 s + 6 s + … : 5 tries at 4 s span 2 + 4 + 8 + 16 = 30 s.
+      expect(loadConfig({ ...auth, JOB_ATTEMPTS: '5', JOB_BACKOFF_MS: '4000' }).queue.attempts).toBe(5);
+      expect(
+        loadConfig({ ...auth, ENQUEUE_TIMEOUT_MS: '4000', SHUTDOWN_TIMEOUT_MS: '4001' }).queue.enqueueTimeoutMs,
+      ).toBe(4000);
+    });
   });
 
   it('queues routed families, given the routes the workers have', () => {

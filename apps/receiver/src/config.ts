@@ -1,4 +1,10 @@
-import { compileEventFilter, type EventType, parseForwardRoutes, unprocessedProblem } from '@flexprice/contracts';
+import {
+  compileEventFilter,
+  type EventType,
+  parseForwardRoutes,
+  shortestRetrySpanMs,
+  unprocessedProblem,
+} from '@flexprice/contracts';
 import {
   ConfigError,
   checkRedisEnv,
@@ -14,6 +20,7 @@ import {
   redisEnv,
   redisTargetOf,
   redisWaitEnv,
+  refusingPlaceholders,
   replicaWaitOf,
   resolvePrefix,
   wholeNumber,
@@ -37,6 +44,14 @@ function trustedProxiesProblem(proxies: string[]): string | undefined {
     return 'must be IP addresses, CIDR ranges or loopback, linklocal, uniquelocal, space- or comma-separated';
   }
 }
+/**
+ * The shortest time a job's retries may span: a target (or Flexprice's API) down for a deploy or a
+ * restart must not dead-letter the jobs that meet it.
+ */
+export const MIN_RETRY_SPAN_MS = 30_000;
+
+/** Flexprice's deadline for an answer (its docs: 5 s); a 503 must reach it before it gives up. */
+const SENDER_DEADLINE_MS = 5_000;
 
 const envSchema = z
   .object({
@@ -50,8 +65,14 @@ const envSchema = z
     // Svix / Standard Webhooks signing secrets (`whsec_…`), several while rotating.
     FLEXPRICE_WEBHOOK_SECRET: optionalText,
     // Self-hosted Flexprice signs nothing: a static header it sends (webhook.tenants.<id>.headers).
+    // .env.example's token is public: anyone could send webhooks with it.
     FLEXPRICE_WEBHOOK_AUTH_HEADER: optionalText,
-    FLEXPRICE_WEBHOOK_AUTH_TOKEN: optionalText,
+    FLEXPRICE_WEBHOOK_AUTH_TOKEN: optional(
+      refusingPlaceholders(
+        z.string(),
+        'set the header value Flexprice sends (webhook.tenants.<id>.headers), a long random one (openssl rand -hex 32)',
+      ),
+    ),
     // `none` accepts unauthenticated webhooks: for local experiments only.
     FLEXPRICE_WEBHOOK_AUTH: optional(z.enum(['none'], { error: 'may only be "none" (or unset)' })),
     // Accepted clock skew of a signature's timestamp, both ways (Standard Webhooks uses 5 minutes).
@@ -73,21 +94,28 @@ const envSchema = z
     FORWARD_ROUTES: optionalText,
     // How long a delivery id / body hash is remembered; Svix retries for ~27 h, replays come later.
     DEDUPE_TTL_SECONDS: wholeNumber(60).default(72 * 3600),
-    // Tries per job before it lands in the failed (dead-letter) set.
+    // Tries per job before it lands in the failed (dead-letter) set; with JOB_BACKOFF_MS they must
+    // span MIN_RETRY_SPAN_MS.
     JOB_ATTEMPTS: wholeNumber(1, 1000).default(10),
-    // First retry delay; doubled on each retry, with jitter.
-    JOB_BACKOFF_MS: wholeNumber(0).default(1000),
+    // First retry delay; doubled on each retry, with jitter. 0 retried at once: a one-second outage
+    // of a target dead-lettered its jobs.
+    JOB_BACKOFF_MS: wholeNumber(
+      100,
+      Number.MAX_SAFE_INTEGER,
+      'a shorter first delay retries a failing job at once',
+    ).default(1000),
     // Completed jobs kept (newest first, a day at most); failed jobs are always kept.
     JOB_KEEP_COMPLETED: wholeNumber(0).default(1000),
-    // Longest wait for Redis to take a job before answering 503 (Flexprice gives us ~5 s).
-    ENQUEUE_TIMEOUT_MS: wholeNumber(50, 30_000).default(2000),
+    // Longest wait for Redis to take a job before answering 503: below Flexprice's 5 s deadline,
+    // or the sender has given up before it hears the 503.
+    ENQUEUE_TIMEOUT_MS: wholeNumber(50, SENDER_DEADLINE_MS - 1_000).default(2000),
     // A request whose headers and body have not all arrived by then is cut off (slowloris).
     REQUEST_TIMEOUT_MS: wholeNumber(1000, 300_000).default(15_000),
     // Largest header section accepted (431 above): Flexprice's headers are well under 2 KiB.
     MAX_HEADER_BYTES: wholeNumber(1024, 64 * 1024).default(16 * 1024),
     // Open connections per process; more are refused at once, so memory stays bounded.
     MAX_CONNECTIONS: wholeNumber(1, 1_000_000).default(4096),
-    // Longest graceful shutdown; in-flight requests finish first.
+    // Longest graceful shutdown; in-flight requests finish first (above ENQUEUE_TIMEOUT_MS).
     SHUTDOWN_TIMEOUT_MS: wholeNumber(100).default(10_000),
     LOG_LEVEL: logLevel,
   })
@@ -101,8 +129,31 @@ const envSchema = z
         message: `must be below ENQUEUE_TIMEOUT_MS (${env.ENQUEUE_TIMEOUT_MS}): the replicas are waited for within it`,
       });
     }
+    const span = shortestRetrySpanMs(env.JOB_ATTEMPTS, env.JOB_BACKOFF_MS);
+    if (span < MIN_RETRY_SPAN_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JOB_ATTEMPTS'],
+        message:
+          `with JOB_BACKOFF_MS, spreads a job's tries over as little as ${span / 1000} s: a target down for ` +
+          `longer than that (a deploy, a restart) would dead-letter every job that meets it; raise JOB_ATTEMPTS ` +
+          `or JOB_BACKOFF_MS until they span at least ${MIN_RETRY_SPAN_MS / 1000} s (the defaults, 10 and 1000, span 255 s)`,
+      });
+    }
+    // A request read before SIGTERM is answered first: its enqueue may take ENQUEUE_TIMEOUT_MS.
+    if (env.SHUTDOWN_TIMEOUT_MS <= env.ENQUEUE_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SHUTDOWN_TIMEOUT_MS'],
+        message:
+          `must be above ENQUEUE_TIMEOUT_MS (${env.ENQUEUE_TIMEOUT_MS}): a webhook being queued at shutdown ` +
+          'would be cut off without an answer',
+      });
+    }
     const secrets = checkSecretList(ctx, 'FLEXPRICE_WEBHOOK_SECRET', env.FLEXPRICE_WEBHOOK_SECRET, {
-      hint: ' (copy it from the Svix endpoint page)',
+      hint:
+        "; copy your endpoint's signing secret from Flexprice's webhook portal (the Svix endpoint page); " +
+        'for a local run, pnpm start makes one',
     });
     // A signed request stays valid for the tolerance on either side of its timestamp: a captured one
     // can be replayed until then, and only the dedupe mark recognises it.

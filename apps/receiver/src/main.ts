@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { describeTarget, runMain } from '@flexprice/runtime';
+import { describeTarget, refuseEvictingRedis, runMain } from '@flexprice/runtime';
 import closeWithGrace from 'close-with-grace';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
@@ -16,6 +16,7 @@ runMain('receiver', async () => {
   }
 
   logger.info({ redis: describeTarget(config.redis), prefix: config.queue.prefix }, 'waiting for redis');
+  await refuseEvictingRedis(config.redis, logger);
   const receiver = await createReceiver(config, logger);
   const server = receiver.createServer().listen(config.http.port, config.http.host);
   await once(server, 'listening');

@@ -1,5 +1,6 @@
 import { isEventType } from '@flexprice/contracts';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { type EvictionWatch, evictionGaugeOptions } from '@flexprice/runtime';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { WebhookOutcome } from './outcome.js';
 
 /** Latencies of a webhook request: most well under 10 ms, the tail in the hundreds. */
@@ -34,8 +35,15 @@ export function createReceiverMetrics() {
     registers: [registry],
   });
 
+  let eviction: EvictionWatch | undefined;
+  new Gauge({ ...evictionGaugeOptions(() => eviction), registers: [registry] });
+
   return {
     registry,
+    /** The policy read on each scrape for flexprice_redis_eviction_unsafe. */
+    watchEviction(watch: EvictionWatch): void {
+      eviction = watch;
+    },
     /** Times one enqueue. */
     observeEnqueue(result: 'queued' | 'duplicate' | 'unavailable' | 'error', seconds: number): void {
       enqueueDuration.observe({ result }, seconds);

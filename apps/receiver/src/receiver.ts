@@ -1,5 +1,12 @@
 import { createServer, type Server } from 'node:http';
-import { createRedis, createReplicaWait, ping, readinessDeadlineMs, replicaProblem } from '@flexprice/runtime';
+import {
+  createEvictionWatch,
+  createRedis,
+  createReplicaWait,
+  ping,
+  readinessDeadlineMs,
+  replicaProblem,
+} from '@flexprice/runtime';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { createAuthenticator } from './auth/authenticate.js';
@@ -33,6 +40,9 @@ export async function createReceiver(config: Config, logger: Logger) {
   const routed = new Set(config.queue.enqueueEvents);
   const metrics = createReceiverMetrics();
   const refusals = createRefusalLog(logger);
+  // Redis may not evict (main.ts refused to start on it): a policy changed since makes /readyz 503.
+  const eviction = createEvictionWatch(redis, logger, readinessDeadlineMs(config.redisWait));
+  metrics.watchEviction(eviction);
   const app = createApp({
     logger,
     metrics,
@@ -44,11 +54,11 @@ export async function createReceiver(config: Config, logger: Logger) {
     trustedProxies: config.http.trustedProxies,
     // A PING queues behind a WAIT on this connection: its deadline allows for one.
     isReady: () => ping(redis, readinessDeadlineMs(config.redisWait)),
-    // Too few replicas: every 202 would wait for ones that are not there.
-    readinessProblems: async () => {
-      const problem = await replicaProblem(redis, config.redisWait);
-      return problem ? [problem] : [];
-    },
+    // Too few replicas: every 202 would wait for ones that are not there. An evicting Redis.
+    readinessProblems: async () =>
+      (await Promise.all([replicaProblem(redis, config.redisWait), eviction.problem()])).filter(
+        (problem) => problem !== undefined,
+      ),
     isShuttingDown: () => shuttingDown,
   });
 

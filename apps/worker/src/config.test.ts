@@ -111,10 +111,55 @@ describe('loadConfig (worker)', () => {
     ],
     [{ STORE_PREFIX: '{}{x}', REDIS_CLUSTER_NODES: 'a:1' }, 'STORE_PREFIX: must carry a hash tag in cluster mode'],
     [{ WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY: must be at least 1'],
+    [
+      { WORKER_MAX_STALLED_COUNT: '0' },
+      "WORKER_MAX_STALLED_COUNT: must be at least 1: 0 dead-letters a crashed worker's jobs",
+    ],
     [{ CUSTOMER_FORWARD_TIMEOUT_MS: 'ten' }, 'CUSTOMER_FORWARD_TIMEOUT_MS: must be a whole number'],
     [{ FORWARD_ROUTES: 'invoice.*=https://b.internal/' }, 'FORWARD_SECRET: is required with FORWARD_ROUTES'],
     [{ FORWARD_ROUTES: 'invoice.*', FORWARD_SECRET: SECRET }, 'FORWARD_ROUTES: "invoice.*" is not pattern=url'],
     [{ ENQUEUE_EVENTS: 'wallet.*' }, 'ENQUEUE_EVENTS: queues wallet.created, '],
+    // fetch refused every forward to such a URL, and its error quoted the password (issue 20, item 4).
+    [
+      { CUSTOMER_FORWARD_URL: 'https://ops:plain-text@x.test/h', CUSTOMER_FORWARD_SECRET: SECRET },
+      'CUSTOMER_FORWARD_URL: must not carry a user name or password (user:password@…): remove it',
+    ],
+    [
+      {
+        ENQUEUE_EVENTS: 'customer.*,invoice.*',
+        FORWARD_ROUTES: 'invoice.*=https://ops:plain-text@b.internal/',
+        FORWARD_SECRET: SECRET,
+      },
+      'FORWARD_ROUTES: invoice.*: its URL carries a user name or password',
+    ],
+    // .env.example's placeholders (issue 20, item 3).
+    [
+      {
+        CUSTOMER_FORWARD_URL: 'https://x.test/h',
+        CUSTOMER_FORWARD_SECRET: 'whsec_cmVwbGFjZS1tZS13aXRoLWEtZm9yd2FyZC1zZWNyZXQ=',
+      },
+      'CUSTOMER_FORWARD_SECRET: secret #1 is an example secret (from .env.example or public documentation)',
+    ],
+    [
+      {
+        ENQUEUE_EVENTS: 'customer.*,invoice.*',
+        FORWARD_ROUTES: 'invoice.*=https://b.internal/',
+        FORWARD_SECRET: `${SECRET} whsec_cmVwbGFjZS1tZS13aXRoLWEtcm91dGUtc2VjcmV0LTE=`,
+      },
+      'FORWARD_SECRET: secret #2 is an example secret',
+    ],
+    [
+      { FLEXPRICE_API_KEY: 'replace-me-with-an-api-key-of-this-environment' },
+      'FLEXPRICE_API_KEY: is an example value (a placeholder from .env.example or documentation): create a key',
+    ],
+    [
+      { REDIS_PASSWORD: 'replace-me-with-the-redis-password', REDIS_CLUSTER_NODES: 'a:1' },
+      'REDIS_PASSWORD: is an example value',
+    ],
+    [
+      { FLEXPRICE_API_KEY: 'key-0123456789', FLEXPRICE_API_URL: 'https://ops:plain-text@api.internal/v1' },
+      'FLEXPRICE_API_URL: must not carry a user name or password (user:password@…): the API authenticates with FLEXPRICE_API_KEY',
+    ],
   ])('rejects %j', (env, expected) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);

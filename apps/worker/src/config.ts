@@ -13,6 +13,8 @@ import {
   checkRedisEnv,
   checkSecretList,
   duration,
+  hasUserinfo,
+  httpUrl,
   listOf,
   logLevel,
   optional,
@@ -24,6 +26,7 @@ import {
   redisEnv,
   redisTargetOf,
   redisWaitEnv,
+  refusingPlaceholders,
   replicaWaitOf,
   resolvePrefix,
   wholeNumber,
@@ -52,8 +55,11 @@ const envSchema = z
     // Which event types the receivers queue (the same value as theirs): the worker consumes every
     // family among them, and refuses to start when one has neither a built-in handler nor a route.
     ENQUEUE_EVENTS: z.string().default('customer.*'),
-    // The customer route: your "provision this customer" service; unset = store only.
-    CUSTOMER_FORWARD_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
+    // The customer route: your "provision this customer" service; unset = store only. No
+    // user:password@: fetch refuses such a URL on every forward.
+    CUSTOMER_FORWARD_URL: optional(
+      httpUrl('remove it (the target authenticates forwards by their signature, CUSTOMER_FORWARD_SECRET)'),
+    ),
     // Standard Webhooks secret(s) (`whsec_…`) the customer forwards are signed with.
     CUSTOMER_FORWARD_SECRET: optional(z.string()),
     CUSTOMER_FORWARD_TIMEOUT_MS: wholeNumber(100, 120_000).default(10_000),
@@ -68,11 +74,19 @@ const envSchema = z
     ENTITY_MARK_TTL_SECONDS: wholeNumber(3600).default(30 * 24 * 3600),
     // Flexprice's API key (`x-api-key`): with it, every customer job reads the customer's current
     // state from the API (the webhook is the notification). Unset: webhook-only.
-    FLEXPRICE_API_KEY: optional(z.string().min(8, { error: 'must be at least 8 characters' })),
+    FLEXPRICE_API_KEY: optional(
+      refusingPlaceholders(
+        z.string().min(8, { error: 'must be at least 8 characters' }),
+        'create a key in Flexprice (Developers, API keys) in the environment this deployment receives',
+      ),
+    ),
     // The API's server URL, `/v1` included: the cloud's by default; self-hosted, your API host + /v1.
-    FLEXPRICE_API_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).default(FLEXPRICE_CLOUD_API),
+    FLEXPRICE_API_URL: httpUrl('the API authenticates with FLEXPRICE_API_KEY').default(FLEXPRICE_CLOUD_API),
     // Longest wait for one API answer; a slower one is retried with the job's backoff.
     FLEXPRICE_API_TIMEOUT_MS: wholeNumber(100, 60_000).default(5_000),
+    // A 404 is taken as "gone" only when a second read of the job, at least this much later, is a
+    // 404 too: a gateway during a deploy or a replica behind answers 404 for an entity that exists.
+    FLEXPRICE_API_NOT_FOUND_CONFIRM_MS: wholeNumber(1_000, 3_600_000).default(30_000),
     // How often the reconciler reads every customer changed since its last run (`15m`, `1h`); it
     // heals webhooks Flexprice never delivered. Unset: only `pnpm customers sync` runs it.
     CUSTOMER_SYNC_INTERVAL: optional(duration(10_000)),
@@ -84,8 +98,13 @@ const envSchema = z
     WORKER_LOCK_DURATION_MS: wholeNumber(1000).default(30_000),
     // How often stalled jobs (locks of dead workers) are looked for.
     WORKER_STALLED_INTERVAL_MS: wholeNumber(500).default(30_000),
-    // A job may stall this often (worker crashes) before it fails for good.
-    WORKER_MAX_STALLED_COUNT: wholeNumber(0, 100).default(2),
+    // A job may stall this often (worker crashes) before it fails for good; 0 would dead-letter
+    // the jobs of a worker that died instead of running them on another.
+    WORKER_MAX_STALLED_COUNT: wholeNumber(
+      1,
+      100,
+      "0 dead-letters a crashed worker's jobs instead of running them on another worker",
+    ).default(2),
     // Longest wait for active jobs at shutdown; jobs still running then are retried elsewhere.
     SHUTDOWN_TIMEOUT_MS: wholeNumber(100).default(25_000),
     // How long the version of each delivery (idempotency key) is remembered: a redelivery within it
@@ -144,17 +163,18 @@ function routingOf(env: Env): {
       `${filter.unmatched.map((p) => `"${p}"`).join(', ')} match no Flexprice event type`,
     ]);
   }
-  // (A CUSTOMER_FORWARD_URL that is not http(s) is reported by its own check.)
+  // (A CUSTOMER_FORWARD_URL that is not http(s), or carries a password, is reported by its own check.)
   const customerUrl = env.CUSTOMER_FORWARD_URL;
   const customerRoute =
-    customerUrl === undefined || !/^https?:\/\//i.test(customerUrl)
+    customerUrl === undefined || !/^https?:\/\//i.test(customerUrl) || hasUserinfo(customerUrl)
       ? []
       : [{ pattern: 'customer.*', url: customerUrl }];
   const parsed = parseForwardRoutes(env.FORWARD_ROUTES, customerRoute);
   if (!parsed.ok) for (const problem of parsed.problems) problems.push(['FORWARD_ROUTES', problem]);
   const routes = parsed.ok ? parsed.routes : [];
   const enqueued = filter.ok ? filter.selected : [];
-  const problem = unprocessedProblem(enqueued, routes);
+  // (Routes that do not parse are reported above; what they would have processed is not "unprocessed".)
+  const problem = parsed.ok ? unprocessedProblem(enqueued, routes) : undefined;
   if (problem !== undefined) problems.push(['ENQUEUE_EVENTS', problem]);
   // The customer store orders forwards per customer, against the state it stores: one target for
   // all its events, or none (a customer.updated stored unforwarded would make a customer.created
@@ -200,7 +220,7 @@ export interface Config {
   /** How long the version marks of forwarded entities live after their last event. */
   entityMarkTtlSeconds: number;
   /** Flexprice's API; unset: webhook-only. */
-  api: { url: string; key: string; timeoutMs: number } | undefined;
+  api: { url: string; key: string; timeoutMs: number; notFoundConfirmMs: number } | undefined;
   /** The scheduled reconciler; unset: off. */
   sync: { intervalMs: number } | undefined;
   store: { prefix: string; processedTtlSeconds: number };
@@ -234,7 +254,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     api:
       e.FLEXPRICE_API_KEY === undefined
         ? undefined
-        : { url: e.FLEXPRICE_API_URL, key: e.FLEXPRICE_API_KEY, timeoutMs: e.FLEXPRICE_API_TIMEOUT_MS },
+        : {
+            url: e.FLEXPRICE_API_URL,
+            key: e.FLEXPRICE_API_KEY,
+            timeoutMs: e.FLEXPRICE_API_TIMEOUT_MS,
+            notFoundConfirmMs: e.FLEXPRICE_API_NOT_FOUND_CONFIRM_MS,
+          },
     sync: e.CUSTOMER_SYNC_INTERVAL === undefined ? undefined : { intervalMs: e.CUSTOMER_SYNC_INTERVAL },
     store: {
       prefix: resolvePrefix(redis, e.STORE_PREFIX, STORE_PREFIX_DEFAULTS),

@@ -1,4 +1,4 @@
-import { API_TIE_BREAK, apiStateVersion, type CustomerEvent, parseEventAs, stateVersion } from '@flexprice/contracts';
+import { apiStateVersion, type CustomerEvent, parseEventAs, provisionalDeletionVersion } from '@flexprice/contracts';
 import type { DtoCustomerResponse } from '@flexprice/sdk/sdk/models';
 import { UnrecoverableError } from 'bullmq';
 
@@ -37,6 +37,8 @@ export interface CustomerState {
   version: string;
   /** A later job of the same delivery id takes this one's version (webhook states of Svix). */
   pinToDelivery: boolean;
+  /** A deletion that rests on a 404 alone (`provisionalTombstone`). */
+  provisional?: boolean;
   source: 'webhook' | 'api' | 'sync';
 }
 
@@ -74,14 +76,16 @@ export function stateFromApi(
 }
 
 /**
- * The tombstone of a customer the API does not have (404): the webhook's own body, as a deletion.
- * Flexprice never reuses ids, so a customer it no longer knows is gone for good.
+ * The tombstone of a customer the API does not have (a 404, confirmed by a second read): the
+ * webhook's own body, as a provisional deletion (`provisionalDeletionVersion`), ordered after
+ * `lastVersion` (the stored one), so a later live state from the API supersedes it.
  */
-export function tombstoneFromWebhook(event: CustomerEvent, acceptedMicros: string): CustomerState {
+export function provisionalTombstone(event: CustomerEvent, lastVersion: string | undefined): CustomerState {
   return {
     event: { ...event, event_type: 'customer.deleted' },
-    version: stateVersion({ deleted: true, payloadTime: undefined, acceptedMicros, tieBreak: API_TIE_BREAK }),
+    version: provisionalDeletionVersion(lastVersion),
     pinToDelivery: false,
+    provisional: true,
     source: 'api',
   };
 }

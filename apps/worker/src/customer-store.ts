@@ -9,12 +9,17 @@ export type { ApplyOutcome, ApplyResult, ForwardGate } from './versioned-store.j
  *
  *   <prefix>:customer:<flexprice id>                  hash: the record (see StoredCustomer)
  *   <prefix>:customer-ids:<env>:<external id>         set: the live customers with that external id
- *   <prefix>:customer-ids-deleted:<env>:<external id> set: the deleted ones (tombstones)
  *   <prefix>:forward-lock:<flexprice id>              string: held while a forward is in flight
  *   <prefix>:delivery:<idempotency key>               string: the version of the first job of a
  *                                                     delivery with an id, for PROCESSED_TTL_SECONDS
  *
  * (`<env>` and `<external id>` are URI-encoded, so neither holds a `:` and the key is unambiguous.)
+ *
+ * A deleted customer's record is a tombstone that keeps what ordering needs and nothing personal:
+ * its id, environment, version, deletion time and what the forward target acknowledged. Its data
+ * and its external id (in the record and in the index) go with the deletion. Written by versions
+ * before that, `<prefix>:customer-ids-deleted:<env>:<external id>` sets and tombstones with data
+ * are stripped by `pnpm customers erase --tombstones`.
  *
  * Every state carries a version (contracts' `versions.ts`); one Lua script applies an event only
  * when its version is newer than the stored one, and keeps tombstones: nothing after a deletion
@@ -29,7 +34,7 @@ export interface StoredCustomer {
   id: string;
   environmentId: string;
   externalId: string;
-  /** The customer object of the newest applied event, as Flexprice sent it. */
+  /** The customer object of the newest applied event, as Flexprice sent it; `{}` once deleted. */
   customer: Record<string, unknown>;
   lastEventType: string;
   lastIdempotencyKey: string;
@@ -39,6 +44,8 @@ export interface StoredCustomer {
   forwardedVersion: string | null;
   appliedAt: string;
   deleted: boolean;
+  /** The deletion rests on a 404 alone: a later live state from Flexprice's API supersedes it. */
+  provisional: boolean;
   deletedAt: string | null;
 }
 
@@ -60,22 +67,58 @@ export interface ApplyRequest {
   pinToDelivery: boolean;
   /** Take the forward lock when the state may be forwarded (a forward target is configured). */
   lock?: { token: string; ttlMs: number };
+  /** A `customer.deleted` that rests on a 404 alone (see `StoredCustomer.provisional`). */
+  provisional?: boolean;
 }
 
 const part = keyPart;
+
+/**
+ * Erasure: the record becomes a final tombstone without personal data, out of every index.
+ * KEYS: record, then (when known) its live set, the set of older tombstones, the older string index.
+ * ARGV: id, now (ms), the version of a tombstone made for a record that did not exist.
+ */
+const ERASE_SCRIPT = `
+local record, id, now = KEYS[1], ARGV[1], ARGV[2]
+local existed = redis.call('EXISTS', record)
+local indexKey = redis.call('HGET', record, 'index_key')
+if indexKey then redis.call('SREM', indexKey, id) end
+if KEYS[2] then
+  redis.call('SREM', KEYS[2], id)
+  redis.call('SREM', KEYS[3], id)
+  if redis.call('GET', KEYS[4]) == id then redis.call('DEL', KEYS[4]) end
+end
+redis.call('HDEL', record, 'customer', 'external_id', 'index_key', 'provisional')
+redis.call('HSET', record, 'id', id, 'last_event_type', 'customer.deleted')
+if redis.call('HGET', record, 'deleted') ~= '1' then redis.call('HSET', record, 'deleted', '1', 'deleted_at', now) end
+if not redis.call('HGET', record, 'version') then redis.call('HSET', record, 'version', ARGV[3], 'applied_at', now) end
+redis.call('PERSIST', record)
+return existed
+`;
+
+interface EraseCommands {
+  eraseCustomer(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number>;
+}
+
+/** The version of a tombstone made by erasure: a deletion of now, outranking any state. */
+const erasedVersion = (ms: number) =>
+  `1.${String(ms).padStart(14, '0')}000000.${String(ms).padStart(14, '0')}000.erased`;
 
 export function createCustomerStore(redis: RedisClient, options: CustomerStoreOptions) {
   const { prefix } = options;
   const now = options.now ?? Date.now;
   const commands = versionedCommands(redis);
+  if (!('eraseCustomer' in redis)) redis.defineCommand('eraseCustomer', { lua: ERASE_SCRIPT });
 
   const keys = {
-    record: (id: string) => `${prefix}:customer:${id}`,
+    // (Flexprice's ids, `cust_<ULID>`, are left as they are by `keyPart`.)
+    record: (id: string) => `${prefix}:customer:${part(id)}`,
     index: (environmentId: string, externalId: string) =>
       `${prefix}:customer-ids:${part(environmentId)}:${part(externalId)}`,
+    /** Written by versions that kept deleted customers' external ids; emptied by `erase --tombstones`. */
     deletedIndex: (environmentId: string, externalId: string) =>
       `${prefix}:customer-ids-deleted:${part(environmentId)}:${part(externalId)}`,
-    forwardLock: (id: string) => `${prefix}:forward-lock:${id}`,
+    forwardLock: (id: string) => `${prefix}:forward-lock:${part(id)}`,
     delivery: (idempotencyKey: string) => `${prefix}:delivery:${idempotencyKey}`,
     /** Written by versions before the set index (one id per key); still read by `findByExternalId`. */
     legacyIndex: (environmentId: string, externalId: string) =>
@@ -90,7 +133,7 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
       delivery: keys.delivery(idempotencyKey),
       ...(environmentId !== undefined &&
         externalId !== undefined && {
-          index: { live: keys.index(environmentId, externalId), deleted: keys.deletedIndex(environmentId, externalId) },
+          index: { live: keys.index(environmentId, externalId) },
         }),
     };
   }
@@ -108,6 +151,7 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
       forwardedVersion: hash.forwarded_version ?? null,
       appliedAt: new Date(Number(hash.applied_at)).toISOString(),
       deleted: hash.deleted === '1',
+      provisional: hash.provisional === '1',
       deletedAt: hash.deleted_at ? new Date(Number(hash.deleted_at)).toISOString() : null,
     };
   }
@@ -128,22 +172,24 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
      */
     async apply(event: CustomerEvent, request: ApplyRequest): Promise<ApplyResult> {
       const { customer } = event;
+      const deleting = event.event_type === 'customer.deleted';
       return commands.apply(
         markKeys(customer.id, customer.environment_id, customer.external_id, request.idempotencyKey),
         {
           version: request.version,
           idempotencyKey: request.idempotencyKey,
-          deleting: event.event_type === 'customer.deleted',
+          deleting,
+          provisional: deleting && request.provisional,
           pinTtlSeconds: request.pinToDelivery ? options.processedTtlSeconds : 0,
           lock: request.lock,
           ordering: 'state',
           recordTtlSeconds: 0,
           id: customer.id,
+          // A tombstone keeps nothing personal (the script drops what a live state stored).
           fields: {
             environment_id: customer.environment_id,
-            external_id: customer.external_id,
-            customer: JSON.stringify(customer),
             last_event_type: event.event_type,
+            ...(!deleting && { external_id: customer.external_id, customer: JSON.stringify(customer) }),
           },
           now: now(),
         },
@@ -165,24 +211,21 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
     },
 
     /**
-     * Customers with this external id: the live ones, or with `includeDeleted` the tombstones too;
-     * in one environment, or (slower: a SCAN) in all of them. Newest state first.
+     * The live customers with this external id, in one environment or (slower: a SCAN) in all of
+     * them, newest state first. (Tombstones keep no external id: `get` finds them by Flexprice id.)
      */
     async findByExternalId(
       externalId: string,
-      options: { environmentId?: string | undefined; includeDeleted?: boolean } = {},
+      options: { environmentId?: string | undefined } = {},
     ): Promise<StoredCustomer[]> {
-      const { environmentId, includeDeleted = false } = options;
+      const { environmentId } = options;
       const setKeys: string[] = [];
       const legacyKeys: string[] = [];
       if (environmentId !== undefined) {
         setKeys.push(keys.index(environmentId, externalId));
-        if (includeDeleted) setKeys.push(keys.deletedIndex(environmentId, externalId));
         legacyKeys.push(keys.legacyIndex(environmentId, externalId));
       } else {
-        const ext = part(externalId);
-        setKeys.push(...(await scanKeys(redis, `${prefix}:customer-ids:*:${ext}`)));
-        if (includeDeleted) setKeys.push(...(await scanKeys(redis, `${prefix}:customer-ids-deleted:*:${ext}`)));
+        setKeys.push(...(await scanKeys(redis, `${prefix}:customer-ids:*:${part(externalId)}`)));
         legacyKeys.push(...(await scanKeys(redis, keys.legacyIndex('*', externalId.replace(/[*?[\]\\]/g, '\\$&')))));
       }
       const ids = (await Promise.all(setKeys.map((key) => redis.smembers(key)))).flat();
@@ -194,9 +237,52 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
           (customer) =>
             customer.externalId === externalId &&
             (environmentId === undefined || customer.environmentId === environmentId) &&
-            (includeDeleted || !customer.deleted),
+            !customer.deleted,
         )
         .sort((a, b) => (a.version < b.version ? 1 : a.version > b.version ? -1 : 0));
+    },
+
+    /**
+     * Erases a customer's personal data on request: its record becomes a final tombstone (id,
+     * environment, version, what the target acknowledged), out of every index. Nothing revives it
+     * afterwards, and nothing is forwarded. A customer the store never had gets a tombstone too, so
+     * that a job still queued cannot store its data later. Returns whether a record existed.
+     */
+    async erase(id: string): Promise<boolean> {
+      const [environmentId, externalId] = await redis.hmget(keys.record(id), 'environment_id', 'external_id');
+      const indexes =
+        typeof environmentId === 'string' && typeof externalId === 'string'
+          ? [
+              keys.index(environmentId, externalId),
+              keys.deletedIndex(environmentId, externalId),
+              keys.legacyIndex(environmentId, externalId),
+            ]
+          : [];
+      const existed = await (redis as unknown as EraseCommands).eraseCustomer(
+        1 + indexes.length,
+        keys.record(id),
+        ...indexes,
+        id,
+        String(now()),
+        erasedVersion(now()),
+      );
+      return existed === 1;
+    },
+
+    /**
+     * Strips tombstones written by versions that kept a deleted customer's data and external id
+     * (and their `customer-ids-deleted` sets). Returns how many records it stripped.
+     */
+    async stripTombstones(): Promise<number> {
+      let stripped = 0;
+      for (const key of await scanKeys(redis, `${prefix}:customer:*`)) {
+        const [id, deleted, data, externalId] = await redis.hmget(key, 'id', 'deleted', 'customer', 'external_id');
+        if (typeof id !== 'string' || deleted !== '1' || (data === null && externalId === null)) continue;
+        await this.erase(id);
+        stripped += 1;
+      }
+      for (const key of await scanKeys(redis, `${prefix}:customer-ids-deleted:*`)) await redis.del(key);
+      return stripped;
     },
   };
 }

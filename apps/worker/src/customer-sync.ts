@@ -130,7 +130,7 @@ export async function syncCustomers(options: SyncOptions): Promise<SyncSummary> 
   async function wouldApply(state: ReturnType<typeof stateFromApi>): Promise<boolean> {
     const stored = await store.get(state.event.customer.id);
     if (!stored) return true;
-    if (stored.deleted) return false;
+    if (stored.deleted && !stored.provisional) return false;
     // As the store's script decides: an API state supersedes a webhook one, else the later one.
     return !stored.version.endsWith(`.${API_TIE_BREAK}`) || state.version > stored.version;
   }

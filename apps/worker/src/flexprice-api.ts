@@ -1,3 +1,4 @@
+import { redactUrlsIn } from '@flexprice/runtime';
 import { Flexprice, HTTPClient } from '@flexprice/sdk';
 import type { CustomerFilter, DtoCustomerResponse } from '@flexprice/sdk/sdk/models';
 import { parseRetryAfter } from './forwarder.js';
@@ -102,7 +103,8 @@ export function createFlexpriceApi(options: FlexpriceApiOptions) {
       return result;
     } catch (error) {
       const status = statusOf(error);
-      const detail = error instanceof Error ? error.message.split('\n', 1)[0] : String(error);
+      // (The SDK's messages may quote the URL it called.)
+      const detail = redactUrlsIn(error instanceof Error ? (error.message.split('\n', 1)[0] ?? '') : String(error));
       if (status === 404 && notFound === 'undefined') {
         options.observe?.(operation, 'not_found');
         options.onAuthorization?.(false);

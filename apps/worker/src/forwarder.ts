@@ -1,3 +1,4 @@
+import { redactUrl, redactUrlsIn } from '@flexprice/runtime';
 import { UnrecoverableError } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import type { ForwardStatusClass } from './metrics.js';
@@ -77,6 +78,9 @@ export function createForwarder(options: ForwarderOptions) {
   const signers = options.secrets.map((secret) => new Webhook(secret));
   if (signers.length === 0) throw new Error('a forwarder needs at least one secret');
   const now = options.now ?? Date.now;
+  // Errors become jobs' failure reasons (the dashboard, `pnpm dlq list`) and log lines: the URL
+  // there never holds a password or a query token.
+  const target = redactUrl(options.url);
 
   return async function forward(request: ForwardRequest): Promise<{ status: number }> {
     const body = JSON.stringify(request.body);
@@ -109,18 +113,19 @@ export function createForwarder(options: ForwarderOptions) {
       const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? '';
       // (HPE_*: the answer could not be parsed; the request had been sent.)
       const cut = CUT_MID_REQUEST.has(code) || code.startsWith('HPE_');
-      const detail = cause?.message ?? (error instanceof Error ? error.message : String(error));
+      // (fetch quotes a URL it refuses, password and all.)
+      const detail = redactUrlsIn(cause?.message ?? (error instanceof Error ? error.message : String(error)));
       const reason = timedOut
         ? `no answer within ${options.timeoutMs} ms`
         : `${cut ? 'connection cut before an answer' : 'could not connect'}: ${detail}`;
-      throw new RetryableForwardError(`forward to ${options.url} failed: ${reason}`, undefined, timedOut || cut);
+      throw new RetryableForwardError(`forward to ${target} failed: ${reason}`, undefined, timedOut || cut);
     }
     // The body is not used; reading it frees the connection for reuse.
     await response.arrayBuffer().catch(() => undefined);
     const { status } = response;
     options.observe?.(`${Math.min(Math.max(Math.floor(status / 100), 2), 5)}xx` as ForwardStatusClass, elapsed());
     if (status >= 200 && status < 300) return { status };
-    const message = `forward to ${options.url} answered ${status}`;
+    const message = `forward to ${target} answered ${status}`;
     if (status >= 500 || RETRYABLE_STATUSES.has(status)) {
       throw new RetryableForwardError(message, parseRetryAfter(response.headers.get('retry-after'), now()));
     }

@@ -1,6 +1,13 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, createOpsServer, describeTarget, runMain } from '@flexprice/runtime';
+import {
+  ConfigError,
+  createOpsServer,
+  describeTarget,
+  redactUrl,
+  refuseEvictingRedis,
+  runMain,
+} from '@flexprice/runtime';
 import closeWithGrace from 'close-with-grace';
 import type { Logger } from 'pino';
 import { type Config, loadConfig } from './config.js';
@@ -15,14 +22,17 @@ import { startWorker } from './worker.js';
 async function checkApiKey(api: NonNullable<Config['api']>, logger: Logger): Promise<void> {
   try {
     await createFlexpriceApi(api).checkKey();
-    logger.info({ url: api.url }, "Flexprice's API accepts FLEXPRICE_API_KEY: customer states are read from it");
+    logger.info(
+      { url: redactUrl(api.url) },
+      "Flexprice's API accepts FLEXPRICE_API_KEY: customer states are read from it",
+    );
   } catch (error) {
     if (error instanceof FlexpriceApiError && error.failure === 'unauthorized') {
-      throw new ConfigError([`FLEXPRICE_API_KEY: ${error.message} (${api.url})`]);
+      throw new ConfigError([`FLEXPRICE_API_KEY: ${error.message} (${redactUrl(api.url)})`]);
     }
     const message = error instanceof Error ? error.message : String(error);
     logger.warn(
-      { url: api.url, err: { message } },
+      { url: redactUrl(api.url), err: { message } },
       "Flexprice's API did not answer the key check; jobs retry until it does",
     );
   }
@@ -32,10 +42,15 @@ runMain('worker', async () => {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   logger.info({ redis: describeTarget(config.redis), prefix: config.queue.prefix }, 'connecting to redis');
+  await refuseEvictingRedis(config.redis, logger);
   logger.info(
     {
       enqueueEvents: config.enqueueEvents.length,
-      routes: config.routes.map(({ pattern, url, claims }) => ({ pattern, url, events: claims.length })),
+      routes: config.routes.map(({ pattern, url, claims }) => ({
+        pattern,
+        url: redactUrl(url),
+        events: claims.length,
+      })),
     },
     config.routes.length === 0 ? 'no forward routes: customer events update the store only' : 'forward routes',
   );

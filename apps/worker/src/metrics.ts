@@ -1,3 +1,4 @@
+import { type EvictionWatch, evictionGaugeOptions } from '@flexprice/runtime';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export type JobResult = 'completed' | 'skipped' | 'retried' | 'failed';
@@ -98,8 +99,15 @@ export function createWorkerMetrics(now: () => number = Date.now) {
     },
   });
 
+  let eviction: EvictionWatch | undefined;
+  new Gauge({ ...evictionGaugeOptions(() => eviction), registers: [registry] });
+
   return {
     registry,
+    /** The policy read on each scrape for flexprice_redis_eviction_unsafe. */
+    watchEviction(watch: EvictionWatch): void {
+      eviction = watch;
+    },
     /** Queues whose gauges are read on each scrape. */
     watch(...queues: QueueProbe[]): void {
       probes.push(...queues);

@@ -21,7 +21,7 @@ export interface ApplyContext {
    * Another forward of this entity is in flight: wait `ms`, then the version is decided again. A
    * job steps aside in BullMQ (and never returns); the reconciler sleeps.
    */
-  stepAside: (ms: number) => Promise<void>;
+  stepAside: (ms: number, why?: string) => Promise<void>;
 }
 
 /** What a job's step aside is: back to the delayed set for `ms`, no attempt spent. */
@@ -34,8 +34,8 @@ export function jobApplyContext(context: HandlerContext): ApplyContext {
     get log() {
       return context.log;
     },
-    async stepAside(ms) {
-      if (token === undefined) throw new Error('a forward of this entity is in flight; retry later');
+    async stepAside(ms, why = 'a forward of this entity is in flight') {
+      if (token === undefined) throw new Error(`${why}; retry later`);
       await job.moveToDelayed(Date.now() + ms, token);
       throw new DelayedError();
     },

@@ -1,4 +1,5 @@
 import { type EventOf, type EventType, parseWebhookJob } from '@flexprice/contracts';
+import { redactUrlsIn } from '@flexprice/runtime';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
 import type { HandlerContext, HandlerRegistry, HandlerResult } from './handlers/types.js';
@@ -13,6 +14,20 @@ function dispatch<T extends EventType>(
   if (!handler)
     throw new UnrecoverableError(`no handler for ${eventType}: add one to handlers/registry.ts, then replay`);
   return handler(event, context);
+}
+
+/**
+ * What BullMQ keeps of a failure (the job's `failedReason` and stack trace, shown by the dashboard
+ * and `pnpm dlq list`) and the worker logs: with every URL in it redacted, whoever wrote the message
+ * (a library quoting the URL it failed on, password and all). The same error, so that its class
+ * still decides retries.
+ */
+function redacted(error: unknown): unknown {
+  if (error instanceof Error) {
+    error.message = redactUrlsIn(error.message);
+    if (error.stack) error.stack = redactUrlsIn(error.stack);
+  }
+  return error;
 }
 
 /**
@@ -32,20 +47,24 @@ export function createProcessor(handlers: HandlerRegistry, logger: Logger) {
     // Made when a handler first logs: most jobs log nothing but the pool's one line per job, and
     // a pino child serializes its bindings when it is made.
     let log: Logger | undefined;
-    return dispatch(handlers, parsed.eventType, parsed.event, {
-      eventType: parsed.eventType,
-      job,
-      token,
-      receipt: parsed.receipt,
-      get log() {
-        log ??= logger.child({
-          jobId: job.id,
-          eventType: parsed.eventType,
-          idempotencyKey: parsed.receipt.idempotencyKey,
-          requestId: parsed.receipt.requestId,
-        });
-        return log;
-      },
-    });
+    try {
+      return await dispatch(handlers, parsed.eventType, parsed.event, {
+        eventType: parsed.eventType,
+        job,
+        token,
+        receipt: parsed.receipt,
+        get log() {
+          log ??= logger.child({
+            jobId: job.id,
+            eventType: parsed.eventType,
+            idempotencyKey: parsed.receipt.idempotencyKey,
+            requestId: parsed.receipt.requestId,
+          });
+          return log;
+        },
+      });
+    } catch (error) {
+      throw redacted(error);
+    }
   };
 }

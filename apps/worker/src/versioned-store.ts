@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { RedisClient } from '@flexprice/runtime';
 
 /**
@@ -50,13 +51,14 @@ export interface ApplyResult {
 export type Ordering = 'state' | 'event';
 
 const APPLY_SCRIPT = `
--- KEYS: record, forward lock, delivery pin [, live index, deleted index]
--- ARGV: version, delivery key, now (ms), deleting, lock token, lock ttl (ms), pin ttl (s), ordering,
---       record ttl (s), id, clock (the suffix of this clock's fields), then field/value pairs
---       stored with the version
-local record, lock, delivery, liveIndex, deletedIndex = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local version, key, now, deleting, lockToken, lockTtl, pinTtl, ordering, recordTtl, id, clock =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+-- KEYS: record, forward lock, delivery pin [, live index]
+-- ARGV: version, delivery key, now (ms), deletion ('0' live, '1' final, 'p' provisional), lock
+--       token, lock ttl (ms), pin ttl (s), ordering, record ttl (s), id, clock (the suffix of this
+--       clock's fields), then field/value pairs stored with the version
+local record, lock, delivery, liveIndex = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local version, key, now, deletion, lockToken, lockTtl, pinTtl, ordering, recordTtl, id, clock =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local deleting = deletion ~= '0'
 local versionField, forwardedField, keyField = 'version' .. clock, 'forwarded_version' .. clock, 'last_key' .. clock
 
 -- A delivery with an id: its first job's version stands for every later job of it.
@@ -66,8 +68,10 @@ if pinTtl ~= '0' then
 end
 
 local stored = redis.call('HMGET', record, versionField, 'deleted', 'index_key', forwardedField, 'updated_at_ms', keyField,
-  'pending_version' .. clock)
+  'pending_version' .. clock, 'provisional')
 local storedVersion, deleted, indexKey, forwarded = stored[1] or '', stored[2] == '1', stored[3], stored[4] or ''
+-- A deletion that rests on a 404 alone: ordered like any state, so a later live state supersedes it.
+local final = deleted and stored[8] ~= '1'
 -- The newest version whose forward timed out: it may have reached the target (events only).
 local pending = stored[7] or ''
 -- A customer written before versions existed: its legacy updated_at (ms) still orders it.
@@ -88,7 +92,7 @@ local function older(a, b)
 end
 
 local outcome
-if deleted and (not deleting or version ~= storedVersion) then
+if final and (deletion ~= '1' or version ~= storedVersion) then
   -- Nothing after a deletion but a retry of the deletion itself: no live event, whatever its
   -- clock (a retry of one stored before it too), and no second deletion.
   return {'skipped_tombstone', 'none', version}
@@ -101,25 +105,33 @@ else
   outcome = 'applied'
   if supersedes(version, storedVersion) then
     -- The index follows the record: out of the old set (changed external id, or deletion), into
-    -- the new one's; a deleted record is listed apart. (Every set shares the prefix's hash tag.)
-    if liveIndex and indexKey and indexKey ~= liveIndex then redis.call('SREM', indexKey, id) end
-    redis.call('HSET', record, 'id', id, keyField, key, versionField, version, 'applied_at', now)
+    -- the new one's. (Every set shares the prefix's hash tag.)
+    if indexKey and (deleting or indexKey ~= liveIndex) then redis.call('SREM', indexKey, id) end
+    redis.call('HSET', record, keyField, key, versionField, version)
+    -- What a state record shows (pnpm customers get); an event mark keeps only what orders it.
+    if ordering == 'state' then redis.call('HSET', record, 'id', id, 'applied_at', now) end
     if #ARGV > 11 then redis.call('HSET', record, unpack(ARGV, 12)) end
-    if liveIndex then redis.call('HSET', record, 'index_key', liveIndex) end
     if deleting then
-      redis.call('HSET', record, 'deleted', '1', 'deleted_at', now)
+      -- A deletion keeps what ordering needs, nothing personal: the state's data and the external
+      -- id (in the record and in the index key's name) go. The caller sends neither.
+      redis.call('HDEL', record, 'customer', 'external_id', 'index_key')
+      if not deleted then redis.call('HSET', record, 'deleted', '1', 'deleted_at', now) end
+      if deletion == 'p' then redis.call('HSET', record, 'provisional', '1')
+      else redis.call('HDEL', record, 'provisional') end
+      if liveIndex then redis.call('SREM', liveIndex, id) end
+    else
+      -- A live state over a provisional deletion: the entity is back.
+      if deleted then redis.call('HDEL', record, 'deleted', 'deleted_at', 'provisional') end
       if liveIndex then
-        redis.call('SREM', liveIndex, id)
-        redis.call('SADD', deletedIndex, id)
+        redis.call('HSET', record, 'index_key', liveIndex)
+        redis.call('SADD', liveIndex, id)
       end
-    elseif liveIndex then
-      redis.call('SADD', liveIndex, id)
     end
   end
 end
 -- A tombstone is kept for good: it is small, and a replay long after must not revive the entity.
 -- Any other record lives recordTtl past its last event.
-if deleting or deleted then redis.call('PERSIST', record)
+if deleting or final then redis.call('PERSIST', record)
 elseif recordTtl ~= '0' then redis.call('EXPIRE', record, recordTtl) end
 
 if lockToken == '' then return {outcome, 'none', version} end
@@ -176,21 +188,36 @@ interface VersionedCommands {
 /** The suffix of a clock's fields in a record (`version_r`, …); none for the one clock of states. */
 const clockSuffix = (clock: MarkRequest['clock']) => (clock === undefined ? '' : clock === 'payload' ? '_p' : '_r');
 
-/** One part of a key: no `:` (and nothing a SCAN pattern reads) survives encoding. */
-export const keyPart = (value: string) => encodeURIComponent(value).replace(/[*]/g, '%2A');
+/**
+ * One part of a key: no `:` (and nothing a SCAN pattern reads) survives encoding. Total: a string
+ * `encodeURIComponent` cannot encode (a lone UTF-16 surrogate, which a job queued before the
+ * receivers refused them may hold) is hashed from its UTF-16 units instead, so it never fails a job
+ * and two such ids never share a key.
+ */
+export const keyPart = (value: string) =>
+  LONE_SURROGATE.test(value)
+    ? `~${createHash('sha256').update(value, 'utf16le').digest('hex')}`
+    : encodeURIComponent(value).replace(/[*]/g, '%2A');
+
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
 export interface MarkKeys {
   record: string;
   lock: string;
   delivery: string;
-  /** The customer store's external-id sets (live, deleted); absent for entity marks. */
-  index?: { live: string; deleted: string };
+  /** The customer store's external-id set of the state's external id; absent for entity marks. */
+  index?: { live: string };
 }
 
 export interface MarkRequest {
   version: string;
   idempotencyKey: string;
   deleting: boolean;
+  /**
+   * The deletion rests on a 404 alone (no deletion event, no deleted status): ordered like a state,
+   * so a later live state supersedes it, where any other deletion is final.
+   */
+  provisional?: boolean | undefined;
   /**
    * The delivery had an id (Svix): a later job of the same key (a resend after the dedupe window)
    * takes the first job's version, for `pinTtlSeconds`. A native body is a fresh read of the
@@ -224,19 +251,14 @@ export function versionedCommands(redis: RedisClient) {
   const commands = redis as unknown as VersionedCommands;
   return {
     async apply(keys: MarkKeys, request: MarkRequest): Promise<ApplyResult> {
-      const keyList = [
-        keys.record,
-        keys.lock,
-        keys.delivery,
-        ...(keys.index ? [keys.index.live, keys.index.deleted] : []),
-      ];
+      const keyList = [keys.record, keys.lock, keys.delivery, ...(keys.index ? [keys.index.live] : [])];
       const [outcome, forward, version] = await commands.applyVersioned(
         keyList.length,
         ...keyList,
         request.version,
         request.idempotencyKey,
         String(request.now),
-        request.deleting ? '1' : '0',
+        request.deleting ? (request.provisional ? 'p' : '1') : '0',
         request.lock?.token ?? '',
         String(request.lock?.ttlMs ?? 0),
         String(request.pinTtlSeconds),

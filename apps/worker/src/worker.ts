@@ -1,5 +1,6 @@
 import { type EventType, FAMILIES, familyOf, queueNameOf } from '@flexprice/contracts';
 import {
+  createEvictionWatch,
   createRedis,
   createReplicaWait,
   ping,
@@ -20,6 +21,7 @@ import { createForwardTargets } from './forward-targets.js';
 import type { createCustomerApplier } from './handlers/customer.js';
 import { consumedFamilies, createHandlers } from './handlers/registry.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+import { createNotFoundConfirmation } from './not-found.js';
 import { createProcessor } from './processor.js';
 import { startWorkerPool } from './workers.js';
 
@@ -55,6 +57,9 @@ export function startWorker(config: Config, logger: Logger) {
   reportRedisErrors(storeRedis, logger, 'store');
   const store = createCustomerStore(storeRedis, config.store);
   const metrics = createWorkerMetrics();
+  // Redis may not evict (main.ts refused to start on it): a policy changed since makes /readyz 503.
+  const eviction = createEvictionWatch(storeRedis, logger, readinessDeadlineMs(config.redisWait));
+  metrics.watchEviction(eviction);
   const targets = createForwardTargets(config.routes, metrics.forwarded);
   const api = createApiClient(config, metrics);
   const jobsInFlight = { count: 0 };
@@ -64,6 +69,9 @@ export function startWorker(config: Config, logger: Logger) {
     onForwardWait: (eventType: string) => metrics.forwardWaited(queueNameOf(familyOf(eventType as EventType))),
     onApplied: (source: 'webhook' | 'api' | 'sync') => metrics.customerApplied(source),
     fetcher: api && createCustomerFetcher(api, { activeJobs: () => jobsInFlight.count }),
+    notFound:
+      config.api &&
+      createNotFoundConfirmation(storeRedis, { prefix: config.store.prefix, confirmMs: config.api.notFoundConfirmMs }),
     servesEnvironment: api?.servesEnvironment,
     jobsInFlight,
     // On the store's connection: a WAIT covers the writes sent before it on its own connection.
@@ -115,12 +123,12 @@ export function startWorker(config: Config, logger: Logger) {
     // A PING queues behind a WAIT on the store's connection: its deadline allows for one.
     isReady: async () =>
       pool.isRunning() && !api?.isRefused() && (await ping(storeRedis, readinessDeadlineMs(config.redisWait))),
-    /** Why the worker is not ready, for /readyz: a refused API key, too few Redis replicas. */
+    /** Why the worker is not ready, for /readyz: a refused API key, too few Redis replicas, an evicting Redis. */
     problems: async () => {
-      const replicas = await replicaProblem(storeRedis, config.redisWait);
+      const redisProblems = await Promise.all([replicaProblem(storeRedis, config.redisWait), eviction.problem()]);
       return [
         ...(api?.isRefused() ? ["flexprice_api_unauthorized: Flexprice's API refuses FLEXPRICE_API_KEY"] : []),
-        ...(replicas ? [replicas] : []),
+        ...redisProblems.filter((problem) => problem !== undefined),
       ];
     },
     /** Drains the workers (up to `timeoutMs`) and closes the store. True when nothing was cut off. */

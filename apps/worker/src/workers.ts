@@ -46,15 +46,14 @@ function baseDelayOf(job: MinimalJob | undefined): number {
 export function startWorkerPool(options: WorkerPoolOptions) {
   const { logger } = options;
   const workers = new Map<Family, Worker>();
-  // BullMQ leaves a connection it was given open; these are ours to close.
-  const connections = new Set<RedisClient>();
+  // BullMQ leaves a connection it was given open: each worker's is ours to close, with the worker.
+  const connections = new Map<Worker, RedisClient>();
   let closing = false;
 
   function create(family: Family): Worker {
     const queue = queueNameOf(family);
     const connection = createRedis(options.redis, 'consumer');
     connection.on('error', () => {}); // reported by the worker's 'error' listener
-    connections.add(connection);
     const worker = new Worker(queue, options.processor, {
       connection,
       prefix: options.prefix,
@@ -100,7 +99,18 @@ export function startWorkerPool(options: WorkerPoolOptions) {
     });
     worker.on('stalled', (jobId) => logger.warn({ queue, jobId }, 'job stalled (its worker died); it is retried'));
     worker.on('error', (err) => logger.warn({ queue, err: { name: err.name, message: err.message } }, 'worker error'));
+    connections.set(worker, connection);
     return worker;
+  }
+
+  /** Closes a worker that stopped (without waiting for it) and its connection. */
+  function retire(worker: Worker): void {
+    const connection = connections.get(worker);
+    connections.delete(worker);
+    void worker
+      .close(true)
+      .catch(() => undefined)
+      .finally(() => connection?.disconnect());
   }
 
   for (const family of options.families) workers.set(family, create(family));
@@ -111,7 +121,7 @@ export function startWorkerPool(options: WorkerPoolOptions) {
     for (const [family, worker] of workers) {
       if (worker.isRunning() || worker.closing !== undefined) continue;
       logger.error({ queue: queueNameOf(family) }, 'worker stopped running: re-creating it');
-      void worker.close(true).catch(() => undefined);
+      retire(worker);
       workers.set(family, create(family));
     }
   }, options.superviseEveryMs ?? 5_000);
@@ -119,6 +129,9 @@ export function startWorkerPool(options: WorkerPoolOptions) {
 
   return {
     isRunning: () => !closing && [...workers.values()].every((worker) => worker.isRunning()),
+
+    /** The BullMQ worker of each consumed family now (the supervisor replaces one that stopped). */
+    workers: workers as ReadonlyMap<Family, Worker>,
 
     /**
      * Stops taking jobs and waits for the active ones, up to `timeoutMs`. Jobs still running then
@@ -136,12 +149,14 @@ export function startWorkerPool(options: WorkerPoolOptions) {
       const finished = await Promise.race([drained, timedOut]);
       clearTimeout(timer);
       if (finished) {
-        await Promise.all([...connections].map((connection) => connection.quit().catch(() => connection.disconnect())));
+        await Promise.all(
+          [...connections.values()].map((connection) => connection.quit().catch(() => connection.disconnect())),
+        );
       } else {
         // Even a forced close waits for the running processors, which nothing can cancel. The
         // process is about to exit: their locks lapse and another worker retries those jobs.
         for (const worker of workers.values()) void worker.close(true).catch(() => undefined);
-        for (const connection of connections) connection.disconnect();
+        for (const connection of connections.values()) connection.disconnect();
       }
       return finished;
     },

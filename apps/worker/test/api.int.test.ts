@@ -8,6 +8,8 @@ import { enqueue, settled, startTestWorker, targetTest } from './support.js';
 
 const KEY = 'test-api-key-0123456789';
 const ENV = 'env_01K2ZQ0A1B2C3D4E5F6G7H8J9K';
+/** How far apart a job's two 404s must be before it takes a customer as gone (the smallest allowed). */
+const CONFIRM_MS = 1_000;
 
 const test = targetTest
   // biome-ignore lint/correctness/noEmptyPattern: vitest requires a destructuring pattern here.
@@ -22,6 +24,7 @@ const test = targetTest
       FLEXPRICE_API_KEY: KEY,
       FLEXPRICE_API_URL: api.url,
       FLEXPRICE_API_TIMEOUT_MS: '1000',
+      FLEXPRICE_API_NOT_FOUND_CONFIRM_MS: String(CONFIRM_MS),
     });
     onCleanup(() => worker.close());
     return worker;
@@ -145,11 +148,15 @@ describe('fetch on notify', () => {
       await settled(worker.queue, await enqueue(worker.queue, type, webhook(type, 'cust_d', 'D')));
     }
     expect(bodies(target).map((b) => b.event_type)).toEqual(['customer.created', 'customer.deleted']);
-    expect(await worker.store.get('cust_d')).toMatchObject({ deleted: true, customer: { status: 'archived' } });
+    // A tombstone keeps nothing personal: no data, no external id (the forward carried the archived state).
+    const tombstone = await worker.store.get('cust_d');
+    expect(tombstone).toMatchObject({ deleted: true, provisional: false, externalId: '' });
+    expect(tombstone?.customer).toEqual({});
+    expect(bodies(target).at(-1)?.customer).toMatchObject({ status: 'archived', name: 'D' });
     expect(await worker.store.findByExternalId('ext-cust_d', { environmentId: ENV })).toEqual([]);
   });
 
-  test("a 404 in the key's environment is a tombstone; from another environment it stores nothing and fails loudly", async ({
+  test("a 404 in the key's environment, read again later, is a provisional tombstone without personal data; from another environment it stores nothing and fails loudly", async ({
     api,
     worker,
     target,
@@ -164,7 +171,15 @@ describe('fetch on notify', () => {
       await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', 'cust_gone', 'Gone')),
     );
     expect(gone.job.returnvalue).toEqual({ outcome: 'applied', forwarded: 'sent' });
-    expect(await worker.store.get('cust_gone')).toMatchObject({ deleted: true });
+    // Two reads of the job, the second at least CONFIRM_MS after the first, without spending an attempt.
+    const reads = api.calls.filter((c) => c.path === '/v1/customers/cust_gone');
+    expect(reads.map((c) => c.status)).toEqual([404, 404]);
+    expect((reads[1]?.at ?? 0) - (reads[0]?.at ?? 0)).toBeGreaterThanOrEqual(CONFIRM_MS - 50);
+    expect(gone.job.attemptsMade).toBe(1);
+    const tombstone = await worker.store.get('cust_gone');
+    expect(tombstone).toMatchObject({ deleted: true, provisional: true, externalId: '' });
+    expect(tombstone?.customer).toEqual({});
+    expect(tombstone?.version).toMatch(/^0\.0{20}\.0{17}\.gone\.api$/);
     expect(bodies(target).at(-1)?.event_type).toBe('customer.deleted');
 
     const elsewhere = customerEvent(
@@ -176,6 +191,80 @@ describe('fetch on notify', () => {
     expect(failed.job.attemptsMade).toBe(1);
     expect(failed.job.failedReason).toContain('not known to serve');
     expect(await worker.store.get('cust_other_env')).toBeUndefined();
+  });
+
+  test('a single 404 (a gateway, a replica behind) deletes nothing: the job reads again and stores the live customer', async ({
+    api,
+    worker,
+    target,
+  }) => {
+    const id = 'cust_transient_404';
+    api.upsert({ id, name: 'Alive' });
+    await settled(worker.queue, await enqueue(worker.queue, 'customer.created', webhook('customer.created', id, 'x')));
+    const updated = api.upsert({ id, name: 'Still alive' });
+    api.failNext(1, { status: 404, path: `/v1/customers/${id}` });
+    const { state, job } = await settled(
+      worker.queue,
+      await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', id, 'x')),
+    );
+    expect(state).toBe('completed');
+    expect(job.returnvalue).toEqual({ outcome: 'applied', forwarded: 'sent' });
+    expect(api.calls.filter((c) => c.path === `/v1/customers/${id}`).map((c) => c.status)).toEqual([200, 404, 200]);
+    expect(await worker.store.get(id)).toMatchObject({ deleted: false, customer: { name: 'Still alive' } });
+    expect(bodies(target).map((b) => `${b.event_type} ${b.customer.name}`)).toEqual([
+      'customer.created Alive',
+      'customer.updated Still alive',
+    ]);
+    expect(bodies(target).at(-1)?.customer).toMatchObject({ updated_at: updated.updated_at });
+  });
+
+  test('a provisional tombstone gives way to a later live state, not to the state it replaced', async ({
+    api,
+    worker,
+    target,
+  }) => {
+    const id = 'cust_back';
+    api.upsert({ id, name: 'Before' });
+    await settled(worker.queue, await enqueue(worker.queue, 'customer.created', webhook('customer.created', id, 'x')));
+    const before = await worker.store.get(id);
+    // Two 404s, far enough apart: a provisional tombstone, ordered right after the state it replaced.
+    api.failNext(2, { status: 404, path: `/v1/customers/${id}` });
+    await settled(worker.queue, await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', id, 'x')));
+    const tombstone = await worker.store.get(id);
+    expect(tombstone).toMatchObject({ deleted: true, provisional: true });
+    expect(tombstone?.version).toBe(before?.version.replace(/\.api$/, '.gone.api'));
+    // The API answers the state it had before: not newer than the deletion, it changes nothing.
+    const same = await settled(
+      worker.queue,
+      await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', id, 'x')),
+    );
+    expect(same.job.returnvalue).toEqual({ outcome: 'skipped_stale', forwarded: 'skipped' });
+    // A later live state is the customer back: stored, indexed and forwarded after the deletion.
+    api.upsert({ id, name: 'After' });
+    const back = await settled(
+      worker.queue,
+      await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', id, 'x')),
+    );
+    expect(back.job.returnvalue).toEqual({ outcome: 'applied', forwarded: 'sent' });
+    expect(await worker.store.get(id)).toMatchObject({
+      deleted: false,
+      provisional: false,
+      customer: { name: 'After' },
+    });
+    expect((await worker.store.findByExternalId(`ext-${id}`, { environmentId: ENV })).map((c) => c.id)).toEqual([id]);
+    const sent = bodies(target);
+    expect(sent.map((b) => b.event_type)).toEqual(['customer.created', 'customer.deleted', 'customer.updated']);
+    const versions = sent.map((b) => b.version);
+    expect([...versions].sort()).toEqual(versions);
+    // A deletion Flexprice shows (archived) is final, over a provisional one as over any state.
+    api.archive(id);
+    await settled(worker.queue, await enqueue(worker.queue, 'customer.deleted', webhook('customer.deleted', id, 'x')));
+    api.upsert({ id, name: 'Never again', status: 'published' });
+    const after = await settled(
+      worker.queue,
+      await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', id, 'x')),
+    );
+    expect(after.job.returnvalue).toEqual({ outcome: 'skipped_tombstone', forwarded: 'skipped' });
   });
 
   test("a worker's first job, a 404 in the key's environment, is a tombstone: it asks the API which environment the key serves", async ({
@@ -190,7 +279,7 @@ describe('fetch on notify', () => {
     );
     expect(gone.job.failedReason).toBeUndefined();
     expect(gone.job.returnvalue).toEqual({ outcome: 'applied', forwarded: 'sent' });
-    expect(await worker.store.get('cust_gone_first')).toMatchObject({ deleted: true });
+    expect(await worker.store.get('cust_gone_first')).toMatchObject({ deleted: true, provisional: true });
     expect(bodies(target).map((body) => body.event_type)).toEqual(['customer.deleted']);
   });
 

@@ -491,3 +491,42 @@ describe('what may have reached the target counts', () => {
     expect(target.received.map((r) => r.status)).toEqual([503, 200]);
   });
 });
+
+describe('ids that are not well-formed Unicode (a lone UTF-16 surrogate), queued behind the receiver', () => {
+  // The receivers answer 422 to these; a job that holds one anyway (queued by an older receiver,
+  // or edited into the queue) must not burn its attempts on an encoding error.
+  test('fail at once and for good, naming the field: no retries, no URIError, nothing stored or sent', async ({
+    worker,
+    target,
+  }) => {
+    const customer = (field: string) => ({
+      event_type: 'customer.created',
+      customer: {
+        id: field === 'id' ? 'cust_\ud800' : 'cust_lone_surrogate',
+        external_id: field === 'external_id' ? 'ext-\ud800' : 'ext-ok',
+        environment_id: field === 'environment_id' ? 'env_\udc00' : 'env_ok',
+        name: 'Lone surrogate',
+      },
+    });
+    const jobs = await Promise.all([
+      ...['id', 'external_id', 'environment_id'].map((field) =>
+        enqueue(worker.queue, 'customer.created', customer(field)),
+      ),
+      enqueue(
+        worker.queueOf('invoice'),
+        'invoice.update.finalized',
+        invoice('invoice.update.finalized', '2026-08-20T10:00:00Z', { id: 'inv_\ud800' }),
+      ),
+    ]);
+    const queues = [worker.queue, worker.queue, worker.queue, worker.queueOf('invoice')];
+    for (const [i, job] of jobs.entries()) {
+      const done = await settled(queues[i] as Queue, job);
+      expect(done.state).toBe('failed');
+      expect(done.job.attemptsMade).toBe(1);
+      expect(done.job.failedReason).toMatch(/invalid job data: event\.\w+\.\w+: must be well-formed Unicode/);
+      expect(done.job.failedReason).not.toContain('URI');
+    }
+    expect(await worker.store.get('cust_lone_surrogate')).toBeUndefined();
+    expect(target.received).toEqual([]);
+  });
+});

@@ -2,8 +2,11 @@ import { VERSION_PATTERN } from '@flexprice/contracts';
 import { currentCustomer, customerEvent, legacyCustomer } from '@flexprice/contracts/fixtures';
 import { metricValue, redisTest, spawnRedisServer } from '@flexprice/testing';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
+import { createWorkerMetrics } from '../src/metrics.js';
+import { startWorkerPool } from '../src/workers.js';
 import { enqueue, FORWARD_SECRET, settled, startTestWorker, type TestWorker, targetTest } from './support.js';
 
 /** A worker forwarding to a target of its own; both closed when the test ends. */
@@ -290,7 +293,10 @@ describe('order independence', () => {
     expect(done.returnvalue).toEqual({ outcome: 'skipped_tombstone', forwarded: 'skipped' });
     expect(target.received.map((r) => r.headers['x-flexprice-event-type'])).toEqual(['customer.deleted']);
     const stored = await worker.store.get('cust_01K2ZQ8R3V7M5N4P6Q8R0S2T4V');
-    expect(stored).toMatchObject({ deleted: true, customer: { name: 'Acme (gone)' } });
+    // The deletion was forwarded with the customer's data; the tombstone keeps none of it.
+    expect(stored).toMatchObject({ deleted: true, provisional: false, externalId: '' });
+    expect(stored?.customer).toEqual({});
+    expect(JSON.parse(target.received[0]?.body ?? '{}')).toMatchObject({ customer: { name: 'Acme (gone)' } });
   });
 
   test('legacy: an older updated_at never overwrites a newer one', async ({ worker, target }) => {
@@ -419,6 +425,47 @@ describe('metrics', () => {
       ).toBeGreaterThan(0);
     } finally {
       await worker.close();
+    }
+  });
+});
+
+describe('the worker pool', () => {
+  test('a worker that stopped running is re-created, and the connection of the one it replaces is closed', async ({
+    redis,
+  }) => {
+    const client = new Redis(redis.url);
+    const clients = async () =>
+      String(await client.call('CLIENT', 'LIST'))
+        .trim()
+        .split('\n').length;
+    const before = await clients();
+    const pool = startWorkerPool({
+      redis: { mode: 'standalone', url: redis.url },
+      prefix: 'pool-supervisor',
+      families: ['customer'],
+      processor: async () => ({ outcome: 'applied' }),
+      concurrency: 1,
+      lockDurationMs: 30_000,
+      stalledIntervalMs: 30_000,
+      maxStalledCount: 1,
+      logger: pino({ level: 'silent' }),
+      metrics: createWorkerMetrics(),
+      superviseEveryMs: 100,
+    });
+    try {
+      const first = pool.workers.get('customer');
+      await first?.waitUntilReady();
+      await expect.poll(() => first?.isRunning()).toBe(true);
+      const running = await clients();
+      expect(running).toBeGreaterThan(before);
+      // A paused worker's run loop ends without closing it: what the supervisor looks for.
+      await first?.pause();
+      await expect.poll(() => pool.workers.get('customer') !== first, { timeout: 5_000 }).toBe(true);
+      await expect.poll(() => pool.isRunning(), { timeout: 5_000 }).toBe(true);
+      await expect.poll(clients, { timeout: 5_000 }).toBe(running);
+    } finally {
+      await pool.close(2_000);
+      client.disconnect();
     }
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FAMILY_FIXTURES } from './fixtures/index.js';
-import { MAX_BACKOFF_MS, parseWebhookJob, webhookBackoffDelay } from './jobs.js';
+import { MAX_BACKOFF_MS, parseWebhookJob, shortestRetrySpanMs, webhookBackoffDelay } from './jobs.js';
 
 describe('webhookBackoffDelay', () => {
   it('doubles from the base delay, jittered down by at most half', () => {
@@ -14,6 +14,16 @@ describe('webhookBackoffDelay', () => {
     expect(webhookBackoffDelay(1, 1000, 30_000, () => 1)).toBe(30_000);
     expect(webhookBackoffDelay(40, 1000, undefined, () => 1)).toBe(MAX_BACKOFF_MS);
     expect(webhookBackoffDelay(1, 1000, 10 * MAX_BACKOFF_MS, () => 1)).toBe(MAX_BACKOFF_MS);
+  });
+});
+
+describe('shortestRetrySpanMs', () => {
+  it('adds the jitter-low delays between the tries: none for one try', () => {
+    expect(shortestRetrySpanMs(1, 1000)).toBe(0);
+    expect(shortestRetrySpanMs(2, 1000)).toBe(500);
+    // 500 + 1000 + 2000 + … + 128000 (the defaults: 10 tries, 1 s)
+    expect(shortestRetrySpanMs(10, 1000)).toBe(255_500);
+    expect(shortestRetrySpanMs(10, 0)).toBe(0);
   });
 });
 

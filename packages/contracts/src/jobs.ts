@@ -104,6 +104,18 @@ export function webhookBackoffDelay(
 }
 
 /**
+ * The shortest time over which a job's tries are spread: the sum of the smallest (jitter-low)
+ * delays between its `attempts` tries. A target down for less than that never dead-letters a job.
+ */
+export function shortestRetrySpanMs(attempts: number, baseDelayMs: number): number {
+  let span = 0;
+  for (let attemptsMade = 1; attemptsMade < attempts; attemptsMade += 1) {
+    span += webhookBackoffDelay(attemptsMade, baseDelayMs, undefined, () => 0);
+  }
+  return span;
+}
+
+/**
  * BullMQ job options for a webhook job. Completed jobs are trimmed (bounded memory); failed ones are
  * kept: the failed set is the dead-letter queue and replay reads it.
  */

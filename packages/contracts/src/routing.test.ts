@@ -61,12 +61,27 @@ describe('parseForwardRoutes', () => {
       ok: false,
       problems: [
         '"invoice.*" is not pattern=url (e.g. invoice.*=https://billing.internal/hooks)',
-        'wallet.*: "ftp://x" is not an http(s) URL',
+        'wallet.*: its URL is not an http(s) URL',
         'invoce.*: matches no Flexprice event type',
-        '"=https://y" is not pattern=url (e.g. invoice.*=https://billing.internal/hooks)',
+        'an entry without a pattern is not pattern=url (e.g. invoice.*=https://billing.internal/hooks)',
         'payment.*: every event it matches is taken by an earlier route',
       ],
     });
+  });
+
+  it('refuses a URL with user:password@ (fetch would refuse every forward), and never quotes a URL', () => {
+    const parsed = parseForwardRoutes(
+      'invoice.*=https://ops:s3cret@billing.internal/hooks wallet.*=https://ops@billing.internal/w =https://a:s3cret@x',
+    );
+    expect(parsed).toEqual({
+      ok: false,
+      problems: [
+        expect.stringMatching(/^invoice\.\*: its URL carries a user name or password \(user:password@…\)/),
+        expect.stringMatching(/^wallet\.\*: its URL carries a user name or password/),
+        expect.stringMatching(/^an entry without a pattern is not pattern=url/),
+      ],
+    });
+    expect(JSON.stringify(parsed)).not.toMatch(/s3cret|ops@/);
   });
 
   it('is empty when unset', () => {

@@ -59,8 +59,9 @@ export interface ForwardRoute {
 /**
  * Parses FORWARD_ROUTES: `pattern=url` pairs separated by spaces or commas, patterns as in
  * ENQUEUE_EVENTS, the first match wins. Returns the routes, or every problem found: an entry that
- * is not `pattern=url`, a URL that is not http(s), a pattern that matches no event type, or one that
- * earlier routes leave nothing to.
+ * is not `pattern=url`, a URL that is not http(s) or carries `user:password@` (fetch refuses it on
+ * every forward), a pattern that matches no event type, or one that earlier routes leave nothing to.
+ * A problem never quotes a URL: it may hold a credential.
  */
 export function parseForwardRoutes(
   value: string | undefined,
@@ -83,11 +84,18 @@ export function parseForwardRoutes(
   for (const { pattern, url } of entries) {
     if (pattern.length === 0 || url.length === 0) {
       problems.push(
-        `"${pattern}${url ? `=${url}` : ''}" is not pattern=url (e.g. invoice.*=https://billing.internal/hooks)`,
+        `${pattern ? `"${pattern}"` : 'an entry without a pattern'} is not pattern=url (e.g. invoice.*=https://billing.internal/hooks)`,
       );
       continue;
     }
-    if (!isHttpUrl(url)) problems.push(`${pattern}: "${url}" is not an http(s) URL`);
+    const parsed = httpUrlOf(url);
+    if (!parsed) problems.push(`${pattern}: its URL is not an http(s) URL`);
+    if (parsed && (parsed.username !== '' || parsed.password !== '')) {
+      problems.push(
+        `${pattern}: its URL carries a user name or password (user:password@…), which every forward would fail on: ` +
+          'remove it (the target authenticates forwards by their signature, FORWARD_SECRET)',
+      );
+    }
     const filter = compileEventFilter([pattern]);
     if (!filter.ok) {
       problems.push(`${pattern}: matches no Flexprice event type`);
@@ -101,11 +109,12 @@ export function parseForwardRoutes(
   return problems.length > 0 ? { ok: false, problems } : { ok: true, routes };
 }
 
-function isHttpUrl(value: string): boolean {
+function httpUrlOf(value: string): URL | undefined {
   try {
-    return ['http:', 'https:'].includes(new URL(value).protocol);
+    const url = new URL(value);
+    return ['http:', 'https:'].includes(url.protocol) ? url : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

@@ -81,5 +81,23 @@ export function apiStateVersion({ deleted, updatedAt }: { deleted: boolean; upda
 /** The tie-break of every API-read version: what tells them from webhook ones. */
 export const API_TIE_BREAK = 'api';
 
+/**
+ * The tie-break of a deletion that rests on Flexprice's API answering 404: an API version too, and
+ * after a live one of the same time (`api` < `gone.api`).
+ */
+export const GONE_TIE_BREAK = `gone.${API_TIE_BREAK}`;
+
+/**
+ * The version of a provisional deletion: one that rests on a (confirmed) 404 alone, with no deleted
+ * status and no deletion event. A 404 carries no time and is weak evidence (a gateway, a replica
+ * behind), so it is not a final deletion (`1.`): it is a live-ranked version at the time of the
+ * newest state read from the API before it (zero when none was), so that a live state with a later
+ * `updated_at` supersedes it, and one of that time or older does not.
+ */
+export function provisionalDeletionVersion(lastVersion: string | undefined): string {
+  const live = /^0\.(\d{20})\.(\d{17})\.(?:gone\.)?api$/.exec(lastVersion ?? '');
+  return `0.${live?.[1] ?? '0'.repeat(20)}.${live?.[2] ?? '0'.repeat(17)}.${GONE_TIE_BREAK}`;
+}
+
 /** The shape of a version, for the checks of the stores that compare them. */
 export const VERSION_PATTERN = /^[01]\.\d{20}\.\d{17}\.[^\s]*$/;

@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { whsecProblem } from './secrets.js';
 
-/** A whole number from an environment string, with bounds and plain messages. */
-export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
+/**
+ * A whole number from an environment string, with bounds and plain messages; `belowMin` says what a
+ * smaller value would break, when the floor is there to keep a guarantee.
+ */
+export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER, belowMin?: string) {
   return z.coerce
     .number({ error: 'must be a whole number' })
     .int({ error: 'must be a whole number' })
-    .min(min, { error: `must be at least ${min}` })
+    .min(min, { error: `must be at least ${min}${belowMin ? `: ${belowMin}` : ''}` })
     .max(max, { error: `must be at most ${max}` });
 }
 

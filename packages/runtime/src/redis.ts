@@ -1,6 +1,8 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
 import { listOf, optional } from './env.js';
+import { refusingPlaceholders } from './secrets.js';
+import { redactUrl } from './urls.js';
 
 export interface HostPort {
   host: string;
@@ -68,10 +70,11 @@ export const redisEnv = {
   // `host:port,...`, and the master group name they monitor.
   REDIS_SENTINELS: hostPortList(),
   REDIS_SENTINEL_NAME: optional(z.string().regex(/^[^\s]+$/, { error: 'must be one word (the master group name)' })),
-  // Password of the sentinels, when they require one (REDIS_PASSWORD is the data nodes').
-  REDIS_SENTINEL_PASSWORD: optional(z.string()),
+  // Password of the sentinels, when they require one (REDIS_PASSWORD is the data nodes'); never
+  // .env.example's placeholder (a Redis guarded by it is guarded by a public password).
+  REDIS_SENTINEL_PASSWORD: optional(refusingPlaceholders(z.string(), 'set the password the sentinels require')),
   // Password of the cluster or sentinel-managed nodes (one server: put it in REDIS_URL).
-  REDIS_PASSWORD: optional(z.string()),
+  REDIS_PASSWORD: optional(refusingPlaceholders(z.string(), 'set the password the Redis nodes require')),
   // BullMQ key prefix; `bull` by default, `{flexprice}` in cluster mode (it must carry a hash tag).
   QUEUE_PREFIX: optional(
     z.string().regex(/^[A-Za-z0-9_{}.-]+$/, { error: 'may hold letters, digits, "_", "-", ".", "{", "}" only' }),
@@ -259,17 +262,11 @@ export async function ping(client: RedisClient, timeoutMs = 1_000): Promise<bool
   }
 }
 
-/** A Redis target for logs: never a password. */
+/** A Redis target for logs: never a user name, a password or a query (`redactUrl`). */
 export function describeTarget(target: RedisTarget): string {
   if (target.mode === 'cluster') return `cluster ${target.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
   if (target.mode === 'sentinel') {
     return `sentinel ${target.name} via ${target.sentinels.map((n) => `${n.host}:${n.port}`).join(',')}`;
   }
-  try {
-    const url = new URL(target.url);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return 'redis://(unparseable)';
-  }
+  return redactUrl(target.url);
 }

@@ -86,6 +86,8 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
             `aof-${port}`,
             '--save',
             '',
+            '--maxmemory-policy',
+            'noeviction',
             '--logfile',
             join(dir, `redis-${port}.log`),
           ],

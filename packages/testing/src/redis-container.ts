@@ -13,7 +13,17 @@ export async function startRedisContainer(image = 'redis:7.4-alpine'): Promise<T
   }
   const port = await freePort();
   const started = await new GenericContainer(image)
-    .withCommand(['redis-server', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'])
+    .withCommand([
+      'redis-server',
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--maxmemory-policy',
+      'noeviction',
+    ])
     .withExposedPorts({ container: 6379, host: port })
     .start();
   const url = `redis://${started.getHost()}:${port}`;

@@ -367,6 +367,7 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
         ...serverLines(port, dir),
         'save ""',
         'appendonly yes',
+        'maxmemory-policy noeviction',
         `appendfsync ${options.appendfsync ?? 'everysec'}`,
         // Redis 7 waits 5 s for more replicas before a diskless full sync; nobody else is coming.
         'repl-diskless-sync-delay 0',

@@ -57,7 +57,8 @@ export async function waitForRedis(url: string, timeoutMs = 10_000): Promise<voi
 
 /**
  * Spawns `redis-server` on a free port with its data in a temp dir. AOF with `appendfsync always`,
- * so a graceful stop and start loses nothing and outage tests can count every job.
+ * so a graceful stop and start loses nothing and outage tests can count every job; `noeviction`,
+ * which the apps require (an `extraArgs` policy comes later, and wins).
  */
 export async function spawnRedisServer(
   binary = 'redis-server',
@@ -81,6 +82,8 @@ export async function spawnRedisServer(
     options.appendfsync ?? 'always',
     '--logfile',
     join(dir, 'redis.log'),
+    '--maxmemory-policy',
+    'noeviction',
     ...(options.extraArgs ?? []),
   ];
   let child: ChildProcess | undefined;

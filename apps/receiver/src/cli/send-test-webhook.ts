@@ -1,8 +1,9 @@
 /**
  * Sends one correctly authenticated `customer.created` to a running receiver, the way Flexprice
  * would: signed (Svix / Standard Webhooks) when FLEXPRICE_WEBHOOK_SECRET is set, else with the
- * static header. Reads the same variables as the receiver, from the environment, then ./.env,
- * then ./.env.example (as `pnpm start` does).
+ * static header. Reads the same variables as the receiver, from the environment, then the secret of
+ * a running `pnpm start` session (LOCAL_SESSION_FILE, .local/session.env), then ./.env, then
+ * ./.env.example (as `pnpm start` does; its placeholder is refused, here as by the receiver).
  *
  *   node apps/receiver/dist/cli/send-test-webhook.js [--url http://127.0.0.1:3000] [--legacy] [--curl]
  */
@@ -10,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { currentCustomer, customerEvent, legacyCustomer } from '@flexprice/contracts/fixtures';
+import { isExampleSecret } from '@flexprice/runtime';
 import { Webhook } from 'standardwebhooks';
 
 const { values } = parseArgs({
@@ -23,12 +25,12 @@ const { values } = parseArgs({
 const env = process.env;
 const AUTH_VARIABLES = ['FLEXPRICE_WEBHOOK_SECRET', 'FLEXPRICE_WEBHOOK_AUTH_HEADER', 'FLEXPRICE_WEBHOOK_AUTH'];
 if (!AUTH_VARIABLES.some((name) => env[name])) {
-  for (const file of ['.env', '.env.example']) {
-    if (existsSync(file)) {
-      process.loadEnvFile(file);
-      break;
-    }
-  }
+  // A running `pnpm start` session's secret first (its receiver checks that one); the rest (PORT)
+  // from .env or .env.example, which never override what is set.
+  const session = env.LOCAL_SESSION_FILE ?? '.local/session.env';
+  if (existsSync(session)) process.loadEnvFile(session);
+  const file = ['.env', '.env.example'].find((name) => existsSync(name));
+  if (file) process.loadEnvFile(file);
 }
 const url = values.url ?? `http://127.0.0.1:${env.PORT ?? '3000'}/webhooks/flexprice`;
 const suffix = randomBytes(8).toString('hex');
@@ -39,6 +41,13 @@ const body = JSON.stringify(customerEvent('customer.created', customer));
 
 const headers: Record<string, string> = { 'content-type': 'application/json' };
 const secret = env.FLEXPRICE_WEBHOOK_SECRET?.split(/[\s,]+/).find((s) => s.length > 0);
+if (secret && isExampleSecret(secret)) {
+  process.stderr.write(
+    'FLEXPRICE_WEBHOOK_SECRET is a public placeholder, which the receiver refuses: start it with `pnpm start` ' +
+      "(it makes a secret for its session, which this command then uses) or set the receiver's own secret.\n",
+  );
+  process.exit(2);
+}
 if (secret) {
   const id = `msg_test_${suffix}`;
   const now = new Date();

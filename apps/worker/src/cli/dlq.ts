@@ -9,7 +9,15 @@
  */
 import { parseArgs } from 'node:util';
 import { BUILT_IN_HANDLERS, ENTITY_CATALOG, FAMILIES, isEventType, queueNameOf } from '@flexprice/contracts';
-import { createLogger, createRedis, parseDuration, reportRedisErrors, runCli, UsageError } from '@flexprice/runtime';
+import {
+  createLogger,
+  createRedis,
+  parseDuration,
+  redactUrlsIn,
+  reportRedisErrors,
+  runCli,
+  UsageError,
+} from '@flexprice/runtime';
 import { type Job, Queue } from 'bullmq';
 import { loadConfig } from '../config.js';
 
@@ -36,7 +44,8 @@ async function* failedJobs(queue: Queue): AsyncGenerator<Job> {
 
 function describe(queue: string, job: Job) {
   const failedAt = job.finishedOn ? new Date(job.finishedOn).toISOString() : '';
-  const lastError = (job.failedReason ?? '').split('\n', 1)[0] ?? '';
+  // Redacted again: a job that failed before URLs were redacted still holds the URL as it was.
+  const lastError = redactUrlsIn((job.failedReason ?? '').split('\n', 1)[0] ?? '');
   return { queue, id: job.id ?? '', eventType: job.name, attempts: job.attemptsMade, failedAt, lastError };
 }
 

@@ -1,11 +1,12 @@
-import { acceptedMicrosOf, type CustomerEvent, eventVersion } from '@flexprice/contracts';
+import { type CustomerEvent, eventVersion } from '@flexprice/contracts';
 import type { ReplicaWait } from '@flexprice/runtime';
 import { UnrecoverableError } from 'bullmq';
-import { type CustomerState, stateFromApi, tombstoneFromWebhook } from '../customer-api-state.js';
+import { type CustomerState, provisionalTombstone, stateFromApi } from '../customer-api-state.js';
 import type { CustomerFetcher } from '../customer-fetcher.js';
 import type { CustomerStore } from '../customer-store.js';
 import { FlexpriceApiError } from '../flexprice-api.js';
 import type { Forward } from '../forwarder.js';
+import type { NotFoundConfirmation } from '../not-found.js';
 import { type ApplyContext, createOrderedForward, jobApplyContext } from '../ordered-forward.js';
 import type { Mark } from '../versioned-store.js';
 import type { HandlerContext, HandlerResult } from './types.js';
@@ -25,6 +26,8 @@ export interface CustomerHandlerDeps {
   forward: ForwardTarget | undefined;
   /** Set with FLEXPRICE_API_KEY: each job reads the customer's state from the API. */
   fetcher?: CustomerFetcher | undefined;
+  /** With the fetcher: when a 404 is confirmed (a second read of the job, later), and when to read again. */
+  notFound?: NotFoundConfirmation | undefined;
   /** Whether the API key serves an environment (asks the API when none is known; undefined: none found). */
   servesEnvironment?: ((environmentId: string) => Promise<boolean | undefined>) | undefined;
   /** Customer jobs running in this process now (the fetcher batches while they wait). */
@@ -70,6 +73,7 @@ export function createCustomerApplier(deps: Omit<CustomerHandlerDeps, 'fetcher'>
           version: state.version,
           idempotencyKey: context.idempotencyKey,
           pinToDelivery: state.pinToDelivery,
+          provisional: state.provisional === true,
           lock,
         }),
       forwarded: (version, token) => store.forwarded(id, version, token),
@@ -111,13 +115,24 @@ export function createCustomerHandler(deps: CustomerHandlerDeps) {
   async function apiState(event: CustomerEvent, context: HandlerContext): Promise<CustomerState> {
     const customer = await fromApi(async () => deps.fetcher?.fetch(event.customer.id), context);
     if (customer !== undefined) return stateFromApi(customer, event.event_type, 'api');
-    // Flexprice soft-deletes (archived, still readable): a 404 means the id never existed in the
-    // key's environment. In the key's own environment that is a customer gone for good; from
-    // another environment (several Svix endpoints, or one native URL for a whole tenant, on one
-    // receiver) it says nothing about the customer, and a tombstone would delete a live one.
+    // Flexprice soft-deletes (archived, still readable): a 404 means the id is unknown in the key's
+    // environment. From another environment (several Svix endpoints, or one native URL for a whole
+    // tenant, on one receiver) it says nothing about the customer, and a tombstone would delete a
+    // live one. In the key's own environment it is a deletion only once confirmed (a second read,
+    // later: `not-found.ts`), and even then a provisional one: a later live state supersedes it.
     const environmentId = event.customer.environment_id;
     if ((await fromApi(async () => deps.servesEnvironment?.(environmentId), context)) === true) {
-      return tombstoneFromWebhook(event, acceptedMicrosOf(context.receipt));
+      const verdict = deps.notFound ? await deps.notFound.check(context.job.id ?? '') : { confirmed: true as const };
+      if (!verdict.confirmed) {
+        context.log.info(
+          { customerId: event.customer.id, readAgainInMs: verdict.readAgainInMs },
+          "Flexprice's API does not know this customer (404): reading it again before taking it as deleted",
+        );
+        // Back to the delayed set, no attempt spent; the next read decides.
+        const waitMs = verdict.readAgainInMs + Math.round(Math.random() * 250);
+        await jobApplyContext(context).stepAside(waitMs, 'the customer is read again before a 404 is taken as deleted');
+      }
+      return provisionalTombstone(event, (await deps.store.get(event.customer.id))?.version);
     }
     throw new UnrecoverableError(
       `Flexprice's API has no customer ${event.customer.id} under FLEXPRICE_API_KEY, and the key is not known to serve ` +

@@ -1,7 +1,19 @@
 import { z } from 'zod';
 
-/** Flexprice ids (`cust_…`, `subs_…`), external ids and names: required, never empty. */
-export const nonEmpty = z.string().min(1, { error: 'must be a non-empty string' });
+/**
+ * A lone UTF-16 surrogate (`"\ud800"` in JSON). No Flexprice payload holds one (Go and Svix send
+ * UTF-8, which cannot), and such a string cannot be encoded into a key or a URL
+ * (`encodeURIComponent` throws): refused where it would become one.
+ */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/** Flexprice ids (`cust_…`, `subs_…`), external ids and names: required, never empty, well-formed. */
+export const nonEmpty = z
+  .string()
+  .min(1, { error: 'must be a non-empty string' })
+  .refine((value) => !LONE_SURROGATE.test(value), {
+    error: 'must be well-formed Unicode (it holds a lone UTF-16 surrogate)',
+  });
 
 /** shopspring decimals travel as JSON strings ("100", "12.5"): keep them strings, never floats. */
 export const money = z.string().regex(/^-?\d+(\.\d+)?$/, { error: 'must be a decimal string such as "12.5"' });

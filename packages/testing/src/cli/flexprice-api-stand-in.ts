@@ -3,8 +3,11 @@
  *
  *   pnpm flexprice-api-stand-in          # prints the FLEXPRICE_API_URL and FLEXPRICE_API_KEY to use
  *
- * Customers it does not know are created when first asked for (so `pnpm send-test-webhook` works
- * against it). STAND_IN_PORT (4010) and FLEXPRICE_API_KEY (a demo key) choose where and what.
+ * It serves every family the worker reads (customers, subscriptions, invoices, payments, wallets,
+ * credit notes, entitlements, features: see `flexprice-api.ts`). An entity it does not know is
+ * created with its family's defaults when first asked for, by id or in a list's ids (so `pnpm
+ * send-test-webhook` works against it). STAND_IN_PORT (4010) and FLEXPRICE_API_KEY (a demo key)
+ * choose where and what.
  */
 import { startFlexpriceApiStandIn } from '../flexprice-api.js';
 
