@@ -1,7 +1,7 @@
 import { createRedis } from '@flexprice/runtime';
 import { canStartRedisCluster, startEntityTarget, startForwardTarget, startRedisCluster } from '@flexprice/testing';
 import { describe, expect, test } from 'vitest';
-import { createCustomerStore } from '../../apps/worker/src/customer-store.js';
+import { createCustomerStore } from '../../apps/worker/src/ordering/customer-store.js';
 import {
   acknowledged,
   customerId,

@@ -3,7 +3,7 @@ import { signedHeaders, startForwardTarget, redisTest as test, uniquePrefix } fr
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { createCustomerStore } from '../../apps/worker/src/customer-store.js';
+import { createCustomerStore } from '../../apps/worker/src/ordering/customer-store.js';
 import {
   acknowledged,
   customerId,

@@ -7,7 +7,7 @@ import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
 import { freePort, runNode, signedHeaders } from '@flexprice/testing';
 import { Redis } from 'ioredis';
 import { describe, expect, test } from 'vitest';
-import { createCustomerStore } from '../../apps/worker/src/customer-store.js';
+import { createCustomerStore } from '../../apps/worker/src/ordering/customer-store.js';
 
 const START = fileURLToPath(new URL('../../scripts/start-local.mjs', import.meta.url));
 const SEND_TEST_WEBHOOK = fileURLToPath(new URL('../../apps/receiver/dist/cli/send-test-webhook.js', import.meta.url));

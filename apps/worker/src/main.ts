@@ -11,9 +11,9 @@ import {
 import closeWithGrace from 'close-with-grace';
 import type { Logger } from 'pino';
 import { type Config, loadConfig } from './config.js';
-import { createFlexpriceApi, FlexpriceApiError } from './flexprice-api.js';
 import { createLogger } from './logger.js';
-import { startWorker } from './worker.js';
+import { createFlexpriceApi, FlexpriceApiError } from './outbound/flexprice-api.js';
+import { startWorker } from './service.js';
 
 /**
  * One cheap call before any job runs: a refused key stops the start (every customer job would fail);

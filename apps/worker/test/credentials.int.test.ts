@@ -5,7 +5,7 @@ import { freePort, redisTest, uniquePrefix } from '@flexprice/testing';
 import { Queue } from 'bullmq';
 import { describe, expect } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { startWorker } from '../src/worker.js';
+import { startWorker } from '../src/service.js';
 import { enqueue, FORWARD_SECRET, settled } from './support.js';
 
 // Issue 20, item 4: a forward URL with user:password@ was accepted; fetch refused every forward,

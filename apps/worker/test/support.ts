@@ -4,7 +4,7 @@ import { type Job, Queue } from 'bullmq';
 import { pino } from 'pino';
 import { expect } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { startWorker } from '../src/worker.js';
+import { startWorker } from '../src/service.js';
 
 /** What the test workers sign their forwards with. */
 export const FORWARD_SECRET = TEST_OTHER_SECRET;

@@ -8,10 +8,10 @@ import {
 } from '@flexprice/testing';
 import { pino } from 'pino';
 import { describe, expect } from 'vitest';
-import { createCustomerStore } from '../src/customer-store.js';
-import { syncCustomers } from '../src/customer-sync.js';
-import { createFlexpriceApi } from '../src/flexprice-api.js';
-import { createForwarder } from '../src/forwarder.js';
+import { syncCustomers } from '../src/entities/sync.js';
+import { createCustomerStore } from '../src/ordering/customer-store.js';
+import { createFlexpriceApi } from '../src/outbound/flexprice-api.js';
+import { createForwarder } from '../src/outbound/forwarder.js';
 
 // The reconciler itself, in-process, with small pages: how it pages and what it skips.
 

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
 import { createWorkerMetrics } from '../src/metrics.js';
-import { startWorkerPool } from '../src/workers.js';
+import { startWorkerPool } from '../src/queue/pool.js';
 import { enqueue, FORWARD_SECRET, settled, startTestWorker, type TestWorker, targetTest } from './support.js';
 
 /** A worker forwarding to a target of its own; both closed when the test ends. */

@@ -27,10 +27,10 @@ import {
 } from '@flexprice/runtime';
 import { Queue } from 'bullmq';
 import { loadConfig } from '../config.js';
-import { createCustomerStore } from '../customer-store.js';
-import { syncCustomers } from '../customer-sync.js';
-import { createFlexpriceApi } from '../flexprice-api.js';
-import { createForwardTargets } from '../forward-targets.js';
+import { syncCustomers } from '../entities/sync.js';
+import { createCustomerStore } from '../ordering/customer-store.js';
+import { createFlexpriceApi } from '../outbound/flexprice-api.js';
+import { createForwardTargets } from '../outbound/forward-targets.js';
 
 const USAGE = `usage:
   pnpm customers get <flexprice id>

@@ -1,14 +1,14 @@
 import { type CustomerEvent, eventVersion } from '@flexprice/contracts';
 import type { ReplicaWait } from '@flexprice/runtime';
 import { UnrecoverableError } from 'bullmq';
-import { type CustomerState, provisionalTombstone, stateFromApi } from '../customer-api-state.js';
-import type { CustomerFetcher } from '../customer-fetcher.js';
-import type { CustomerStore } from '../customer-store.js';
-import { FlexpriceApiError } from '../flexprice-api.js';
-import type { Forward } from '../forwarder.js';
-import type { NotFoundConfirmation } from '../not-found.js';
-import { type ApplyContext, createOrderedForward, jobApplyContext } from '../ordered-forward.js';
-import type { Mark } from '../versioned-store.js';
+import { type CustomerState, provisionalTombstone, stateFromApi } from '../entities/api-state.js';
+import type { CustomerFetcher } from '../entities/fetcher.js';
+import type { CustomerStore } from '../ordering/customer-store.js';
+import type { NotFoundConfirmation } from '../ordering/not-found.js';
+import { type ApplyContext, createOrderedForward, jobApplyContext } from '../ordering/ordered-forward.js';
+import type { Mark } from '../ordering/versioned-store.js';
+import { FlexpriceApiError } from '../outbound/flexprice-api.js';
+import type { Forward } from '../outbound/forwarder.js';
 import type { HandlerContext, HandlerResult } from './types.js';
 
 /** A forward target, with what it takes. */

@@ -1,7 +1,7 @@
 import { ENTITY_CATALOG, entityIdOf, eventVersion, familyOf, versionClockOf } from '@flexprice/contracts';
 import type { ReplicaWait } from '@flexprice/runtime';
-import { type EntityMarks, targetKey } from '../entity-marks.js';
-import { createOrderedForward, jobApplyContext } from '../ordered-forward.js';
+import { type EntityMarks, targetKey } from '../ordering/entity-marks.js';
+import { createOrderedForward, jobApplyContext } from '../ordering/ordered-forward.js';
 import type { ForwardTarget } from './customer.js';
 import type { HandlerContext, HandlerResult } from './types.js';
 

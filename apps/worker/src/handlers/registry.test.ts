@@ -1,9 +1,9 @@
 import { BUILT_IN_HANDLERS, parseForwardRoutes } from '@flexprice/contracts';
 import { TEST_SECRET } from '@flexprice/testing';
 import { describe, expect, it } from 'vitest';
-import type { CustomerStore } from '../customer-store.js';
-import type { EntityMarks } from '../entity-marks.js';
-import { createForwardTargets } from '../forward-targets.js';
+import type { CustomerStore } from '../ordering/customer-store.js';
+import type { EntityMarks } from '../ordering/entity-marks.js';
+import { createForwardTargets } from '../outbound/forward-targets.js';
 import { consumedFamilies, createHandlers } from './registry.js';
 
 // The store and marks are never called here: only which event types get a handler is looked at.

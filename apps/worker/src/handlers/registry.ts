@@ -1,6 +1,6 @@
 import { BUILT_IN_HANDLERS, type EventType, type Family, familyOf } from '@flexprice/contracts';
-import type { EntityMarks } from '../entity-marks.js';
-import type { ForwardTargets } from '../forward-targets.js';
+import type { EntityMarks } from '../ordering/entity-marks.js';
+import type { ForwardTargets } from '../outbound/forward-targets.js';
 import { type CustomerHandlerDeps, createCustomerHandler } from './customer.js';
 import { createRouteHandler } from './forward.js';
 import type { Handler, HandlerRegistry } from './types.js';

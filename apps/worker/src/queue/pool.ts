@@ -2,9 +2,9 @@ import { type Family, queueNameOf, webhookBackoffDelay } from '@flexprice/contra
 import { createRedis, type RedisClient, type RedisTarget } from '@flexprice/runtime';
 import { type MinimalJob, type Processor, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import { FlexpriceApiError } from './flexprice-api.js';
-import { RetryableForwardError } from './forwarder.js';
-import type { JobResult, WorkerMetrics } from './metrics.js';
+import type { JobResult, WorkerMetrics } from '../metrics.js';
+import { FlexpriceApiError } from '../outbound/flexprice-api.js';
+import { RetryableForwardError } from '../outbound/forwarder.js';
 
 export interface WorkerPoolOptions {
   redis: RedisTarget;

@@ -12,18 +12,18 @@ import {
 import { Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { createCustomerFetcher } from './customer-fetcher.js';
-import { createCustomerStore } from './customer-store.js';
-import { syncCustomers } from './customer-sync.js';
-import { createEntityMarks } from './entity-marks.js';
-import { createFlexpriceApi, type FlexpriceApi } from './flexprice-api.js';
-import { createForwardTargets } from './forward-targets.js';
+import { createCustomerFetcher } from './entities/fetcher.js';
+import { syncCustomers } from './entities/sync.js';
 import type { createCustomerApplier } from './handlers/customer.js';
 import { consumedFamilies, createHandlers } from './handlers/registry.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
-import { createNotFoundConfirmation } from './not-found.js';
-import { createProcessor } from './processor.js';
-import { startWorkerPool } from './workers.js';
+import { createCustomerStore } from './ordering/customer-store.js';
+import { createEntityMarks } from './ordering/entity-marks.js';
+import { createNotFoundConfirmation } from './ordering/not-found.js';
+import { createFlexpriceApi, type FlexpriceApi } from './outbound/flexprice-api.js';
+import { createForwardTargets } from './outbound/forward-targets.js';
+import { startWorkerPool } from './queue/pool.js';
+import { createProcessor } from './queue/processor.js';
 
 /**
  * WARNING: a queue name is persisted state (its scheduler and jobs live under it). The scheduled

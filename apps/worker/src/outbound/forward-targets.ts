@@ -1,8 +1,8 @@
 import { type EventType, familyOf } from '@flexprice/contracts';
-import type { RouteConfig } from './config.js';
+import type { RouteConfig } from '../config.js';
+import type { ForwardTarget } from '../handlers/customer.js';
+import type { ForwardStatusClass } from '../metrics.js';
 import { createForwarder } from './forwarder.js';
-import type { ForwardTarget } from './handlers/customer.js';
-import type { ForwardStatusClass } from './metrics.js';
 
 /** One signed forwarder per route, in route order (the first match wins). */
 export function createForwardTargets(

@@ -2,7 +2,7 @@ import { type EventOf, type EventType, parseWebhookJob } from '@flexprice/contra
 import { redactUrlsIn } from '@flexprice/runtime';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
-import type { HandlerContext, HandlerRegistry, HandlerResult } from './handlers/types.js';
+import type { HandlerContext, HandlerRegistry, HandlerResult } from '../handlers/types.js';
 
 function dispatch<T extends EventType>(
   handlers: HandlerRegistry,

@@ -1,5 +1,5 @@
 import type { DtoCustomerResponse } from '@flexprice/sdk/sdk/models';
-import type { FlexpriceApi } from './flexprice-api.js';
+import type { FlexpriceApi } from '../outbound/flexprice-api.js';
 
 export interface CustomerFetcherOptions {
   /** Largest batch of one search call. */

@@ -1,6 +1,6 @@
 import { startFlexpriceApiStandIn } from '@flexprice/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFlexpriceApi, FlexpriceApiError } from './flexprice-api.js';
+import { createFlexpriceApi, FlexpriceApiError } from '../src/outbound/flexprice-api.js';
 
 const KEY = 'test-api-key-0123456789';
 

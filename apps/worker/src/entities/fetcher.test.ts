@@ -1,7 +1,7 @@
 import type { DtoCustomerResponse } from '@flexprice/sdk/sdk/models';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createCustomerFetcher } from './customer-fetcher.js';
-import type { FlexpriceApi } from './flexprice-api.js';
+import type { FlexpriceApi } from '../outbound/flexprice-api.js';
+import { createCustomerFetcher } from './fetcher.js';
 
 // When the fetcher calls the API, on a fake clock: at once when every running job waits for it,
 // else after the linger, in one batch. (What the API answers is the integration tests' part.)

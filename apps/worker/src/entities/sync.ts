@@ -2,10 +2,10 @@ import { API_TIE_BREAK, keySafe, timestampNanos } from '@flexprice/contracts';
 import type { RedisClient } from '@flexprice/runtime';
 import type { DtoCustomerResponse } from '@flexprice/sdk/sdk/models';
 import type { Logger } from 'pino';
-import { stateFromApi } from './customer-api-state.js';
-import type { FlexpriceApi } from './flexprice-api.js';
-import { RefusedForwardError } from './forwarder.js';
-import { createCustomerApplier } from './handlers/customer.js';
+import { createCustomerApplier } from '../handlers/customer.js';
+import type { FlexpriceApi } from '../outbound/flexprice-api.js';
+import { RefusedForwardError } from '../outbound/forwarder.js';
+import { stateFromApi } from './api-state.js';
 
 /**
  * The reconciler: reads every customer Flexprice changed since the last run and applies each through

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { type ReplicaWait, ReplicaWaitError } from '@flexprice/runtime';
 import { DelayedError } from 'bullmq';
 import type { Logger } from 'pino';
-import { type Forward, RetryableForwardError } from './forwarder.js';
-import type { HandlerContext, HandlerResult } from './handlers/types.js';
+import type { HandlerContext, HandlerResult } from '../handlers/types.js';
+import { type Forward, RetryableForwardError } from '../outbound/forwarder.js';
 import type { Mark } from './versioned-store.js';
 
 /**

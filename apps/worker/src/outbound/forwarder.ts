@@ -1,7 +1,7 @@
 import { redactUrl, redactUrlsIn } from '@flexprice/runtime';
 import { UnrecoverableError } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
-import type { ForwardStatusClass } from './metrics.js';
+import type { ForwardStatusClass } from '../metrics.js';
 
 /** A forward that may succeed later (408, 425, 429, 5xx, timeout, connection error). */
 export class RetryableForwardError extends Error {
