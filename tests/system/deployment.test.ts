@@ -242,7 +242,7 @@ describe('docker-compose.yml, proxy profile (nginx in front of the receiver)', (
     return found[0]?.slice(name.length).trim() ?? '';
   };
   const seconds = (value: string) => Number(/^(\d+)s$/.exec(value)?.[1] ?? Number.NaN);
-  const receiverConfig = loadReceiverConfig({ ...envExample, ...receiver?.environment });
+  const receiverConfig = loadReceiverConfig({ ...envFilled, ...receiver?.environment });
 
   it('runs nginx, pinned, only with the proxy profile, its config and certificates mounted read-only', () => {
     expect(proxy?.profiles).toEqual(['proxy']);
