@@ -301,7 +301,7 @@ describe('docker-compose.yml, proxy profile (nginx in front of the receiver)', (
     expect(edge?.ip_range).toBe('172.31.250.128/25');
     expect(edge?.gateway).toBe('172.31.250.1');
     // The app itself trusts nobody unless told.
-    expect(loadReceiverConfig({ ...envExample }).http.trustedProxies).toEqual([]);
+    expect(loadReceiverConfig({ ...envFilled }).http.trustedProxies).toEqual([]);
   });
 });
 
