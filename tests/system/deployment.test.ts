@@ -242,7 +242,7 @@ describe('docker-compose.yml, proxy profile (nginx in front of the receiver)', (
     return found[0]?.slice(name.length).trim() ?? '';
   };
   const seconds = (value: string) => Number(/^(\d+)s$/.exec(value)?.[1] ?? Number.NaN);
-  const receiverConfig = loadReceiverConfig({ ...envExample, ...receiver?.environment });
+  const receiverConfig = loadReceiverConfig({ ...envFilled, ...receiver?.environment });
 
   it('runs nginx, pinned, only with the proxy profile, its config and certificates mounted read-only', () => {
     expect(proxy?.profiles).toEqual(['proxy']);
@@ -301,7 +301,7 @@ describe('docker-compose.yml, proxy profile (nginx in front of the receiver)', (
     expect(edge?.ip_range).toBe('172.31.250.128/25');
     expect(edge?.gateway).toBe('172.31.250.1');
     // The app itself trusts nobody unless told.
-    expect(loadReceiverConfig({ ...envExample }).http.trustedProxies).toEqual([]);
+    expect(loadReceiverConfig({ ...envFilled }).http.trustedProxies).toEqual([]);
   });
 });
 
