@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { FAMILIES, queueNameOf } from '@flexprice/contracts';
+import { QUEUE_NAMES } from '@flexprice/contracts';
 import {
   createEvictionWatch,
   createRedis,
@@ -65,8 +65,8 @@ export function createDashboard(
 } {
   const connection: RedisClient = createRedis(config.redis, 'producer');
   reportRedisErrors(connection, logger, 'queues');
-  const queues = FAMILIES.map((family) => {
-    const queue = new Queue(queueNameOf(family), { connection, prefix: config.queue.prefix });
+  const queues = QUEUE_NAMES.map((name) => {
+    const queue = new Queue(name, { connection, prefix: config.queue.prefix });
     reportRedisErrors(queue, logger, queue.name);
     return queue;
   });

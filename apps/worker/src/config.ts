@@ -10,6 +10,7 @@ import {
 } from '@flexprice/contracts';
 import {
   ConfigError,
+  checkAlias,
   checkRedisEnv,
   checkSecretList,
   duration,
@@ -86,9 +87,12 @@ const envSchema = z
     FLEXPRICE_API_TIMEOUT_MS: wholeNumber(100, 60_000).default(5_000),
     // A 404 is taken as "gone" only when a second read of the job, at least this much later, is a
     // 404 too: a gateway during a deploy or a replica behind answers 404 for an entity that exists.
-    FLEXPRICE_API_NOT_FOUND_CONFIRM_MS: wholeNumber(1_000, 3_600_000).default(30_000),
-    // How often the reconciler reads every customer changed since its last run (`15m`, `1h`); it
-    // heals webhooks Flexprice never delivered. Unset: only `pnpm customers sync` runs it.
+    FLEXPRICE_API_NOT_FOUND_CONFIRM_MS: wholeNumber(1_000, 3_600_000).default(5_000),
+    // How often the reconciler reads every entity changed since its last run (`15m`, `1h`), for
+    // every API-backed family this deployment queues; it heals webhooks Flexprice never delivered.
+    // Unset: only `pnpm sync` runs it.
+    SYNC_INTERVAL: optional(duration(10_000)),
+    // The older name of SYNC_INTERVAL (when only customers were synced).
     CUSTOMER_SYNC_INTERVAL: optional(duration(10_000)),
     // Key prefix of the customer store (records, external-id index, forward locks).
     STORE_PREFIX: optional(
@@ -119,11 +123,16 @@ const envSchema = z
       { variable: 'STORE_PREFIX', value: env.STORE_PREFIX, defaults: STORE_PREFIX_DEFAULTS },
     ]);
     replicaWaitOf(env, redisTargetOf(env), ctx);
-    if (env.CUSTOMER_SYNC_INTERVAL !== undefined && env.FLEXPRICE_API_KEY === undefined) {
+    const syncInterval = checkAlias(
+      ctx,
+      ['SYNC_INTERVAL', env.SYNC_INTERVAL],
+      ['CUSTOMER_SYNC_INTERVAL', env.CUSTOMER_SYNC_INTERVAL],
+    );
+    if (syncInterval !== undefined && env.FLEXPRICE_API_KEY === undefined) {
       ctx.addIssue({
         code: 'custom',
-        path: ['CUSTOMER_SYNC_INTERVAL'],
-        message: 'needs FLEXPRICE_API_KEY (the reconciler reads customers from Flexprice)',
+        path: [env.SYNC_INTERVAL === undefined ? 'CUSTOMER_SYNC_INTERVAL' : 'SYNC_INTERVAL'],
+        message: 'needs FLEXPRICE_API_KEY (the reconciler reads the entities from Flexprice)',
       });
     }
     // Forwards are always signed.
@@ -260,7 +269,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             timeoutMs: e.FLEXPRICE_API_TIMEOUT_MS,
             notFoundConfirmMs: e.FLEXPRICE_API_NOT_FOUND_CONFIRM_MS,
           },
-    sync: e.CUSTOMER_SYNC_INTERVAL === undefined ? undefined : { intervalMs: e.CUSTOMER_SYNC_INTERVAL },
+    sync: (() => {
+      const intervalMs = e.SYNC_INTERVAL ?? e.CUSTOMER_SYNC_INTERVAL;
+      return intervalMs === undefined ? undefined : { intervalMs };
+    })(),
     store: {
       prefix: resolvePrefix(redis, e.STORE_PREFIX, STORE_PREFIX_DEFAULTS),
       processedTtlSeconds: e.PROCESSED_TTL_SECONDS,

@@ -62,6 +62,24 @@ export function createWorkerMetrics(now: () => number = Date.now) {
     labelNames: ['source'] as const,
     registers: [registry],
   });
+  const entitiesApplied = new Counter({
+    name: 'flexprice_entities_applied_total',
+    help: 'States stored or forwarded, by family and source: webhook (its body), api (read on notify), sync (the reconciler).',
+    labelNames: ['family', 'source'] as const,
+    registers: [registry],
+  });
+  const familySyncRefused = new Counter({
+    name: 'flexprice_sync_refused_total',
+    help: 'Entities the reconciler kept but a forward target refused for good (400, 409, 410, 413, 422), by family: forward them with pnpm sync --family <family> --since.',
+    labelNames: ['family'] as const,
+    registers: [registry],
+  });
+  const familyLastSync = new Gauge({
+    name: 'flexprice_sync_last_success_timestamp_seconds',
+    help: 'When the reconciler last finished a family (scheduled, or pnpm sync in this process); absent: never.',
+    labelNames: ['family'] as const,
+    registers: [registry],
+  });
   const syncRefused = new Counter({
     name: 'flexprice_customer_sync_refused_total',
     help: 'Customers the reconciler stored but the forward target refused for good (400, 409, 410, 413, 422): forward them with pnpm customers sync --since.',
@@ -128,14 +146,21 @@ export function createWorkerMetrics(now: () => number = Date.now) {
     apiAuthorization(refused: boolean): void {
       apiUnauthorized.set(refused ? 1 : 0);
     },
+    /** A state stored or forwarded (customers also count in `flexprice_customers_applied_total`, the older name). */
+    entityApplied(family: string, source: 'webhook' | 'api' | 'sync'): void {
+      entitiesApplied.inc({ family, source });
+      if (family === 'customer') applied.inc({ source });
+    },
     customerApplied(source: 'webhook' | 'api' | 'sync'): void {
       applied.inc({ source });
     },
-    syncRefused(): void {
-      syncRefused.inc();
+    syncRefused(family = 'customer'): void {
+      familySyncRefused.inc({ family });
+      if (family === 'customer') syncRefused.inc();
     },
-    syncSucceeded(at: number = now()): void {
-      lastSync.set(at / 1000);
+    syncSucceeded(family = 'customer', at: number = now()): void {
+      familyLastSync.set({ family }, at / 1000);
+      if (family === 'customer') lastSync.set(at / 1000);
     },
   };
 }

@@ -1,43 +1,47 @@
-import { type EventType, FAMILIES, familyOf, queueNameOf } from '@flexprice/contracts';
+import { type EventType, familyOf, QUEUE_NAMES, queueNameOf } from '@flexprice/contracts';
 import {
   createEvictionWatch,
   createRedis,
   createReplicaWait,
   ping,
-  type RedisClient,
   readinessDeadlineMs,
   replicaProblem,
   reportRedisErrors,
 } from '@flexprice/runtime';
-import { Queue, Worker } from 'bullmq';
+import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { createCustomerFetcher } from './entities/fetcher.js';
-import { syncCustomers } from './entities/sync.js';
-import type { createCustomerApplier } from './handlers/customer.js';
+import { createCustomerKeeper } from './entities/keepers.js';
+import { createApiPipeline } from './entities/pipeline.js';
+import { defaultSyncFamilies } from './entities/reconciler.js';
 import { consumedFamilies, createHandlers } from './handlers/registry.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { createCustomerStore } from './ordering/customer-store.js';
 import { createEntityMarks } from './ordering/entity-marks.js';
 import { createNotFoundConfirmation } from './ordering/not-found.js';
-import { createFlexpriceApi, type FlexpriceApi } from './outbound/flexprice-api.js';
+import { createFlexpriceApi } from './outbound/flexprice-api.js';
 import { createForwardTargets } from './outbound/forward-targets.js';
 import { startWorkerPool } from './queue/pool.js';
 import { createProcessor } from './queue/processor.js';
-
-/**
- * WARNING: a queue name is persisted state (its scheduler and jobs live under it). The scheduled
- * reconciler's queue: one job per CUSTOMER_SYNC_INTERVAL, run by one worker at a time.
- */
-export const SYNC_QUEUE = 'flexprice.sync';
+import { startSyncScheduler } from './queue/sync-scheduler.js';
 
 /** The API client, wired to the worker's metrics and readiness. */
-export function createApiClient(config: Config, metrics: WorkerMetrics) {
+export function createApiClient(config: Config, metrics: WorkerMetrics, logger?: Logger) {
   if (!config.api) return undefined;
   let refused = false;
+  const lenient = new Set<string>();
   const api = createFlexpriceApi({
     ...config.api,
     observe: (operation, result) => metrics.apiCalled(operation, result),
+    // Once per operation: an SDK whose models lag the API would otherwise log every read.
+    onLenientRead: (operation, reason) => {
+      if (lenient.has(operation)) return;
+      lenient.add(operation);
+      logger?.warn(
+        { operation, err: { message: reason } },
+        "@flexprice/sdk refused an answer Flexprice's API sent with a 2xx: its JSON is used as sent (update the SDK)",
+      );
+    },
     onAuthorization: (isRefused) => {
       refused = isRefused;
       metrics.apiAuthorization(isRefused);
@@ -49,7 +53,7 @@ export function createApiClient(config: Config, metrics: WorkerMetrics) {
 /**
  * The worker's parts, wired and running: the store on its own patient connection, a forwarder per
  * route, Flexprice's API when a key is set, the handlers, one BullMQ worker per consumed family, and the
- * scheduled reconciler when CUSTOMER_SYNC_INTERVAL is set. `main.ts` adds health and shutdown;
+ * scheduled reconciler when SYNC_INTERVAL is set. `main.ts` adds health and shutdown;
  * tests use the same wiring against their own Redis.
  */
 export function startWorker(config: Config, logger: Logger) {
@@ -61,37 +65,46 @@ export function startWorker(config: Config, logger: Logger) {
   const eviction = createEvictionWatch(storeRedis, logger, readinessDeadlineMs(config.redisWait));
   metrics.watchEviction(eviction);
   const targets = createForwardTargets(config.routes, metrics.forwarded);
-  const api = createApiClient(config, metrics);
-  const jobsInFlight = { count: 0 };
-  const deps = {
-    store,
-    forward: targets.customer,
+  const api = createApiClient(config, metrics, logger);
+  const ordering = {
     onForwardWait: (eventType: string) => metrics.forwardWaited(queueNameOf(familyOf(eventType as EventType))),
-    onApplied: (source: 'webhook' | 'api' | 'sync') => metrics.customerApplied(source),
-    fetcher: api && createCustomerFetcher(api, { activeJobs: () => jobsInFlight.count }),
-    notFound:
-      config.api &&
-      createNotFoundConfirmation(storeRedis, { prefix: config.store.prefix, confirmMs: config.api.notFoundConfirmMs }),
-    servesEnvironment: api?.servesEnvironment,
-    jobsInFlight,
     // On the store's connection: a WAIT covers the writes sent before it on its own connection.
     replicas: config.redisWait.replicas > 0 ? createReplicaWait(storeRedis, config.redisWait) : undefined,
   };
+  const customers = createCustomerKeeper({ store, forward: targets.customer, ...ordering });
   const marks = createEntityMarks(storeRedis, {
     prefix: config.store.prefix,
     processedTtlSeconds: config.store.processedTtlSeconds,
     markTtlSeconds: config.entityMarkTtlSeconds,
   });
-  const handlers = createHandlers({ ...deps, marks, routes: targets.routes });
+  const pipeline =
+    api &&
+    config.api &&
+    createApiPipeline({
+      api,
+      notFound: createNotFoundConfirmation(storeRedis, {
+        prefix: config.store.prefix,
+        confirmMs: config.api.notFoundConfirmMs,
+      }),
+      onApplied: (family, source) => metrics.entityApplied(family, source),
+    });
+  const handlers = createHandlers({
+    customers,
+    marks,
+    routes: targets.routes,
+    api: pipeline,
+    onApplied: (family, source) => metrics.entityApplied(family, source),
+    ...ordering,
+  });
   const families = consumedFamilies(
     config.enqueueEvents,
     config.routes.flatMap((route) => route.claims),
   );
   // Queue handles for the gauges only (counts read on scrape), on the store's connection: every
-  // family, consumed or not, so that jobs nobody drains (queued under an older ENQUEUE_EVENTS)
+  // queue, consumed or not, so that jobs nobody drains (queued under an older ENQUEUE_EVENTS)
   // show in the oldest-waiting age and its alert.
-  const queues = FAMILIES.map((family) => {
-    const queue = new Queue(queueNameOf(family), { connection: storeRedis, prefix: config.queue.prefix });
+  const queues = QUEUE_NAMES.map((name) => {
+    const queue = new Queue(name, { connection: storeRedis, prefix: config.queue.prefix });
     reportRedisErrors(queue, logger, queue.name);
     metrics.watch({
       queue: queue.name,
@@ -111,7 +124,20 @@ export function startWorker(config: Config, logger: Logger) {
     metrics,
   });
   const scheduler =
-    api && config.sync ? startSyncScheduler({ config, api, deps, storeRedis, logger, metrics }) : undefined;
+    api && config.sync
+      ? startSyncScheduler({
+          redis: config.redis,
+          storeRedis,
+          queuePrefix: config.queue.prefix,
+          storePrefix: config.store.prefix,
+          intervalMs: config.sync.intervalMs,
+          lockDurationMs: config.worker.lockDurationMs,
+          families: defaultSyncFamilies(config.enqueueEvents, targets.routes),
+          deps: { api, customers, marks, routes: targets.routes, ...ordering },
+          logger,
+          metrics,
+        })
+      : undefined;
 
   return {
     store,
@@ -138,89 +164,6 @@ export function startWorker(config: Config, logger: Logger) {
       if (drained) await storeRedis.quit().catch(() => storeRedis.disconnect());
       else storeRedis.disconnect();
       return drained;
-    },
-  };
-}
-
-interface SchedulerDeps {
-  config: Config;
-  api: FlexpriceApi;
-  deps: Parameters<typeof createCustomerApplier>[0];
-  storeRedis: RedisClient;
-  logger: Logger;
-  metrics: WorkerMetrics;
-}
-
-/**
- * CUSTOMER_SYNC_INTERVAL: the reconciler as a BullMQ job scheduler. Every replica upserts the same
- * scheduler (one job per interval, whatever the number of replicas) and runs a worker for it; the
- * queue's global concurrency of 1 makes a run that outlasts the interval the only one. A run cut
- * off by a crash is retried once its lock lapses, and resumes from the watermarks it saved.
- */
-function startSyncScheduler({ config, api, deps, storeRedis, logger, metrics }: SchedulerDeps) {
-  const intervalMs = config.sync?.intervalMs ?? 0;
-  const log = logger.child({ queue: SYNC_QUEUE });
-  const queue = new Queue(SYNC_QUEUE, { connection: storeRedis, prefix: config.queue.prefix });
-  reportRedisErrors(queue, log, SYNC_QUEUE);
-  Promise.all([
-    queue.upsertJobScheduler(
-      'customer-sync',
-      { every: intervalMs },
-      {
-        name: 'customer.sync',
-        opts: {
-          attempts: 3,
-          backoff: { type: 'exponential', delay: 10_000 },
-          removeOnComplete: 100,
-          removeOnFail: 100,
-        },
-      },
-    ),
-    queue.setGlobalConcurrency(1),
-  ]).then(
-    () => log.info({ everyMs: intervalMs }, 'customer sync scheduled'),
-    (err: Error) => log.error({ err: { message: err.message } }, 'could not schedule the customer sync'),
-  );
-  const connection = createRedis(config.redis, 'consumer');
-  reportRedisErrors(connection, log, `${SYNC_QUEUE} worker`);
-  const worker = new Worker(
-    SYNC_QUEUE,
-    async () => {
-      const summary = await syncCustomers({
-        api,
-        applier: { ...deps, onApplied: () => metrics.customerApplied('sync') },
-        redis: storeRedis,
-        prefix: config.store.prefix,
-        log,
-        onRefused: () => metrics.syncRefused(),
-      });
-      metrics.syncSucceeded();
-      if (summary.refused > 0) {
-        log.error(
-          summary,
-          'customer sync done, but the forward target refused some customers (logged above): once it takes them, pnpm customers sync --since <their updated_at>',
-        );
-      } else {
-        log.info(summary, 'customer sync done');
-      }
-      return summary;
-    },
-    { connection, prefix: config.queue.prefix, concurrency: 1, lockDuration: config.worker.lockDurationMs },
-  );
-  worker.on('failed', (_job, err) => log.warn({ err: { message: err.message } }, 'customer sync failed'));
-  worker.on('error', (err) => log.warn({ err: { message: err.message } }, 'customer sync worker error'));
-  return {
-    async close(timeoutMs: number): Promise<void> {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        worker.close(),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, timeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-      await queue.close().catch(() => undefined);
-      connection.disconnect();
     },
   };
 }

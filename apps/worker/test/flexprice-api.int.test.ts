@@ -14,12 +14,12 @@ describe('the Flexprice API client against the stand-in', () => {
   it("reads a customer whose empty fields are left out, as Go's omitempty does, through the SDK's own validation", async () => {
     api.upsert({ id: 'cust_sparse', name: 'Sparse', email: '' });
     const client = createFlexpriceApi({ url: api.url, key: KEY, timeoutMs: 2_000 });
-    const customer = await client.getCustomer('cust_sparse');
-    expect(customer).toMatchObject({ id: 'cust_sparse', name: 'Sparse', status: 'published' });
-    expect(customer?.email).toBeUndefined();
+    const customer = await client.get('customer', 'cust_sparse');
+    expect(customer).toMatchObject({ id: 'cust_sparse', status: 'published', raw: { name: 'Sparse' } });
+    expect(customer?.raw.email).toBeUndefined();
     expect(customer?.updatedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
-    const { items, total } = await client.queryCustomers({ customerIds: ['cust_sparse', 'cust_none'] });
-    expect({ ids: items.map((c) => c.id), total }).toEqual({ ids: ['cust_sparse'], total: 1 });
+    const items = await client.byIds('customer', ['cust_sparse', 'cust_none'], 'published');
+    expect(items.map((c) => c.id)).toEqual(['cust_sparse']);
   });
 
   it('asks which environment the key serves once however many ask, and an empty one again only after a minute', async () => {
@@ -44,7 +44,7 @@ describe('the Flexprice API client against the stand-in', () => {
 
   it('answers undefined for a customer Flexprice does not have (404)', async () => {
     const client = createFlexpriceApi({ url: api.url, key: KEY, timeoutMs: 2_000 });
-    expect(await client.getCustomer('cust_never')).toBeUndefined();
+    expect(await client.get('customer', 'cust_never')).toBeUndefined();
   });
 
   it('classifies failures: 401 and 403 unauthorized, 429 and 5xx retryable with Retry-After, 400 refused, no answer retryable', async () => {
@@ -54,21 +54,26 @@ describe('the Flexprice API client against the stand-in', () => {
     // A key of another environment, or without the permission: as refused as a wrong one.
     const forbidden = createFlexpriceApi({ url: api.url, key: KEY, timeoutMs: 2_000 });
     api.failNext(1, { status: 403 });
-    await expect(forbidden.getCustomer('cust_sparse')).rejects.toMatchObject({ failure: 'unauthorized', status: 403 });
+    await expect(forbidden.get('customer', 'cust_sparse')).rejects.toMatchObject({
+      failure: 'unauthorized',
+      status: 403,
+    });
 
     const client = createFlexpriceApi({ url: api.url, key: KEY, timeoutMs: 300 });
     api.failNext(1, { status: 429, headers: { 'retry-after': '7' } });
-    await expect(client.getCustomer('cust_sparse')).rejects.toMatchObject({
+    await expect(client.get('customer', 'cust_sparse')).rejects.toMatchObject({
       failure: 'retryable',
       status: 429,
       retryAfterMs: 7_000,
     });
     api.failNext(1, { status: 503 });
-    await expect(client.getCustomer('cust_sparse')).rejects.toMatchObject({ failure: 'retryable', status: 503 });
-    await expect(client.queryCustomers({ limit: 5000 })).rejects.toMatchObject({ failure: 'refused', status: 400 });
+    await expect(client.get('customer', 'cust_sparse')).rejects.toMatchObject({ failure: 'retryable', status: 503 });
+    await expect(
+      client.page('customer', { status: 'published', after: '2026-01-01T00:00:00Z', limit: 5000, offset: 0 }),
+    ).rejects.toMatchObject({ failure: 'refused', status: 400 });
     api.setDelay(1_000);
     try {
-      const error = await client.getCustomer('cust_sparse').catch((e: unknown) => e);
+      const error = await client.get('customer', 'cust_sparse').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(FlexpriceApiError);
       expect(error).toMatchObject({ failure: 'retryable', status: undefined });
     } finally {
@@ -77,10 +82,10 @@ describe('the Flexprice API client against the stand-in', () => {
     // A body cut off, or stalled past the timeout: an error of the call (and nothing unhandled
     // left behind to end the process: vitest fails the run on an unhandled rejection).
     api.failNext(1, { status: 200, midBody: 'drop' });
-    await expect(client.getCustomer('cust_sparse')).rejects.toMatchObject({ failure: 'retryable' });
+    await expect(client.get('customer', 'cust_sparse')).rejects.toMatchObject({ failure: 'retryable' });
     api.failNext(1, { status: 200, midBody: 'stall' });
-    await expect(client.getCustomer('cust_sparse')).rejects.toMatchObject({ failure: 'retryable' });
+    await expect(client.get('customer', 'cust_sparse')).rejects.toMatchObject({ failure: 'retryable' });
     const unreachable = createFlexpriceApi({ url: 'http://127.0.0.1:9/v1', key: KEY, timeoutMs: 500 });
-    await expect(unreachable.getCustomer('x')).rejects.toMatchObject({ failure: 'retryable' });
+    await expect(unreachable.get('customer', 'x')).rejects.toMatchObject({ failure: 'retryable' });
   });
 });

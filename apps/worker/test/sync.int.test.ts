@@ -8,8 +8,10 @@ import {
 } from '@flexprice/testing';
 import { pino } from 'pino';
 import { describe, expect } from 'vitest';
-import { syncCustomers } from '../src/entities/sync.js';
+import { createCustomerKeeper, createRouteKeeper, type ForwardTarget } from '../src/entities/keepers.js';
+import { syncFamily } from '../src/entities/sync.js';
 import { createCustomerStore } from '../src/ordering/customer-store.js';
+import { createEntityMarks } from '../src/ordering/entity-marks.js';
 import { createFlexpriceApi } from '../src/outbound/flexprice-api.js';
 import { createForwarder } from '../src/outbound/forwarder.js';
 
@@ -27,10 +29,12 @@ const test = redisTest.extend('setup', async ({ redis }, { onCleanup }) => {
   });
   const prefix = uniquePrefix('sync');
   const store = createCustomerStore(connection, { prefix, processedTtlSeconds: 60 });
-  const run = (extra: Partial<Parameters<typeof syncCustomers>[0]> = {}) =>
-    syncCustomers({
+  type Options = Parameters<typeof syncFamily>[0];
+  const run = ({ forward, ...extra }: Partial<Options> & { forward?: ForwardTarget } = {}) =>
+    syncFamily({
       api: createFlexpriceApi({ url: api.url, key: KEY, timeoutMs: 2_000 }),
-      applier: { store, forward: undefined },
+      family: 'customer',
+      keeper: createCustomerKeeper({ store, forward }),
       redis: connection,
       prefix,
       log: pino({ level: 'silent' }),
@@ -43,7 +47,7 @@ const test = redisTest.extend('setup', async ({ redis }, { onCleanup }) => {
     takes: () => true,
   };
   const watermark = () => connection.get(`${prefix}:sync:watermark:published`);
-  return { api, store, run, target, forward, watermark };
+  return { api, store, run, target, forward, watermark, connection, prefix };
 });
 
 describe('the reconciler', () => {
@@ -64,19 +68,34 @@ describe('the reconciler', () => {
     expect(summary.invalid).toBe(0);
   });
 
-  test('a customer whose data is not a valid state is counted and skipped; the others are applied, the watermark moves on', async ({
+  test('an entity that is not a valid state (no updated_at to order it by) is counted and skipped; the others are applied, the watermark moves on', async ({
     setup,
   }) => {
-    const { api, store, run } = setup;
-    api.upsert({ id: 'c_1', name: 'One' });
-    api.upsert({ id: 'c_2', name: '' });
-    api.upsert({ id: 'c_3', name: 'Three' });
-    const first = await run();
-    expect(first).toMatchObject({ seen: 3, applied: 2, invalid: 1 });
-    expect((await store.get('c_3'))?.customer.name).toBe('Three');
-    expect(await store.get('c_2')).toBeUndefined();
-    // Again, from the watermark (a minute of overlap): nothing new, c_2 still reported.
-    expect(await run()).toMatchObject({ applied: 0, invalid: 1 });
+    // Wallets: their search cannot filter on updated_at, so the walk lists one without it too.
+    const { api, connection, prefix, forward, target } = setup;
+    const wallets = api.family('wallet');
+    wallets.upsert({ id: 'w_1', name: 'One' });
+    wallets.upsert({ id: 'w_2', name: 'No time', updated_at: '' });
+    wallets.upsert({ id: 'w_3', name: 'Three' });
+    const marks = createEntityMarks(connection, { prefix, processedTtlSeconds: 60, markTtlSeconds: 3600 });
+    const run = () =>
+      syncFamily({
+        api: createFlexpriceApi({ url: api.url, key: KEY, timeoutMs: 2_000 }),
+        family: 'wallet',
+        keeper: createRouteKeeper({ family: 'wallet', marks, url: target.url, target: forward }),
+        redis: connection,
+        prefix,
+        log: pino({ level: 'silent' }),
+        pageSize: 2,
+      });
+    expect(await run()).toMatchObject({ seen: 3, applied: 2, forwarded: 2, invalid: 1 });
+    const sent = target.received.map((r) => JSON.parse(r.body) as { event_type: string; wallet: { id: string } });
+    expect(sent.map((b) => `${b.event_type} ${b.wallet.id}`).sort()).toEqual([
+      'wallet.updated w_1',
+      'wallet.updated w_3',
+    ]);
+    // Again, from the watermark (a minute of overlap): nothing new, w_2 still reported.
+    expect(await run()).toMatchObject({ applied: 0, forwarded: 0, invalid: 1 });
   });
 
   test('a customer the target refuses for good is stored, counted and logged; the run goes on; a later run forwards it once the target takes it', async ({
@@ -93,17 +112,17 @@ describe('the reconciler', () => {
       target.received.filter((r) => r.status === 200).map((r) => JSON.parse(r.body).customer.id as string);
 
     let counted = 0;
-    const first = await run({ applier: { store, forward }, log, onRefused: () => (counted += 1) });
+    const first = await run({ forward, log, onRefused: () => (counted += 1) });
     expect(first).toMatchObject({ seen: 3, applied: 3, forwarded: 2, refused: 1 });
     expect(counted).toBe(1);
     expect(forwardedIds()).toEqual(['c_after', 'c_later']);
     expect((await store.get('c_refused'))?.customer.name).toBe('Refused');
     expect(lines.map((line) => JSON.parse(line))).toEqual([
-      expect.objectContaining({ customerId: 'c_refused', msg: expect.stringContaining('refused') }),
+      expect.objectContaining({ entityId: 'c_refused', msg: expect.stringContaining('refused') }),
     ]);
 
     target.setResponder(() => ({ status: 200 }));
-    const again = await run({ applier: { store, forward }, log, since: '2026-11-20T00:00:00Z' });
+    const again = await run({ forward, log, since: '2026-11-20T00:00:00Z' });
     expect(again).toMatchObject({ seen: 3, applied: 0, unchanged: 3, forwarded: 1, refused: 0 });
     expect(forwardedIds()).toEqual(['c_after', 'c_later', 'c_refused']);
   });
@@ -111,7 +130,7 @@ describe('the reconciler', () => {
   test.for([401, 404, 302])(
     'a target that answers %i to every customer ends the run: the watermark stays before them',
     async (status, { setup }) => {
-      const { api, store, run, target, forward, watermark } = setup;
+      const { api, run, target, forward, watermark } = setup;
       for (const [id, hour] of [
         ['c_1', 10],
         ['c_2', 11],
@@ -121,7 +140,7 @@ describe('the reconciler', () => {
       }
       const headers: Record<string, string> = status === 302 ? { location: '/elsewhere' } : {};
       target.setResponder(() => ({ status, headers }));
-      await expect(run({ applier: { store, forward } })).rejects.toThrow(`answered ${status}`);
+      await expect(run({ forward })).rejects.toThrow(`answered ${status}`);
       expect(target.received).toHaveLength(1);
       expect(await watermark()).toBeNull();
     },
@@ -144,10 +163,10 @@ describe('the reconciler', () => {
     let pages = 0;
     const failing = {
       ...real,
-      queryCustomers: async (filter: Parameters<typeof real.queryCustomers>[0]) => {
+      page: async (...args: Parameters<typeof real.page>) => {
         pages += 1;
         if (pages === 2) throw new Error('the API went away');
-        return real.queryCustomers(filter);
+        return real.page(...args);
       },
     };
     await expect(run({ api: failing, since: '2026-11-01T00:00:00Z' })).rejects.toThrow('went away');

@@ -5,6 +5,7 @@
  * delivers (docs/flexprice-payloads.md), not the marketing docs: 57 event names, two customer
  * payload generations, no event id in the body, alerts without `event_type` in native mode.
  */
+export * from './api-entities.js';
 export * from './entities.js';
 export * from './event-types.js';
 export * from './events.js';

@@ -1,4 +1,4 @@
-import { EVENT_CATALOG, EVENT_TYPES, type EventType, type Family } from './event-types.js';
+import { EVENT_CATALOG, EVENT_TYPES, type EventType, FAMILIES, type Family } from './event-types.js';
 
 /**
  * WARNING: queue names are persisted state. Jobs already in Redis live under these names; renaming
@@ -9,6 +9,21 @@ export type QueueName = `flexprice.${Family}`;
 export function queueNameOf(family: Family): QueueName {
   return `flexprice.${family}`;
 }
+
+/**
+ * WARNING: persisted state, like the family queues. The reconciler's queue (SYNC_INTERVAL): one job
+ * per interval, run by one worker at a time.
+ */
+export const SYNC_QUEUE = 'flexprice.sync' as const;
+
+/**
+ * Every queue the apps touch: the family queues, then the reconciler's. What the dashboard, the
+ * queue gauges and `pnpm dlq` list: a queue missing here is one they forget.
+ */
+export const QUEUE_NAMES: readonly (QueueName | typeof SYNC_QUEUE)[] = [
+  ...FAMILIES.map((family) => queueNameOf(family)),
+  SYNC_QUEUE,
+];
 
 /** Event type → family → queue. */
 export function routeOf(eventType: EventType): { family: Family; queue: QueueName } {

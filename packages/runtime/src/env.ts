@@ -100,6 +100,25 @@ export function checkSecretList(
   return secrets;
 }
 
+/**
+ * A variable renamed: the older spelling still works. Both set to different values is refused
+ * (which one wins would be a guess); returns the value that applies.
+ */
+export function checkAlias<T>(
+  ctx: z.RefinementCtx,
+  [name, value]: [string, T | undefined],
+  [olderName, olderValue]: [string, T | undefined],
+): T | undefined {
+  if (value !== undefined && olderValue !== undefined && value !== olderValue) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [name],
+      message: `and ${olderName} (its older name) are both set, to different values: set ${name} only`,
+    });
+  }
+  return value ?? olderValue;
+}
+
 /** Two variables that only mean something together: one set without the other is refused. */
 export function checkTogether(
   ctx: z.RefinementCtx,

@@ -16,21 +16,12 @@
  * a customer for good), 2 usage or configuration error.
  */
 import { parseArgs } from 'node:util';
-import { queueNameOf, timestampNanos } from '@flexprice/contracts';
-import {
-  createLogger,
-  createRedis,
-  createReplicaWait,
-  reportRedisErrors,
-  runCli,
-  UsageError,
-} from '@flexprice/runtime';
+import { queueNameOf } from '@flexprice/contracts';
+import { createLogger, createRedis, reportRedisErrors, runCli, UsageError } from '@flexprice/runtime';
 import { Queue } from 'bullmq';
 import { loadConfig } from '../config.js';
-import { syncCustomers } from '../entities/sync.js';
 import { createCustomerStore } from '../ordering/customer-store.js';
-import { createFlexpriceApi } from '../outbound/flexprice-api.js';
-import { createForwardTargets } from '../outbound/forward-targets.js';
+import { syncFromCli } from './sync-command.js';
 
 const USAGE = `usage:
   pnpm customers get <flexprice id>
@@ -136,52 +127,9 @@ async function erase(id: string | undefined): Promise<number> {
   }
 }
 
-async function sync(since: string | undefined, dryRun: boolean): Promise<number> {
-  if (since !== undefined && timestampNanos(since) === undefined) {
-    throw new UsageError(`--since takes an RFC 3339 time such as 2026-11-01T00:00:00Z (got "${since}")`);
-  }
-  const config = loadConfig();
-  if (!config.api) {
-    throw new UsageError(
-      'sync reads customers from Flexprice: set FLEXPRICE_API_KEY (and FLEXPRICE_API_URL when self-hosted)',
-    );
-  }
-  const redis = createRedis(config.redis, 'oneshot');
-  reportRedisErrors(redis, createLogger('customers', { level: 'warn', destination: 2 }), 'store');
-  const log = createLogger('customers', {
-    level: config.logLevel === 'info' ? 'warn' : config.logLevel,
-    destination: 2,
-  });
-  try {
-    const store = createCustomerStore(redis, config.store);
-    const summary = await syncCustomers({
-      api: createFlexpriceApi(config.api),
-      applier: {
-        store,
-        forward: createForwardTargets(config.routes).customer,
-        // As the worker: a state is forwarded once REDIS_WAIT_REPLICAS replicas hold it.
-        replicas: config.redisWait.replicas > 0 ? createReplicaWait(redis, config.redisWait) : undefined,
-      },
-      redis,
-      prefix: config.store.prefix,
-      log,
-      since,
-      dryRun,
-      onPage: (p) =>
-        process.stderr.write(
-          `${p.status}: ${p.seen} seen, ${p.applied} ${dryRun ? 'would apply' : 'applied'}, ${p.unchanged} unchanged, ${p.forwarded} forwarded (up to ${p.watermark})\n`,
-        ),
-    });
-    process.stdout.write(`${JSON.stringify({ ...summary, dryRun }, null, 2)}\n`);
-    if (summary.refused === 0) return 0;
-    process.stderr.write(
-      `${summary.refused} customer(s) were stored but refused for good by the forward target (logged above by id): ` +
-        'once it takes them, run `pnpm customers sync --since <their updated_at>` to forward them again\n',
-    );
-    return 1;
-  } finally {
-    redis.disconnect();
-  }
+/** `pnpm sync --family customer`, with the summary it always printed. */
+function sync(since: string | undefined, dryRun: boolean): Promise<number> {
+  return syncFromCli({ families: ['customer'], since, dryRun, flat: true });
 }
 
 runCli('customers', run);

@@ -8,7 +8,7 @@
  * Exit codes: 0 done, 1 nothing matched (unknown job id), 2 usage or configuration error.
  */
 import { parseArgs } from 'node:util';
-import { BUILT_IN_HANDLERS, ENTITY_CATALOG, FAMILIES, isEventType, queueNameOf } from '@flexprice/contracts';
+import { apiFamilyOf, BUILT_IN_HANDLERS, ENTITY_CATALOG, isEventType, QUEUE_NAMES } from '@flexprice/contracts';
 import {
   createLogger,
   createRedis,
@@ -65,8 +65,8 @@ async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = positionals;
   if (values.help || command === undefined) throw new UsageError(USAGE);
 
-  const allQueues = FAMILIES.map(queueNameOf);
-  const names: string[] = values.queue === undefined ? allQueues : [values.queue];
+  const allQueues = QUEUE_NAMES;
+  const names: string[] = values.queue === undefined ? [...allQueues] : [values.queue];
   if (values.queue !== undefined && !allQueues.includes(values.queue as (typeof allQueues)[number])) {
     throw new UsageError(`unknown queue "${values.queue}"; queues are ${allQueues.join(', ')}`);
   }
@@ -114,9 +114,13 @@ async function run(argv: string[]): Promise<number> {
               throw new UsageError(`job ${id} in ${name} is not in the failed set`);
             }
             // A routed event is ordered by its entity's mark, which lapses ENTITY_MARK_TTL_SECONDS after
-            // the entity's last event: a job older than that could go out after a newer state.
+            // the entity's last event: a job older than that could go out after a newer state. (With
+            // FLEXPRICE_API_KEY an API-backed one reads the entity's current state instead.)
             const ordered =
-              isEventType(job.name) && !BUILT_IN_HANDLERS.includes(job.name) && ENTITY_CATALOG[job.name].id !== null;
+              isEventType(job.name) &&
+              !BUILT_IN_HANDLERS.includes(job.name) &&
+              ENTITY_CATALOG[job.name].id !== null &&
+              !(config.api && apiFamilyOf(job.name) !== undefined);
             if (!values.force && ordered && Date.now() - job.timestamp > markAgeMs) {
               tooOld += 1;
               process.stderr.write(

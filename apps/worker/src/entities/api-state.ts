@@ -1,91 +1,116 @@
-import { apiStateVersion, type CustomerEvent, parseEventAs, provisionalDeletionVersion } from '@flexprice/contracts';
-import type { DtoCustomerResponse } from '@flexprice/sdk/sdk/models';
+import {
+  API_ENTITIES,
+  type ApiFamily,
+  apiStateVersion,
+  type EventType,
+  provisionalDeletionVersion,
+} from '@flexprice/contracts';
 import { UnrecoverableError } from 'bullmq';
+import type { ApiEntity } from '../outbound/flexprice-api.js';
 
 /**
- * A customer as the API returned it (the SDK's camelCase, empty fields left out), in the shape a
- * legacy webhook carries it (`dto.CustomerResponse`, snake_case, every string present): what the
- * store keeps and the forward sends, whichever way the state came.
+ * The state of an entity as one job (or the reconciler) applies it, whichever way it came: from a
+ * webhook body, from Flexprice's API, or as a provisional deletion. What is forwarded has the
+ * webhook's shape, `{"event_type": …, "<family key>": <entity>}`, so a service has one parser for
+ * both modes; from the API, the entity is the JSON Flexprice sent, untouched.
  */
-export function toWebhookCustomer(customer: DtoCustomerResponse): Record<string, unknown> {
-  return {
-    id: customer.id ?? '',
-    external_id: customer.externalId ?? '',
-    name: customer.name ?? '',
-    email: customer.email ?? '',
-    address_line1: customer.addressLine1 ?? '',
-    address_line2: customer.addressLine2 ?? '',
-    address_city: customer.addressCity ?? '',
-    address_state: customer.addressState ?? '',
-    address_postal_code: customer.addressPostalCode ?? '',
-    address_country: customer.addressCountry ?? '',
-    metadata: customer.metadata ?? null,
-    environment_id: customer.environmentId ?? '',
-    tenant_id: customer.tenantId ?? '',
-    status: customer.status ?? 'published',
-    created_at: customer.createdAt ?? '',
-    updated_at: customer.updatedAt ?? '',
-    created_by: customer.createdBy ?? '',
-    updated_by: customer.updatedBy ?? '',
-    ...(customer.parentCustomerId !== undefined && { parent_customer_id: customer.parentCustomerId }),
-  };
-}
-
-/** A customer's state as the store applies it: the event it is forwarded as, and its version. */
-export interface CustomerState {
-  event: CustomerEvent;
+export interface EntityState {
+  /** The Flexprice id of the entity. */
+  id: string;
+  /** The event type the state is forwarded as. */
+  eventType: EventType;
+  /** The entity object (under the family key of the body). */
+  entity: Record<string, unknown>;
+  /**
+   * A state a webhook carried is forwarded as that webhook was (every top-level key of it), under
+   * `eventType`; one read from the API has only its entity.
+   */
+  webhook?: Record<string, unknown> | undefined;
   version: string;
+  /** A deletion: final, or `provisional` (a confirmed 404 alone). */
+  deleting: boolean;
+  provisional: boolean;
   /** A later job of the same delivery id takes this one's version (webhook states of Svix). */
   pinToDelivery: boolean;
-  /** A deletion that rests on a 404 alone (`provisionalTombstone`). */
-  provisional?: boolean;
   source: 'webhook' | 'api' | 'sync';
 }
 
-function validated(event: Record<string, unknown>): CustomerEvent {
-  const parsed = parseEventAs(event.event_type as CustomerEvent['event_type'], event);
-  if (!parsed.ok) {
-    const detail = parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
-    throw new UnrecoverableError(`Flexprice's API answered a customer that is not one: ${detail}`);
-  }
-  return parsed.event as CustomerEvent;
+/** The webhook-shaped body of a state. */
+export function bodyOf(
+  family: ApiFamily,
+  state: Pick<EntityState, 'eventType' | 'entity' | 'webhook'>,
+): Record<string, unknown> {
+  if (state.webhook) return { ...state.webhook, event_type: state.eventType };
+  return { event_type: state.eventType, [API_ENTITIES[family].key]: state.entity };
 }
 
+/** Flexprice's soft delete: an entity the API still reads, with this status, is gone. */
+export const isSoftDeleted = (status: string | undefined) => status === 'archived' || status === 'deleted';
+
 /**
- * The state to store for a customer the API answered about. Archived (Flexprice's soft delete) or
- * deleted: a tombstone, forwarded as `customer.deleted`. Live: its state, forwarded under the event
- * type of the job that asked (`customer.updated` if that was a deletion the API does not show).
+ * The state to apply for an entity the API answered about. Soft-deleted: a final tombstone,
+ * forwarded as the family's deletion event (or, for a family without one, under the job's event
+ * type, its status saying so). Live: under the job's event type (the family's update event if that
+ * was a deletion the API does not show).
  */
 export function stateFromApi(
-  customer: DtoCustomerResponse,
-  eventType: CustomerEvent['event_type'],
+  family: ApiFamily,
+  entity: ApiEntity,
+  eventType: EventType,
   source: 'api' | 'sync',
-): CustomerState {
-  const deleted = customer.status === 'archived' || customer.status === 'deleted';
-  const version = apiStateVersion({ deleted, updatedAt: customer.updatedAt ?? '' });
+): EntityState {
+  const spec = API_ENTITIES[family];
+  const deleted = isSoftDeleted(entity.status);
+  const version = apiStateVersion({ deleted, updatedAt: entity.updatedAt ?? '' });
   if (version === undefined) {
-    throw new UnrecoverableError(`Flexprice's API answered customer ${customer.id} without a readable updated_at`);
+    throw new UnrecoverableError(`Flexprice's API answered ${family} ${entity.id} without a readable updated_at`);
   }
-  const type = deleted ? 'customer.deleted' : eventType === 'customer.deleted' ? 'customer.updated' : eventType;
+  const forwardedAs: EventType = deleted
+    ? (spec.deletion ?? eventType)
+    : eventType === spec.deletion
+      ? spec.update
+      : eventType;
   return {
-    event: validated({ event_type: type, customer: toWebhookCustomer(customer) }),
+    id: entity.id,
+    eventType: forwardedAs,
+    entity: entity.raw,
     version,
+    deleting: deleted,
+    provisional: false,
     pinToDelivery: false,
     source,
   };
 }
 
 /**
- * The tombstone of a customer the API does not have (a 404, confirmed by a second read): the
- * webhook's own body, as a provisional deletion (`provisionalDeletionVersion`), ordered after
- * `lastVersion` (the stored one), so a later live state from the API supersedes it.
+ * The tombstone of an entity the API does not have (a 404, confirmed by a second read): the
+ * webhook's own entity, as a provisional deletion (`provisionalDeletionVersion`), ordered after
+ * `lastVersion` (the kept one), so a later live state from the API supersedes it. Only for a family
+ * with a deletion event.
  */
-export function provisionalTombstone(event: CustomerEvent, lastVersion: string | undefined): CustomerState {
+export function provisionalTombstone(
+  family: ApiFamily & keyof { [F in ApiFamily as (typeof API_ENTITIES)[F]['deletion'] extends null ? never : F]: F },
+  id: string,
+  webhook: Record<string, unknown>,
+  lastVersion: string | undefined,
+): EntityState {
+  const entity = webhook[API_ENTITIES[family].key];
   return {
-    event: { ...event, event_type: 'customer.deleted' },
+    id,
+    eventType: API_ENTITIES[family].deletion,
+    entity: typeof entity === 'object' && entity !== null ? (entity as Record<string, unknown>) : { id },
+    webhook,
     version: provisionalDeletionVersion(lastVersion),
-    pinToDelivery: false,
+    deleting: true,
     provisional: true,
+    pinToDelivery: false,
     source: 'api',
   };
+}
+
+/** The families whose 404 (confirmed, in the key's environment) is a provisional deletion. */
+export type DeletableFamily = Parameters<typeof provisionalTombstone>[0];
+
+export function isDeletable(family: ApiFamily): family is DeletableFamily {
+  return API_ENTITIES[family].deletion !== null;
 }

@@ -1,28 +1,38 @@
-import type { DtoCustomerResponse } from '@flexprice/sdk/sdk/models';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { FlexpriceApi } from '../outbound/flexprice-api.js';
-import { createCustomerFetcher } from './fetcher.js';
+import type { ApiEntity, FlexpriceApi } from '../outbound/flexprice-api.js';
+import { createEntityFetcher } from './fetcher.js';
 
 // When the fetcher calls the API, on a fake clock: at once when every running job waits for it,
 // else after the linger, in one batch. (What the API answers is the integration tests' part.)
 
-function fakeApi() {
+const entity = (id: string): ApiEntity => ({
+  id,
+  raw: { id },
+  updatedAt: undefined,
+  status: 'published',
+  environmentId: 'env',
+});
+
+function fakeApi(can: { get: boolean; byIds: boolean } = { get: true, byIds: true }) {
   const calls: string[] = [];
   const api = {
-    getCustomer: vi.fn(async (id: string) => {
+    can: () => ({ ...can, statuses: ['published', 'archived'] }),
+    get: vi.fn(async (_family: string, id: string) => {
       calls.push(`get ${id}`);
-      return { id, environmentId: 'env' } as DtoCustomerResponse;
+      return entity(id);
     }),
-    queryCustomers: vi.fn(async (filter: { customerIds?: string[]; status?: string }) => {
-      calls.push(`search ${filter.status} ${filter.customerIds?.join(',')}`);
-      const items = filter.status === 'published' ? (filter.customerIds ?? []).map((id) => ({ id })) : [];
-      return { items: items as DtoCustomerResponse[], total: items.length };
+    byIds: vi.fn(async (_family: string, ids: string[], status: string | undefined) => {
+      calls.push(`search ${status} ${ids.join(',')}`);
+      return status === 'published' ? ids.filter((id) => !id.startsWith('gone')).map(entity) : [];
     }),
   };
   return { api: api as unknown as FlexpriceApi, calls };
 }
 
-describe('createCustomerFetcher', () => {
+const createCustomerFetcher = (api: FlexpriceApi, options: Parameters<typeof createEntityFetcher>[2]) =>
+  createEntityFetcher(api, 'customer', options);
+
+describe('createEntityFetcher', () => {
   beforeEach(() => {
     vi.useFakeTimers();
   });
@@ -66,5 +76,25 @@ describe('createCustomerFetcher', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(calls).toEqual(['search published c_1,c_2,c_3', 'search published c_4,c_5']);
     expect(await Promise.all(fetched)).toHaveLength(5);
+  });
+
+  it('looks for the ones a search missed among the archived, then by id; a family without a search reads by id', async () => {
+    const { api, calls } = fakeApi();
+    const fetcher = createCustomerFetcher(api, { activeJobs: () => 2, lingerMs: 60_000 });
+    const fetched = [fetcher.fetch('c_1'), fetcher.fetch('gone_2')];
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls).toEqual(['search published c_1,gone_2', 'search archived gone_2', 'get gone_2']);
+    expect(await Promise.all(fetched)).toHaveLength(2);
+
+    const byIdOnly = fakeApi({ get: true, byIds: false });
+    const entitlements = createEntityFetcher(byIdOnly.api, 'entitlement', { activeJobs: () => 2, lingerMs: 60_000 });
+    await Promise.all([entitlements.fetch('e_1'), entitlements.fetch('e_2'), vi.advanceTimersByTimeAsync(0)]);
+    expect(byIdOnly.calls).toEqual(['get e_1', 'get e_2']);
+
+    const searchOnly = fakeApi({ get: false, byIds: true });
+    const features = createEntityFetcher(searchOnly.api, 'feature', { activeJobs: () => 1, lingerMs: 60_000 });
+    const [missing] = await Promise.all([features.fetch('gone_f'), vi.advanceTimersByTimeAsync(0)]);
+    expect(searchOnly.calls).toEqual(['search published gone_f', 'search archived gone_f']);
+    expect(missing).toBeUndefined();
   });
 });

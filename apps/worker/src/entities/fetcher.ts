@@ -1,68 +1,84 @@
-import type { DtoCustomerResponse } from '@flexprice/sdk/sdk/models';
-import type { FlexpriceApi } from '../outbound/flexprice-api.js';
+import type { ApiFamily } from '@flexprice/contracts';
+import type { ApiEntity, FlexpriceApi } from '../outbound/flexprice-api.js';
 
-export interface CustomerFetcherOptions {
+export interface EntityFetcherOptions {
   /** Largest batch of one search call. */
   maxBatch?: number;
   /** Longest a fetch waits for others to join its batch. */
   lingerMs?: number;
-  /** How many customer jobs this process is running now: when all of them wait here, waiting longer gains nothing. */
+  /**
+   * How many API-backed jobs this process is running now: when all of them wait here, waiting
+   * longer gains nothing.
+   */
   activeJobs: () => number;
 }
 
 interface Waiting {
-  resolve: (customer: DtoCustomerResponse | undefined) => void;
+  resolve: (entity: ApiEntity | undefined) => void;
   reject: (error: unknown) => void;
 }
 
+type Batch = Map<string, Waiting[]>;
+
 /**
- * Reads customers from the API for the jobs of this process, in batches when many jobs run: the
- * fetches that meet within a few milliseconds go out as one `queryCustomer` with their ids. A fetch
- * goes out at once when every running job is waiting for one (a single event is read at once), when
- * the batch is full, or after `lingerMs`. The search lists one status at a time: published, then
- * archived for those still missing; one found by neither is read by id (a 404, or deleted).
+ * Reads entities of one family from the API for the jobs of this process, in batches when many
+ * jobs run: the fetches that meet within a few milliseconds go out as one search with their ids
+ * (the family's `byIds`). A fetch goes out at once when every running job is waiting for one (a
+ * single event is read at once, by id), when the batch is full, or after `lingerMs`. A search lists
+ * one soft-delete status at a time: published, then archived for those still missing; one found by
+ * neither is read by id (a 404, or a status no search lists). A family without a search by ids
+ * (entitlements, credit notes) is read by id, one call per entity; one without a read by id
+ * (features) by a search of the one id.
  */
-export function createCustomerFetcher(api: FlexpriceApi, options: CustomerFetcherOptions) {
+export function createEntityFetcher(api: FlexpriceApi, family: ApiFamily, options: EntityFetcherOptions) {
   const maxBatch = options.maxBatch ?? 100;
   const lingerMs = options.lingerMs ?? 20;
-  let pending = new Map<string, Waiting[]>();
+  const can = api.can(family);
+  let pending: Batch = new Map();
   let waitingCount = 0;
   let timer: NodeJS.Timeout | undefined;
 
+  const settle = (waiting: Waiting[], entity: ApiEntity | undefined) => {
+    for (const w of waiting) w.resolve(entity);
+  };
+  const fail = (waiting: Waiting[], error: unknown) => {
+    for (const w of waiting) w.reject(error);
+  };
+
   async function byId(id: string, waiting: Waiting[]): Promise<void> {
+    if (!can.get) return settle(waiting, undefined);
     try {
-      const customer = await api.getCustomer(id);
-      for (const w of waiting) w.resolve(customer);
+      settle(waiting, await api.get(family, id));
     } catch (error) {
-      for (const w of waiting) w.reject(error);
+      fail(waiting, error);
     }
   }
 
-  async function send(batch: Map<string, Waiting[]>): Promise<void> {
+  async function send(batch: Batch): Promise<void> {
     const ids = [...batch.keys()];
-    if (ids.length === 1) {
-      const [id] = ids;
-      if (id !== undefined) await byId(id, batch.get(id) ?? []);
+    const [only] = ids;
+    if (!can.byIds || (ids.length === 1 && only !== undefined && can.get)) {
+      await Promise.all(ids.map((id) => byId(id, batch.get(id) ?? [])));
       return;
     }
-    // The search lists one status at a time: published first, then archived for the rest.
-    const found = new Map<string, DtoCustomerResponse>();
+    const found = new Map<string, ApiEntity>();
     try {
-      for (const status of ['published', 'archived'] as const) {
+      for (const status of can.statuses.length > 0 ? can.statuses : [undefined]) {
         const missing = ids.filter((id) => !found.has(id));
         if (missing.length === 0) break;
-        const { items } = await api.queryCustomers({ customerIds: missing, status, limit: missing.length });
-        for (const customer of items) if (customer.id) found.set(customer.id, customer);
+        for (const entity of await api.byIds(family, missing, status)) {
+          if (missing.includes(entity.id)) found.set(entity.id, entity);
+        }
       }
     } catch (error) {
-      for (const waiting of batch.values()) for (const w of waiting) w.reject(error);
+      for (const waiting of batch.values()) fail(waiting, error);
       return;
     }
     await Promise.all(
       ids.map(async (id) => {
         const waiting = batch.get(id) ?? [];
-        const customer = found.get(id);
-        if (customer) for (const w of waiting) w.resolve(customer);
+        const entity = found.get(id);
+        if (entity) settle(waiting, entity);
         else await byId(id, waiting);
       }),
     );
@@ -78,8 +94,8 @@ export function createCustomerFetcher(api: FlexpriceApi, options: CustomerFetche
   }
 
   return {
-    /** The customer as the API has it now, or undefined when it has none with that id. */
-    fetch(id: string): Promise<DtoCustomerResponse | undefined> {
+    /** The entity as the API has it now, or undefined when it has none with that id. */
+    fetch(id: string): Promise<ApiEntity | undefined> {
       return new Promise((resolve, reject) => {
         const waiting = pending.get(id);
         if (waiting) waiting.push({ resolve, reject });
@@ -97,4 +113,4 @@ export function createCustomerFetcher(api: FlexpriceApi, options: CustomerFetche
   };
 }
 
-export type CustomerFetcher = ReturnType<typeof createCustomerFetcher>;
+export type EntityFetcher = ReturnType<typeof createEntityFetcher>;

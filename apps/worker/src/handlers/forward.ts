@@ -1,8 +1,8 @@
 import { ENTITY_CATALOG, entityIdOf, eventVersion, familyOf, versionClockOf } from '@flexprice/contracts';
 import type { ReplicaWait } from '@flexprice/runtime';
+import type { ForwardTarget } from '../entities/keepers.js';
 import { type EntityMarks, targetKey } from '../ordering/entity-marks.js';
 import { createOrderedForward, jobApplyContext } from '../ordering/ordered-forward.js';
-import type { ForwardTarget } from './customer.js';
 import type { HandlerContext, HandlerResult } from './types.js';
 
 export interface RouteHandlerDeps {

@@ -1,4 +1,3 @@
-import type { CustomerEvent } from '@flexprice/contracts';
 import { type RedisClient, scanKeys } from '@flexprice/runtime';
 import { type ApplyResult, keyPart, type MarkKeys, versionedCommands } from './versioned-store.js';
 
@@ -72,6 +71,14 @@ export interface ApplyRequest {
 }
 
 const part = keyPart;
+
+/** A customer state to apply: the event type it goes out as, and the customer object (webhook's or API's). */
+export interface CustomerStateInput {
+  eventType: string;
+  customer: Record<string, unknown> & { id: string };
+}
+
+const text = (value: unknown) => (typeof value === 'string' && value.length > 0 ? value : undefined);
 
 /**
  * Erasure: the record becomes a final tombstone without personal data, out of every index.
@@ -170,30 +177,29 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
      * Applies a customer's state if its version is newer than the stored one (a deletion always is,
      * unless the customer is already deleted); with `lock`, also says whether to forward it now.
      */
-    async apply(event: CustomerEvent, request: ApplyRequest): Promise<ApplyResult> {
-      const { customer } = event;
-      const deleting = event.event_type === 'customer.deleted';
-      return commands.apply(
-        markKeys(customer.id, customer.environment_id, customer.external_id, request.idempotencyKey),
-        {
-          version: request.version,
-          idempotencyKey: request.idempotencyKey,
-          deleting,
-          provisional: deleting && request.provisional,
-          pinTtlSeconds: request.pinToDelivery ? options.processedTtlSeconds : 0,
-          lock: request.lock,
-          ordering: 'state',
-          recordTtlSeconds: 0,
-          id: customer.id,
-          // A tombstone keeps nothing personal (the script drops what a live state stored).
-          fields: {
-            environment_id: customer.environment_id,
-            last_event_type: event.event_type,
-            ...(!deleting && { external_id: customer.external_id, customer: JSON.stringify(customer) }),
-          },
-          now: now(),
+    async apply(state: CustomerStateInput, request: ApplyRequest): Promise<ApplyResult> {
+      const { customer } = state;
+      const environmentId = text(customer.environment_id);
+      const externalId = text(customer.external_id);
+      const deleting = state.eventType === 'customer.deleted';
+      return commands.apply(markKeys(customer.id, environmentId, externalId, request.idempotencyKey), {
+        version: request.version,
+        idempotencyKey: request.idempotencyKey,
+        deleting,
+        provisional: deleting && request.provisional,
+        pinTtlSeconds: request.pinToDelivery ? options.processedTtlSeconds : 0,
+        lock: request.lock,
+        ordering: 'state',
+        recordTtlSeconds: 0,
+        id: customer.id,
+        // A tombstone keeps nothing personal (the script drops what a live state stored).
+        fields: {
+          environment_id: environmentId ?? '',
+          last_event_type: state.eventType,
+          ...(!deleting && { external_id: externalId ?? '', customer: JSON.stringify(customer) }),
         },
-      );
+        now: now(),
+      });
     },
 
     /** The target acknowledged `version`: remember it and release the lock taken by `apply`. */

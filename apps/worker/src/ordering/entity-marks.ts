@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Family } from '@flexprice/contracts';
 import type { RedisClient } from '@flexprice/runtime';
-import { keyPart, type Mark, versionedCommands } from './versioned-store.js';
+import { clockSuffix, keyPart, type Mark, type VersionClock, versionedCommands } from './versioned-store.js';
 
 /**
  * The order of what each forward target got, per entity, for the families forwarded by route
@@ -35,8 +35,14 @@ export interface EntityMarkRequest {
   version: string;
   idempotencyKey: string;
   deleting: boolean;
-  /** Where the version's time comes from (contracts' `versionClockOf`). */
-  clock: 'payload' | 'receipt';
+  /** A deletion that rests on a 404 alone: a later live state supersedes it. */
+  provisional?: boolean;
+  /**
+   * Where the version's time comes from: contracts' `versionClockOf` for a webhook body (ordered as
+   * events), `api` for a state Flexprice's API answered (ordered as states: only a newer one is
+   * applied, and a state already acknowledged is not forwarded again).
+   */
+  clock: VersionClock;
   /**
    * The delivery had an id (Svix): pin its first job's version (`versioned-store.ts`). Only an
    * acceptance-time version needs it: a payload time is the same in every copy of a delivery.
@@ -60,6 +66,16 @@ export function createEntityMarks(redis: RedisClient, options: EntityMarkOptions
   return {
     keysOf,
 
+    /** The newest version of a clock applied for an entity at a target (what a provisional deletion follows). */
+    async lastVersion(
+      family: Family,
+      target: string,
+      entityId: string,
+      clock: VersionClock,
+    ): Promise<string | undefined> {
+      return (await redis.hget(keysOf(family, target, entityId).record, `version${clockSuffix(clock)}`)) ?? undefined;
+    },
+
     /** The versioned steps of one entity's stream to one target, for one job. */
     mark(request: EntityMarkRequest): Mark {
       const keys = {
@@ -72,9 +88,10 @@ export function createEntityMarks(redis: RedisClient, options: EntityMarkOptions
             version: request.version,
             idempotencyKey: request.idempotencyKey,
             deleting: request.deleting,
+            provisional: request.provisional,
             pinTtlSeconds: request.pinToDelivery && request.clock === 'receipt' ? options.processedTtlSeconds : 0,
             lock,
-            ordering: 'event',
+            ordering: request.clock === 'api' ? 'state' : 'event',
             clock: request.clock,
             recordTtlSeconds: options.markTtlSeconds,
             id: request.entityId,
@@ -85,12 +102,15 @@ export function createEntityMarks(redis: RedisClient, options: EntityMarkOptions
           }),
         forwarded: (version, token) =>
           commands.forwarded(keys, version, token, { clock: request.clock, recordTtlSeconds: options.markTtlSeconds }),
-        mayHaveForwarded: (version) =>
-          commands.forwarded(keys, version, '', {
+        // An API state newer than this one is applied before it goes out: this one is stale already.
+        mayHaveForwarded: async (version) => {
+          if (request.clock === 'api') return;
+          await commands.forwarded(keys, version, '', {
             clock: request.clock,
             recordTtlSeconds: options.markTtlSeconds,
             pending: true,
-          }),
+          });
+        },
         release: (token) => commands.release(keys, token),
       };
     },

@@ -45,7 +45,7 @@ export function jobApplyContext(context: HandlerContext): ApplyContext {
 export interface Outgoing {
   eventType: string;
   /** Sent as `x-entity-version-clock` (routed events). */
-  versionClock?: 'payload' | 'receipt' | undefined;
+  versionClock?: 'payload' | 'receipt' | 'api' | undefined;
   /** The body to send, given the version applied (a delivery's first version may stand for it). */
   body: (version: string) => unknown;
 }

@@ -50,6 +50,12 @@ export interface ApplyResult {
 
 export type Ordering = 'state' | 'event';
 
+/**
+ * Where a version's time comes from: the payload's own time, when a receiver accepted it, or the
+ * `updated_at` Flexprice's API answered. Versions of different clocks are never compared.
+ */
+export type VersionClock = 'payload' | 'receipt' | 'api';
+
 const APPLY_SCRIPT = `
 -- KEYS: record, forward lock, delivery pin [, live index]
 -- ARGV: version, delivery key, now (ms), deletion ('0' live, '1' final, 'p' provisional), lock
@@ -186,7 +192,8 @@ interface VersionedCommands {
 }
 
 /** The suffix of a clock's fields in a record (`version_r`, …); none for the one clock of states. */
-const clockSuffix = (clock: MarkRequest['clock']) => (clock === undefined ? '' : clock === 'payload' ? '_p' : '_r');
+export const clockSuffix = (clock: MarkRequest['clock']) =>
+  clock === undefined ? '' : ({ payload: '_p', receipt: '_r', api: '_a' } as const)[clock];
 
 /**
  * One part of a key: no `:` (and nothing a SCAN pattern reads) survives encoding. Total: a string
@@ -231,7 +238,7 @@ export interface MarkRequest {
    * The clock of the version (`versionClockOf`), for `event` ordering: versions of each clock are
    * kept and compared apart. Unset: the one clock of `state` ordering.
    */
-  clock?: 'payload' | 'receipt' | undefined;
+  clock?: VersionClock | undefined;
   /** Expire the record this long after its last apply (a tombstone never); 0: never. */
   recordTtlSeconds: number;
   /** The record's id (what the index sets hold). */

@@ -1,14 +1,40 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ApiFamily } from '@flexprice/contracts';
 import { redactUrlsIn } from '@flexprice/runtime';
 import { Flexprice, HTTPClient } from '@flexprice/sdk';
-import type { CustomerFilter, DtoCustomerResponse } from '@flexprice/sdk/sdk/models';
+import { FAMILY_READERS, type PageQuery, type ParsedEntity, type SoftDelete } from '../entities/families.js';
 import { parseRetryAfter } from './forwarder.js';
 
 /**
  * Flexprice's API, through the official client (`@flexprice/sdk`), for what the worker needs of it:
- * a customer by id, customers by a filter, and a cheap call that proves the key. The SDK's own
- * retries are off: a failed call fails the job, and BullMQ's backoff retries it (at least as late
- * as a `Retry-After` asked).
+ * an entity of any API-backed family by id, by a batch of ids, a page of those changed since a time
+ * (`entities/families.ts` says which SDK call does each), and a cheap call that proves the key.
+ * The SDK's own retries are off: a failed call fails the job, and BullMQ's backoff retries it (at
+ * least as late as a `Retry-After` asked).
+ *
+ * What is kept of an answer is the JSON Flexprice sent, not the SDK's object: the SDK renames
+ * fields to camelCase one way only and drops those its version does not model, and `metadata` keys
+ * are the user's own. The SDK still reads (and validates) every answer; the raw bytes are kept on
+ * the way in (`bufferedFetch`, per call through an AsyncLocalStorage) and the decisions (id, status,
+ * `updated_at`) are read from them too. An answer the SDK's models refuse although Flexprice sent
+ * it with a 2xx (SDK 2.0.1 knows only `INVOICE` as a payment's `destination_type`, say) is taken
+ * as the raw JSON, with a warning, when it holds what a decision needs.
  */
+
+/** An entity as Flexprice's API sent it, and what the worker decides with. */
+export interface ApiEntity {
+  /** The entity's JSON, as sent (snake_case, every field, `metadata` as the user wrote it). */
+  raw: Record<string, unknown>;
+  id: string;
+  /** `updated_at` as sent (RFC 3339); undefined when the answer has none. */
+  updatedAt: string | undefined;
+  /** The soft-delete status (`published`, `archived`, `deleted`), where the family has one. */
+  status: string | undefined;
+  environmentId: string | undefined;
+}
+
+/** The raw body of the answer a call is reading (set by `bufferedFetch`). */
+const rawAnswers = new AsyncLocalStorage<{ body?: string }>();
 
 /** - `unauthorized`: 401/403, the key is wrong: permanent, and loud.
  *  - `retryable`: timeouts, connection errors, 408/425/429, 5xx, answers the SDK could not read.
@@ -35,8 +61,10 @@ export interface FlexpriceApiOptions {
   url: string;
   key: string;
   timeoutMs: number;
-  /** Counts each call by operation and result (Prometheus). */
-  observe?: (operation: 'get_customer' | 'query_customers', result: ApiResult) => void;
+  /** Counts each call by operation (`get_invoice`, `query_invoices`, …) and result (Prometheus). */
+  observe?: (operation: string, result: ApiResult) => void;
+  /** An answer the SDK refused but whose raw JSON was used (its models lag the API). */
+  onLenientRead?: (operation: string, reason: string) => void;
   /** Called on every 401/403 (true) and every later success (false): readiness reports it. */
   onAuthorization?: (refused: boolean) => void;
   now?: () => number;
@@ -63,6 +91,8 @@ function headersOf(error: unknown): Headers | undefined {
 async function bufferedFetch(input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> {
   const response = await fetch(input, init);
   const body = await response.arrayBuffer();
+  const holder = rawAnswers.getStore();
+  if (holder) holder.body = Buffer.from(body).toString('utf8');
   const empty = response.status === 204 || response.status === 304;
   return new Response(empty ? null : body, {
     status: response.status,
@@ -71,8 +101,37 @@ async function bufferedFetch(input: Parameters<typeof fetch>[0], init?: RequestI
   });
 }
 
-/** How long an environment found without customers is taken as such. */
+/** How long an environment found without entities is taken as such. */
 const EMPTY_ENVIRONMENT_MS = 60_000;
+
+/** The operation's name in metrics and messages: `get_invoice`, `query_invoices`. */
+const operationOf = (kind: 'get' | 'query', family: ApiFamily) =>
+  kind === 'get' ? `get_${family}` : `query_${family}s`;
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const text = (value: unknown) => (typeof value === 'string' && value.length > 0 ? value : undefined);
+
+/** The decisions of an entity, read from its JSON; undefined when it has no id. */
+function entityOf(raw: unknown): ApiEntity | undefined {
+  if (!isObject(raw)) return undefined;
+  const id = text(raw.id);
+  if (id === undefined) return undefined;
+  return {
+    raw,
+    id,
+    updatedAt: text(raw.updated_at),
+    status: text(raw.status),
+    environmentId: text(raw.environment_id),
+  };
+}
+
+/** A 2xx whose JSON the SDK's models refused (its error has the status, but no result came). */
+function isLenientCandidate(error: unknown): boolean {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' && status >= 200 && status < 300;
+}
 
 export function createFlexpriceApi(options: FlexpriceApiOptions) {
   const sdk = new Flexprice({
@@ -83,24 +142,28 @@ export function createFlexpriceApi(options: FlexpriceApiOptions) {
     httpClient: new HTTPClient({ fetcher: bufferedFetch }),
   });
   const now = options.now ?? Date.now;
-  // The environments this key was seen to serve (every customer carries its environment_id).
+  // The environments this key was seen to serve (most entities carry their environment_id).
   const environments = new Set<string>();
-  const seen = (customer: DtoCustomerResponse | undefined) => {
-    if (customer?.environmentId) environments.add(customer.environmentId);
-    return customer;
+  const seen = (entity: ApiEntity | undefined) => {
+    if (entity?.environmentId) environments.add(entity.environmentId);
+    return entity;
   };
 
-  /** Runs one SDK call and turns its failure into a FlexpriceApiError (or `undefined` on a 404). */
-  async function call<T>(
-    operation: 'get_customer' | 'query_customers',
-    run: () => Promise<T>,
+  /**
+   * Runs one SDK call and returns the raw JSON of its answer (`undefined` on a 404 when asked so),
+   * or throws a FlexpriceApiError.
+   */
+  async function call(
+    operation: string,
+    run: () => Promise<unknown>,
     { notFound }: { notFound: 'undefined' | 'error' },
-  ): Promise<T | undefined> {
+  ): Promise<unknown> {
+    const holder: { body?: string } = {};
     try {
-      const result = await run();
+      await rawAnswers.run(holder, run);
       options.observe?.(operation, 'ok');
       options.onAuthorization?.(false);
-      return result;
+      return JSON.parse(holder.body ?? 'null');
     } catch (error) {
       const status = statusOf(error);
       // (The SDK's messages may quote the URL it called.)
@@ -109,6 +172,21 @@ export function createFlexpriceApi(options: FlexpriceApiOptions) {
         options.observe?.(operation, 'not_found');
         options.onAuthorization?.(false);
         return undefined;
+      }
+      if (isLenientCandidate(error) && holder.body !== undefined) {
+        const raw = (() => {
+          try {
+            return JSON.parse(holder.body ?? '') as unknown;
+          } catch {
+            return undefined;
+          }
+        })();
+        if (entityOf(raw) !== undefined || (isObject(raw) && Array.isArray(raw.items))) {
+          options.observe?.(operation, 'ok');
+          options.onAuthorization?.(false);
+          options.onLenientRead?.(operation, detail);
+          return raw;
+        }
       }
       if (status === 401 || status === 403) {
         options.observe?.(operation, 'unauthorized');
@@ -140,35 +218,63 @@ export function createFlexpriceApi(options: FlexpriceApiOptions) {
     }
   }
 
+  /** The entities of a list answer, in its order (items without an id are not entities). */
+  function itemsOf(raw: unknown): ApiEntity[] {
+    const items = isObject(raw) && Array.isArray(raw.items) ? raw.items : [];
+    return items
+      .map(entityOf)
+      .filter((entity): entity is ApiEntity => entity !== undefined)
+      .map((e) => seen(e) ?? e);
+  }
+
   let environmentCheck: Promise<void> | undefined;
   let emptyUntil = 0;
 
   /** One cheap call (`limit: 1`): throws a FlexpriceApiError when the key is refused. */
   async function checkKey(): Promise<void> {
-    const page = await call('query_customers', () => sdk.customers.queryCustomer({ limit: 1 }), {
-      notFound: 'error',
-    });
-    for (const customer of page?.items ?? []) seen(customer);
+    itemsOf(await call('query_customers', () => sdk.customers.queryCustomer({ limit: 1 }), { notFound: 'error' }));
+  }
+
+  function reader(family: ApiFamily) {
+    return FAMILY_READERS[family];
   }
 
   return {
-    /** The customer, or undefined when Flexprice has no customer with that id (404). */
-    async getCustomer(id: string): Promise<DtoCustomerResponse | undefined> {
-      return seen(await call('get_customer', () => sdk.customers.getCustomer(id), { notFound: 'undefined' }));
+    /** Whether the API can read this family by id, and search it by ids. */
+    can: (family: ApiFamily) => ({
+      get: reader(family).get !== undefined,
+      byIds: reader(family).byIds !== undefined,
+      /** The soft-delete statuses its search is asked for, one after the other. */
+      statuses: reader(family).statuses,
+    }),
+
+    /** The entity, or undefined when Flexprice has none with that id (404). */
+    async get(family: ApiFamily, id: string): Promise<ApiEntity | undefined> {
+      const get = reader(family).get;
+      if (!get) throw new Error(`Flexprice's API has no read by id of ${family}`);
+      const raw = await call(operationOf('get', family), () => get(sdk, id), { notFound: 'undefined' });
+      return raw === undefined ? undefined : seen(entityOf(raw));
     },
 
-    /** One page of customers matching `filter` (`POST /customers/search`). */
-    async queryCustomers(filter: CustomerFilter): Promise<{ items: DtoCustomerResponse[]; total: number }> {
-      const page = await call('query_customers', () => sdk.customers.queryCustomer(filter), { notFound: 'error' });
-      for (const customer of page?.items ?? []) seen(customer);
-      return { items: page?.items ?? [], total: page?.pagination?.total ?? 0 };
+    /** The entities with these ids and that soft-delete status (a list answers `published` unless asked). */
+    async byIds(family: ApiFamily, ids: string[], status: SoftDelete | undefined): Promise<ApiEntity[]> {
+      const byIds = reader(family).byIds;
+      if (!byIds) throw new Error(`Flexprice's API has no search by ids of ${family}`);
+      return itemsOf(await call(operationOf('query', family), () => byIds(sdk, ids, status), { notFound: 'error' }));
+    },
+
+    /** One page of the reconciler's walk (`FamilyReader.page`). */
+    async page(family: ApiFamily, query: PageQuery): Promise<ApiEntity[]> {
+      const page = reader(family).page;
+      if (!page) throw new Error(`Flexprice's API has no list of ${family}`);
+      return itemsOf(await call(operationOf('query', family), () => page.call(sdk, query), { notFound: 'error' }));
     },
 
     checkKey,
 
     /**
-     * Whether this key serves `environmentId`: true or false once the API has answered with a
-     * customer of some environment. Before any has (a worker that just started), one customer of
+     * Whether this key serves `environmentId`: true or false once the API has answered with an
+     * entity of some environment. Before any has (a worker that just started), one customer of
      * the key's environment is read first (`checkKey`'s call: one at a time, however many ask;
      * an empty environment is asked again after a minute), and undefined when it has none. A
      * failure of that call is thrown, as any API failure (retryable, or a refused key).
@@ -187,3 +293,5 @@ export function createFlexpriceApi(options: FlexpriceApiOptions) {
 }
 
 export type FlexpriceApi = ReturnType<typeof createFlexpriceApi>;
+
+export type { ParsedEntity };

@@ -1,6 +1,6 @@
 import { type EventType, familyOf } from '@flexprice/contracts';
 import type { RouteConfig } from '../config.js';
-import type { ForwardTarget } from '../handlers/customer.js';
+import type { ForwardTarget } from '../entities/keepers.js';
 import type { ForwardStatusClass } from '../metrics.js';
 import { createForwarder } from './forwarder.js';
 

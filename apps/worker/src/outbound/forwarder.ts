@@ -52,10 +52,11 @@ export interface ForwardRequest {
   /** The version of the state forwarded (sent as `x-entity-version`). */
   version: string;
   /**
-   * Where the version's time comes from (`x-entity-version-clock`): the payload's own time, or when
-   * it was accepted. Compare versions of one entity only within one clock.
+   * Where the version's time comes from (`x-entity-version-clock`): the payload's own time, when it
+   * was accepted, or the `updated_at` Flexprice's API answered. Compare versions of one entity only
+   * within one clock.
    */
-  versionClock?: 'payload' | 'receipt' | undefined;
+  versionClock?: 'payload' | 'receipt' | 'api' | undefined;
   body: unknown;
 }
 
