@@ -18,6 +18,8 @@ export const DRAIN_IDS = [
   'oursStore1',
   'oursStore2',
   'oursApiBacked1',
+  'oursApiSubscriptions1',
+  'oursApiInvoices1',
   'oursForward1',
   'oursForward2',
   'oursInvoicesDistinct1',

@@ -48,6 +48,11 @@ interface Drain {
   api?: boolean;
   /** invoice.update.payment jobs about this many invoices in turn, routed to the target. */
   invoices?: number;
+  /**
+   * Jobs of this API-backed family, each about an entity of its own that the stand-in holds,
+   * routed to the target: what a backlog drain costs in API calls per event, per family.
+   */
+  apiFamily?: 'subscription' | 'invoice';
 }
 
 const API_KEY = 'bench-flexprice-api-key';
@@ -73,6 +78,17 @@ function drains(jobs: number): Drain[] {
       replicas: 1,
       api: true,
     },
+    ...(['subscription', 'invoice'] as const).map(
+      (family): Drain => ({
+        ...ours,
+        id: family === 'invoice' ? 'oursApiInvoices1' : 'oursApiSubscriptions1',
+        label: `ours, ${family}s API-backed by route, 1 replica(s)`,
+        replicas: 1,
+        forward: true,
+        api: true,
+        apiFamily: family,
+      }),
+    ),
     { ...ours, id: 'oursForward1', label: 'ours, store + forward, 1 replica(s)', replicas: 1, forward: true },
     { ...ours, id: 'oursForward2', label: 'ours, store + forward, 2 replica(s)', replicas: 2, forward: true },
     // Routed invoices: every job its own invoice (full parallelism), then 10 invoices changing
@@ -107,15 +123,25 @@ function invoiceFixture(): Record<string, unknown> {
  * A paused queue holding `ctx.options.jobs` jobs, built as the receiver builds them: customer jobs
  * (each customer `onCustomer` is told of), or with `invoices`, invoice.update.payment jobs.
  */
-async function fill(ctx: BenchContext, drain: Drain, onCustomer: (id: string) => void): Promise<Queue<WebhookJob>> {
-  const { invoices } = drain;
-  const queue = new Queue<WebhookJob>(invoices ? 'flexprice.invoice' : 'flexprice.customer', {
+async function fill(
+  ctx: BenchContext,
+  drain: Drain,
+  onEntity: (family: 'customer' | 'subscription' | 'invoice', id: string) => void,
+): Promise<Queue<WebhookJob>> {
+  const { invoices, apiFamily } = drain;
+  const family = apiFamily ?? (invoices ? 'invoice' : 'customer');
+  const queue = new Queue<WebhookJob>(`flexprice.${family}`, {
     connection: ctx.redis.client,
     prefix: drain.prefix,
   });
   await queue.pause();
   const opts = webhookJobOptions({ attempts: 10, backoffMs: 1000, keepCompleted: 100_000 });
-  const eventType: EventType = invoices ? 'invoice.update.payment' : 'customer.created';
+  const eventType: EventType =
+    apiFamily === 'subscription'
+      ? 'subscription.updated'
+      : invoices || apiFamily === 'invoice'
+        ? 'invoice.update.payment'
+        : 'customer.created';
   const invoice = invoices ? invoiceFixture() : undefined;
   const count = ctx.options.jobs;
   for (let start = 0; start < count; start += 1000) {
@@ -123,7 +149,12 @@ async function fill(ctx: BenchContext, drain: Drain, onCustomer: (id: string) =>
     for (let i = start; i < Math.min(start + 1000, count); i += 1) {
       const n = ctx.sequence.next();
       let event: Record<string, unknown>;
-      if (invoices) {
+      if (apiFamily) {
+        const id = `${apiFamily === 'invoice' ? 'inv' : 'subs'}_drain_${n}`;
+        const fixture = (FAMILY_FIXTURES[apiFamily][0] ?? {}) as Record<string, object>;
+        event = { event_type: eventType, [apiFamily]: { ...fixture[apiFamily], id } };
+        onEntity(apiFamily, id);
+      } else if (invoices) {
         event = {
           event_type: eventType,
           invoice: {
@@ -134,7 +165,7 @@ async function fill(ctx: BenchContext, drain: Drain, onCustomer: (id: string) =>
         };
       } else {
         event = customerEvent('customer.created', currentCustomer({ id: `cust_drain_${n}`, external_id: `ext-${n}` }));
-        onCustomer(`cust_drain_${n}`);
+        onEntity('customer', `cust_drain_${n}`);
       }
       const deliveryId = `msg_drain_${n}`;
       const data = webhookJob(eventType, event, {
@@ -156,13 +187,13 @@ function drainEnv(ctx: BenchContext, drain: Drain, metricsPort: number, targetPo
   const target = `http://127.0.0.1:${targetPort}/`;
   return workerEnv(ctx, metricsPort, {
     QUEUE_PREFIX: drain.prefix,
-    ...(drain.forward && !drain.invoices
+    ...(drain.forward && !drain.invoices && !drain.apiFamily
       ? { CUSTOMER_FORWARD_URL: target, CUSTOMER_FORWARD_SECRET: TEST_OTHER_SECRET }
       : {}),
-    ...(drain.invoices
+    ...(drain.invoices || drain.apiFamily
       ? {
-          ENQUEUE_EVENTS: 'customer.*,invoice.*',
-          FORWARD_ROUTES: `invoice.*=${target}`,
+          ENQUEUE_EVENTS: `customer.*,${drain.apiFamily ?? 'invoice'}.*`,
+          FORWARD_ROUTES: `${drain.apiFamily ?? 'invoice'}.*=${target}`,
           FORWARD_SECRET: TEST_OTHER_SECRET,
         }
       : {}),
@@ -181,7 +212,7 @@ async function run(ctx: BenchContext, drain: Drain): Promise<DrainResult> {
   try {
     standIn = drain.api ? await startFlexpriceApiStandIn({ apiKey: API_KEY }) : undefined;
     const api = standIn;
-    queue = await fill(ctx, drain, (id) => api?.upsert({ id, name: id }));
+    queue = await fill(ctx, drain, (family, id) => api?.family(family).upsert({ id }));
     const targetPort = await freePort();
     if (drain.forward) target = processes.start(SCRIPTS.forwardTarget, { PORT: String(targetPort) });
     for (let i = 0; i < drain.replicas; i += 1) {
