@@ -7,6 +7,7 @@ export const SCENARIO_IDS = [
   'redisRoundTrips',
   'replicaWait',
   'workerDrains',
+  'systemCost',
   'endToEnd',
   'soak',
 ] as const;
