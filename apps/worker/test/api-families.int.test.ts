@@ -138,7 +138,41 @@ describe('what the API answers, as it sent it', () => {
     ]);
   });
 
-  test("a wallet's transaction, an announcement and an alert go out from their body, as without a key", async ({
+  test("an announcement goes out once per delivery with the invoice's current state, even when that state was forwarded", async ({
+    worker,
+    routes,
+    api,
+  }) => {
+    api.family('invoice').upsert({ id: 'inv_announced', invoice_status: 'FINALIZED' });
+    const queue = worker.queueOf('invoice');
+    await settled(
+      queue,
+      await enqueue(queue, 'invoice.update.finalized', event('invoice.update.finalized', 'invoice', 'inv_announced')),
+    );
+    for (const type of [
+      'invoice.payment.overdue',
+      'invoice.communication.triggered',
+      'invoice.payment.overdue',
+    ] as const) {
+      const done = await settled(queue, await enqueue(queue, type, event(type, 'invoice', 'inv_announced')));
+      expect(done.job.returnvalue, `${type} ${done.job.failedReason}`).toMatchObject({ forwarded: 'sent' });
+    }
+    const served = api.family('invoice').served('inv_announced');
+    expect(bodies(routes)).toEqual(
+      [
+        'invoice.update.finalized',
+        'invoice.payment.overdue',
+        'invoice.communication.triggered',
+        'invoice.payment.overdue',
+      ].map((event_type) => ({ event_type, invoice: served })),
+    );
+    // The state's own forward has the state's id; each announcement the id of its delivery.
+    const ids = routes.acknowledged.map((r) => String(r.headers['webhook-id']));
+    expect(new Set(ids).size).toBe(4);
+    expect(ids[0]).toMatch(/^st-/);
+  });
+
+  test("a wallet's transaction and an alert go out from their body, as without a key", async ({
     worker,
     routes,
     api,
@@ -146,7 +180,6 @@ describe('what the API answers, as it sent it', () => {
     const sent: Record<string, unknown>[] = [];
     for (const [family, type, key] of [
       ['wallet', 'wallet.transaction.created', 'transaction'],
-      ['invoice', 'invoice.communication.triggered', 'invoice'],
       ['wallet_alert', 'wallet.credit_balance.dropped', 'wallet'],
     ] as const) {
       const body = event(type, key, `${key}_from_body`);

@@ -210,7 +210,12 @@ describe('fetch on notify', () => {
     );
     expect(state).toBe('completed');
     expect(job.returnvalue).toEqual({ outcome: 'applied', forwarded: 'sent' });
-    expect(api.calls.filter((c) => c.path === `/v1/customers/${id}`).map((c) => c.status)).toEqual([200, 404, 200]);
+    // The 404 of the read by id is checked with the search, which lists the customer.
+    expect(api.calls.filter((c) => c.path.startsWith('/v1/customers/')).map((c) => `${c.path} ${c.status}`)).toEqual([
+      `/v1/customers/${id} 200`,
+      `/v1/customers/${id} 404`,
+      '/v1/customers/search 200',
+    ]);
     expect(await worker.store.get(id)).toMatchObject({ deleted: false, customer: { name: 'Still alive' } });
     expect(bodies(target).map((b) => `${b.event_type} ${b.customer.name}`)).toEqual([
       'customer.created Alive',
@@ -219,28 +224,42 @@ describe('fetch on notify', () => {
     expect(bodies(target).at(-1)?.customer).toMatchObject({ updated_at: updated.updated_at });
   });
 
-  test('a provisional tombstone gives way to a later live state, not to the state it replaced', async ({
+  test('a provisional tombstone gives way to the live state it replaced, and to any later one; not to an older one', async ({
     api,
     worker,
     target,
   }) => {
     const id = 'cust_back';
+    const first = api.upsert({ id, name: 'First' });
     api.upsert({ id, name: 'Before' });
     await settled(worker.queue, await enqueue(worker.queue, 'customer.created', webhook('customer.created', id, 'x')));
     const before = await worker.store.get(id);
-    // Two 404s, far enough apart: a provisional tombstone, ordered right after the state it replaced.
-    api.failNext(2, { status: 404, path: `/v1/customers/${id}` });
+    const held = api.get(id);
+    // Gone from the API (by id and by search), twice a second apart: a provisional tombstone,
+    // ordered right after the state it replaced.
+    api.family('customer').remove(id);
     await settled(worker.queue, await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', id, 'x')));
     const tombstone = await worker.store.get(id);
     expect(tombstone).toMatchObject({ deleted: true, provisional: true });
     expect(tombstone?.version).toBe(before?.version.replace(/\.api$/, '.gone.api'));
-    // The API answers the state it had before: not newer than the deletion, it changes nothing.
+    // The API has it again, older than the deletion's state (a replica behind): that changes nothing.
+    api.upsert({ ...first, updated_at: first.updated_at });
+    const older = await settled(
+      worker.queue,
+      await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', id, 'x')),
+    );
+    expect(older.job.returnvalue).toEqual({ outcome: 'skipped_stale', forwarded: 'skipped' });
+    // The API has it as it was: the 404s lied, the customer is back, with a version after the deletion.
+    api.upsert({ ...held, id, updated_at: held?.updated_at });
     const same = await settled(
       worker.queue,
       await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', id, 'x')),
     );
-    expect(same.job.returnvalue).toEqual({ outcome: 'skipped_stale', forwarded: 'skipped' });
-    // A later live state is the customer back: stored, indexed and forwarded after the deletion.
+    expect(same.job.returnvalue).toEqual({ outcome: 'applied', forwarded: 'sent' });
+    const revived = await worker.store.get(id);
+    expect(revived).toMatchObject({ deleted: false, provisional: false, customer: { name: 'Before' } });
+    expect(revived?.version).toBe(before?.version.replace(/\.api$/, '.revived.api'));
+    // A later live state supersedes it too: stored, indexed and forwarded after the deletion.
     api.upsert({ id, name: 'After' });
     const back = await settled(
       worker.queue,
@@ -254,7 +273,13 @@ describe('fetch on notify', () => {
     });
     expect((await worker.store.findByExternalId(`ext-${id}`, { environmentId: ENV })).map((c) => c.id)).toEqual([id]);
     const sent = bodies(target);
-    expect(sent.map((b) => b.event_type)).toEqual(['customer.created', 'customer.deleted', 'customer.updated']);
+    expect(sent.map((b) => `${b.event_type} ${b.customer.name}`)).toEqual([
+      'customer.created Before',
+      // (A provisional deletion goes out as the webhook's own body: the API has nothing to say of it.)
+      'customer.deleted x',
+      'customer.updated Before',
+      'customer.updated After',
+    ]);
     const versions = sent.map((b) => b.version);
     expect([...versions].sort()).toEqual(versions);
     // A deletion Flexprice shows (archived) is final, over a provisional one as over any state.
@@ -289,7 +314,8 @@ describe('fetch on notify', () => {
     worker,
   }) => {
     api.upsert({ id: 'cust_other', name: 'Another customer of the environment' });
-    api.failNext(1, { status: 503, path: '/v1/customers/search' });
+    const noIds = (body: unknown) => (body as { customer_ids?: unknown } | null)?.customer_ids === undefined;
+    api.failNext(1, { status: 503, path: '/v1/customers/search', body: noIds });
     const gone = await settled(
       worker.queue,
       await enqueue(worker.queue, 'customer.updated', webhook('customer.updated', 'cust_gone_503', 'Gone')),
@@ -297,7 +323,9 @@ describe('fetch on notify', () => {
     expect(gone.state).toBe('completed');
     expect(gone.job.attemptsMade).toBe(2);
     expect(await worker.store.get('cust_gone_503')).toMatchObject({ deleted: true });
-    expect(api.calls.filter((c) => c.path === '/v1/customers/search').map((c) => c.status)).toEqual([503, 200]);
+    // The environment check (one customer, no ids) apart from the searches of the customer's own id.
+    const environmentChecks = api.calls.filter((c) => c.path === '/v1/customers/search' && noIds(c.body));
+    expect(environmentChecks.map((c) => c.status)).toEqual([503, 200]);
   });
 });
 

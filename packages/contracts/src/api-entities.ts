@@ -71,9 +71,10 @@ export const API_FAMILIES = Object.keys(API_ENTITIES) as ApiFamily[];
 
 /**
  * Events of an API-backed family that announce something rather than change the entity: the
- * renewal coming, the invoice overdue, its e-mail sent. The API's state would not say it (its
- * `updated_at` need not move, and an unchanged state is forwarded once), so they go out from the
- * webhook body, as notifications do.
+ * renewal coming, the invoice overdue, its e-mail sent. Each is its own event: it goes out once per
+ * delivery (its own `webhook-id`) with the entity's current state read from the API, also when
+ * that state was forwarded before, and never with a state older than one forwarded (its body, a
+ * Svix retry's content, could be).
  */
 export const ANNOUNCEMENTS = [
   'subscription.renewal.due',
@@ -87,13 +88,16 @@ function isApiFamily(family: Family): family is ApiFamily {
 
 /**
  * The API-backed family an event type's state is read from, or undefined when it goes out from its
- * body (a notification family, an announcement, or an event about another object of the family:
- * a wallet's transactions).
+ * body (a notification family, or an event about another object of the family: a wallet's
+ * transactions).
  */
 export function apiFamilyOf(eventType: EventType): ApiFamily | undefined {
   const { family, key } = EVENT_CATALOG[eventType];
-  if (!isApiFamily(family) || key !== API_ENTITIES[family].key) return undefined;
-  return (ANNOUNCEMENTS as readonly EventType[]).includes(eventType) ? undefined : family;
+  return isApiFamily(family) && key === API_ENTITIES[family].key ? family : undefined;
+}
+
+export function isAnnouncement(eventType: EventType): boolean {
+  return (ANNOUNCEMENTS as readonly EventType[]).includes(eventType);
 }
 
 /** Every event type whose state is read from the API when a key is set. */

@@ -11,6 +11,7 @@ import {
   microsFromRedisTime,
   parseWebhookEvent,
   payloadVersionOf,
+  provisionalDeletionVersion,
   stateVersion,
   timestampNanos,
   VERSION_PATTERN,
@@ -211,5 +212,33 @@ describe('entity catalog', () => {
     );
     expect(gone > eventVersion('feature.updated', { feature: { id: 'feat_1' } }, receipt, '9')).toBe(true);
     expect(gone).toMatch(VERSION_PATTERN);
+  });
+});
+
+describe('provisionalDeletionVersion', () => {
+  const live = apiStateVersion({ deleted: false, updatedAt: '2026-08-20T10:05:00.456789Z' }) ?? '';
+
+  it('sorts right after the live API state it replaces, before any later one, and a retry is the same', () => {
+    const gone = provisionalDeletionVersion(live);
+    expect(gone).toBe(live.replace(/api$/, 'gone.api'));
+    expect(gone > live).toBe(true);
+    expect(gone < (apiStateVersion({ deleted: false, updatedAt: '2026-08-20T10:05:00.456790Z' }) ?? '')).toBe(true);
+    expect(provisionalDeletionVersion(gone)).toBe(gone);
+    expect(gone).toMatch(VERSION_PATTERN);
+  });
+
+  it('after a revival of that time (revived.api, the store script), sorts after it again, each flip after the last', () => {
+    const gone = provisionalDeletionVersion(live);
+    const revived = gone.replace(/gone\.api$/, 'revived.api');
+    const goneAgain = provisionalDeletionVersion(revived);
+    expect([live, gone, revived, goneAgain]).toEqual([live, gone, revived, goneAgain].sort());
+    expect(goneAgain.endsWith('.revived.gone.api')).toBe(true);
+  });
+
+  it('with no API state before it (a webhook one, or none), ranks at time zero: any live API state supersedes it', () => {
+    expect(provisionalDeletionVersion(undefined)).toBe(`0.${'0'.repeat(20)}.${'0'.repeat(17)}.gone.api`);
+    expect(provisionalDeletionVersion(`0.${'1'.repeat(20)}.${'1'.repeat(17)}.job-1`)).toBe(
+      `0.${'0'.repeat(20)}.${'0'.repeat(17)}.gone.api`,
+    );
   });
 });

@@ -91,12 +91,19 @@ export const GONE_TIE_BREAK = `gone.${API_TIE_BREAK}`;
  * The version of a provisional deletion: one that rests on a (confirmed) 404 alone, with no deleted
  * status and no deletion event. A 404 carries no time and is weak evidence (a gateway, a replica
  * behind), so it is not a final deletion (`1.`): it is a live-ranked version at the time of the
- * newest state read from the API before it (zero when none was), so that a live state with a later
- * `updated_at` supersedes it, and one of that time or older does not.
+ * newest state read from the API before it (zero when none was), its tie-break that state's with
+ * `gone.` before the final `api` (so it sorts right after it). A live state with a later
+ * `updated_at` supersedes it; one of that very time too (the entity was not gone), under the
+ * deletion's version with `revived.api` for `gone.api` (the versioned store's script); an older one
+ * does not. Deleted again at that time: `…revived.gone.api`, and so on, each after the last.
  */
 export function provisionalDeletionVersion(lastVersion: string | undefined): string {
-  const live = /^0\.(\d{20})\.(\d{17})\.(?:gone\.)?api$/.exec(lastVersion ?? '');
-  return `0.${live?.[1] ?? '0'.repeat(20)}.${live?.[2] ?? '0'.repeat(17)}.${GONE_TIE_BREAK}`;
+  const live = /^0\.(\d{20})\.(\d{17})\.((?:[a-z]+\.)*)api$/.exec(lastVersion ?? '');
+  if (!live) return `0.${'0'.repeat(20)}.${'0'.repeat(17)}.${GONE_TIE_BREAK}`;
+  const [, payload, accepted, before = ''] = live;
+  // Already a provisional deletion: the same one (a retry).
+  if (before.endsWith('gone.')) return lastVersion ?? '';
+  return `0.${payload}.${accepted}.${before}${GONE_TIE_BREAK}`;
 }
 
 /** The shape of a version, for the checks of the stores that compare them. */

@@ -64,6 +64,8 @@ export interface Failure {
   path?: string;
   /** `drop`: the headers and half a body, then the connection closes; `stall`: no more after that. */
   midBody?: 'drop' | 'stall';
+  /** Only requests whose JSON body passes this fail (a search with no ids, say). */
+  body?: (body: unknown) => boolean;
 }
 
 export interface ApiCall {
@@ -192,7 +194,10 @@ export async function startFlexpriceApiStandIn(options: StandInOptions) {
     if (req.headers['x-api-key'] !== options.apiKey) {
       return answer(401, errorBody('missing or invalid api key', 'unauthorized'));
     }
-    const failure = failures.find((f) => f.remaining > 0 && (f.path === undefined || path.startsWith(f.path)));
+    const failure = failures.find(
+      (f) =>
+        f.remaining > 0 && (f.path === undefined || path.startsWith(f.path)) && (f.body === undefined || f.body(body)),
+    );
     if (failure) {
       failure.remaining -= 1;
       if (failure.midBody) {

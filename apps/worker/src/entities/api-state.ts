@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   API_ENTITIES,
   type ApiFamily,
@@ -19,6 +20,12 @@ export interface EntityState {
   id: string;
   /** The event type the state is forwarded as. */
   eventType: EventType;
+  /**
+   * The event type that asked for it (the job's, or the family's update event for the sync): what
+   * it is forwarded as by a route that does not take `eventType` (a route for `feature.updated`
+   * alone is sent the archived feature as `feature.updated`, not a `feature.deleted` it never asked for).
+   */
+  requested: EventType;
   /** The entity object (under the family key of the body). */
   entity: Record<string, unknown>;
   /**
@@ -33,6 +40,25 @@ export interface EntityState {
   /** A later job of the same delivery id takes this one's version (webhook states of Svix). */
   pinToDelivery: boolean;
   source: 'webhook' | 'api' | 'sync';
+  /**
+   * An announcement (contracts' `ANNOUNCEMENTS`): the entity's current state under an event that
+   * happened to it, forwarded once per delivery, also when that state was forwarded before.
+   */
+  announcement?: boolean;
+}
+
+/**
+ * The `webhook-id` of a state read from the API: one per entity and version, whichever job or
+ * sync run forwards it, so that a service dropping a repeated `webhook-id` drops only a repeat.
+ */
+export function stateForwardId(family: ApiFamily, id: string, version: string): string {
+  return `st-${createHash('sha256').update(`${family}\n${id}\n${version}`).digest('hex').slice(0, 40)}`;
+}
+
+/** The forward id of a state: per state for one read from the API, per delivery otherwise. */
+export function forwardIdOf(family: ApiFamily, state: EntityState): ((version: string) => string) | undefined {
+  if (state.source === 'webhook' || state.announcement) return undefined;
+  return (version) => stateForwardId(family, state.id, version);
 }
 
 /** The webhook-shaped body of a state. */
@@ -73,6 +99,7 @@ export function stateFromApi(
   return {
     id: entity.id,
     eventType: forwardedAs,
+    requested: eventType,
     entity: entity.raw,
     version,
     deleting: deleted,
@@ -93,11 +120,13 @@ export function provisionalTombstone(
   id: string,
   webhook: Record<string, unknown>,
   lastVersion: string | undefined,
+  requested: EventType,
 ): EntityState {
   const entity = webhook[API_ENTITIES[family].key];
   return {
     id,
     eventType: API_ENTITIES[family].deletion,
+    requested,
     entity: typeof entity === 'object' && entity !== null ? (entity as Record<string, unknown>) : { id },
     webhook,
     version: provisionalDeletionVersion(lastVersion),

@@ -13,9 +13,10 @@ import type { CustomerFilter } from '@flexprice/sdk/sdk/models';
  * - `statuses`: the soft-delete statuses a search is asked for, one after the other: a list answers
  *   `published` unless asked, so a soft-deleted entity is found by a second search (`archived`).
  *   `[undefined]` where the search's `status` means something else (a wallet's own status).
- * - `page`: the reconciler's walk, sorted by `updated_at`: `keyset` where the search filters on
- *   `updated_at` (it then asks only for what changed since the watermark), otherwise every entity
- *   each run (wallets, payments). Absent: not walked (credit notes have no list).
+ * - `page`: the reconciler's walk: `keyset` where the search filters on `updated_at` (sorted by
+ *   it; it asks only for what changed since the watermark), otherwise every entity each run in
+ *   order of creation (wallets, payments: an order an update does not move). Absent: not walked
+ *   (credit notes have no list).
  */
 
 /** What every SDK answer of an entity has in common (the SDK's camelCase; the raw JSON is kept apart). */
@@ -121,7 +122,7 @@ export const FAMILY_READERS: Record<ApiFamily, FamilyReader> = {
       call: (sdk, q) =>
         sdk.payments.listPayments({
           status: q.status,
-          sort: 'updated_at',
+          sort: 'created_at',
           order: 'asc',
           limit: q.limit,
           offset: q.offset,
@@ -136,7 +137,7 @@ export const FAMILY_READERS: Record<ApiFamily, FamilyReader> = {
     page: {
       keyset: false,
       statuses: [undefined],
-      call: (sdk, q) => sdk.wallets.queryWallet({ sort: 'updated_at', order: 'asc', limit: q.limit, offset: q.offset }),
+      call: (sdk, q) => sdk.wallets.queryWallet({ sort: 'created_at', order: 'asc', limit: q.limit, offset: q.offset }),
     },
   },
   credit_note: {

@@ -45,10 +45,29 @@ export function createEntityFetcher(api: FlexpriceApi, family: ApiFamily, option
     for (const w of waiting) w.reject(error);
   };
 
-  async function byId(id: string, waiting: Waiting[]): Promise<void> {
-    if (!can.get) return settle(waiting, undefined);
+  /** The entities with these ids, a search per soft-delete status until every one is found. */
+  async function search(ids: string[]): Promise<Map<string, ApiEntity>> {
+    const found = new Map<string, ApiEntity>();
+    for (const status of can.statuses.length > 0 ? can.statuses : [undefined]) {
+      const missing = ids.filter((id) => !found.has(id));
+      if (missing.length === 0) break;
+      for (const entity of await api.byIds(family, missing, status)) {
+        if (missing.includes(entity.id)) found.set(entity.id, entity);
+      }
+    }
+    return found;
+  }
+
+  /**
+   * One entity by id. A 404 where the family's search was not asked yet is checked with it: some
+   * reads by id answer 404 for a soft-deleted entity the archived search still lists (a
+   * subscription's), and the answer must not depend on whether the job was read alone or in a batch.
+   */
+  async function byId(id: string, waiting: Waiting[], searched: boolean): Promise<void> {
     try {
-      settle(waiting, await api.get(family, id));
+      let entity = can.get ? await api.get(family, id) : undefined;
+      if (entity === undefined && !searched && can.byIds) entity = (await search([id])).get(id);
+      settle(waiting, entity);
     } catch (error) {
       fail(waiting, error);
     }
@@ -58,18 +77,12 @@ export function createEntityFetcher(api: FlexpriceApi, family: ApiFamily, option
     const ids = [...batch.keys()];
     const [only] = ids;
     if (!can.byIds || (ids.length === 1 && only !== undefined && can.get)) {
-      await Promise.all(ids.map((id) => byId(id, batch.get(id) ?? [])));
+      await Promise.all(ids.map((id) => byId(id, batch.get(id) ?? [], false)));
       return;
     }
-    const found = new Map<string, ApiEntity>();
+    let found: Map<string, ApiEntity>;
     try {
-      for (const status of can.statuses.length > 0 ? can.statuses : [undefined]) {
-        const missing = ids.filter((id) => !found.has(id));
-        if (missing.length === 0) break;
-        for (const entity of await api.byIds(family, missing, status)) {
-          if (missing.includes(entity.id)) found.set(entity.id, entity);
-        }
-      }
+      found = await search(ids);
     } catch (error) {
       for (const waiting of batch.values()) fail(waiting, error);
       return;
@@ -79,7 +92,7 @@ export function createEntityFetcher(api: FlexpriceApi, family: ApiFamily, option
         const waiting = batch.get(id) ?? [];
         const entity = found.get(id);
         if (entity) settle(waiting, entity);
-        else await byId(id, waiting);
+        else await byId(id, waiting, true);
       }),
     );
   }

@@ -6,7 +6,7 @@ import { type EntityMarks, targetKey } from '../ordering/entity-marks.js';
 import { type ApplyContext, createOrderedForward } from '../ordering/ordered-forward.js';
 import type { Mark } from '../ordering/versioned-store.js';
 import type { Forward } from '../outbound/forwarder.js';
-import { bodyOf, type EntityState } from './api-state.js';
+import { bodyOf, type EntityState, forwardIdOf } from './api-state.js';
 
 /** A forward target, with what it takes. */
 export interface ForwardTarget {
@@ -80,7 +80,9 @@ export function createCustomerKeeper(deps: CustomerKeeperDeps): Keeper {
       };
       const outgoing = {
         eventType: state.eventType,
+        versionClock: state.source === 'webhook' ? undefined : ('api' as const),
         body: (version: string) => ({ ...bodyOf('customer', state), version }),
+        id: forwardIdOf('customer', state),
       };
       return ordered(mark, outgoing, context, onApplied);
     },
@@ -112,7 +114,11 @@ export function createRouteKeeper(deps: RouteKeeperDeps): Keeper {
     replicas: deps.replicas,
   });
   return {
-    apply(state, context, onApplied) {
+    async apply(requestedState, context, onApplied) {
+      // Only what the route takes goes out by it.
+      const state = deps.target.takes(requestedState.eventType)
+        ? requestedState
+        : { ...requestedState, eventType: requestedState.requested };
       const mark = marks.mark({
         family,
         target,
@@ -122,11 +128,23 @@ export function createRouteKeeper(deps: RouteKeeperDeps): Keeper {
         idempotencyKey: context.idempotencyKey,
         deleting: state.deleting,
         provisional: state.provisional,
+        announce: state.announcement,
         clock: 'api',
         pinToDelivery: false,
       });
-      const outgoing = { eventType: state.eventType, versionClock: 'api' as const, body: () => bodyOf(family, state) };
-      return ordered(mark, outgoing, context, onApplied);
+      const outgoing = {
+        eventType: state.eventType,
+        versionClock: 'api' as const,
+        body: () => bodyOf(family, state),
+        id: forwardIdOf(family, state),
+      };
+      const result = await ordered(mark, outgoing, context, onApplied);
+      // An announcement is sent once per delivery: one that found a newer state forwarded than the
+      // one it read (a read behind) tries again rather than be dropped.
+      if (state.announcement && (result.outcome === 'skipped_stale' || result.forwarded === 'already')) {
+        throw new Error(`${state.eventType}: the state read is older than one forwarded; read again`);
+      }
+      return result;
     },
     lastVersion: (id) => marks.lastVersion(family, target, id, 'api'),
   };

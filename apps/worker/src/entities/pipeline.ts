@@ -1,4 +1,13 @@
-import { API_ENTITIES, type ApiFamily, ENTITY_CATALOG, valueAt, type WebhookEvent } from '@flexprice/contracts';
+import {
+  API_ENTITIES,
+  type ApiFamily,
+  ENTITY_CATALOG,
+  isAnnouncement,
+  payloadVersionOf,
+  timestampNanos,
+  valueAt,
+  type WebhookEvent,
+} from '@flexprice/contracts';
 import { UnrecoverableError } from 'bullmq';
 import type { HandlerContext, HandlerResult } from '../handlers/types.js';
 import type { NotFoundConfirmation } from '../ordering/not-found.js';
@@ -28,6 +37,12 @@ export interface ApiPipelineDeps {
   /** Counts a state stored or forwarded, by family and where it came from. */
   onApplied?: ((family: ApiFamily, source: EntityState['source']) => void) | undefined;
 }
+
+/** Whether an earlier try of the job read a 404 (and left a mark in `not-found.ts`). */
+const hadNotFound = (job: HandlerContext['job']) =>
+  typeof job.progress === 'object' &&
+  job.progress !== null &&
+  (job.progress as { notFound?: unknown }).notFound === true;
 
 export function createApiPipeline(deps: ApiPipelineDeps) {
   const { api } = deps;
@@ -79,7 +94,26 @@ export function createApiPipeline(deps: ApiPipelineDeps) {
     const id = idPath === null ? undefined : valueAt(event, idPath);
     if (typeof id !== 'string') throw new UnrecoverableError(`the ${family} event names no ${family} id`);
     const entity = await fromApi(() => fetcherOf(family).fetch(id), context);
-    if (entity !== undefined) return stateFromApi(family, entity, context.eventType, 'api');
+    if (entity !== undefined) {
+      // A 404 of an earlier try of this job is disproved: the next 404, if any, starts over.
+      if (hadNotFound(context.job)) {
+        await deps.notFound.clear(context.job.id ?? '');
+        await context.job.updateProgress({});
+      }
+      // A webhook whose body carries its own time (an invoice's `updated_at`, a legacy payload's)
+      // proves the entity was at least that new: an answer older than that is a read behind (a
+      // replica), and forwarding it would leave the newer state unsent. The job tries again later.
+      const bodyTime = timestampNanos(payloadVersionOf(context.eventType, event) ?? '');
+      const apiTime = timestampNanos(entity.updatedAt ?? '');
+      if (bodyTime !== undefined && apiTime !== undefined && apiTime < bodyTime) {
+        throw new Error(
+          `Flexprice's API answered ${family} ${id} as of ${entity.updatedAt}, older than the webhook's ` +
+            `${payloadVersionOf(context.eventType, event)}: a read behind; it is read again with the job's backoff`,
+        );
+      }
+      const state = stateFromApi(family, entity, context.eventType, 'api');
+      return { ...state, announcement: isAnnouncement(context.eventType) && !state.deleting };
+    }
 
     // Flexprice soft-deletes (archived, still readable): a 404 means the id is unknown in the key's
     // environment. From another environment (several Svix endpoints, or one native URL for a whole
@@ -95,6 +129,8 @@ export function createApiPipeline(deps: ApiPipelineDeps) {
       );
     }
     const verdict = await deps.notFound.check(context.job.id ?? '');
+    // The job's progress says it has a 404 mark: a later read that finds the entity clears it.
+    if (!hadNotFound(context.job)) await context.job.updateProgress({ notFound: true });
     if (!verdict.confirmed) {
       context.log.info(
         { family, entityId: id, readAgainInMs: verdict.readAgainInMs },
@@ -106,7 +142,13 @@ export function createApiPipeline(deps: ApiPipelineDeps) {
     }
     if (isDeletable(family) && served === true) {
       // Forwarded as the webhook's own body, as a deletion: the API has nothing else to say of it.
-      return provisionalTombstone(family, id, event as Record<string, unknown>, await keeper.lastVersion(id));
+      return provisionalTombstone(
+        family,
+        id,
+        event as Record<string, unknown>,
+        await keeper.lastVersion(id),
+        context.eventType,
+      );
     }
     throw new UnrecoverableError(
       `Flexprice's API does not know ${family} ${id} under FLEXPRICE_API_KEY (404, read twice): nothing forwarded. ` +

@@ -5,6 +5,7 @@ import {
   apiFamilyOf,
   BUILT_IN_HANDLERS,
   type EventType,
+  isAnnouncement,
   routeFor,
 } from '@flexprice/contracts';
 import type { RedisClient, ReplicaWait } from '@flexprice/runtime';
@@ -30,36 +31,70 @@ export interface ReconcilerDeps {
 }
 
 /**
- * The route a family's reconciled states go out by: the one that takes its update event
- * (`invoice.update`), else the first that takes any of its API-backed events. Customers are kept
- * by the store whatever the routes.
+ * Where a family's reconciled states go: customers to the store (and its route); any other family
+ * to every route that takes one of its state events, each with its own marks, as the family's
+ * update event (`invoice.update`) or, for a route that does not take it, the first of the family's
+ * events it takes (`invoice.update.payment`): the reconciler reads a state, not the event that
+ * made it, and a service applies the newest state whatever the event type says.
  */
-function syncRoute(family: ApiFamily, routes: ForwardTargets['routes']) {
-  const update = API_ENTITIES[family].update;
-  return (
-    routes.find(({ route }) => route.claims.includes(update)) ??
-    routes.find(({ route }) => route.claims.some((type) => apiFamilyOf(type) === family))
-  );
-}
-
 export function syncKeeper(family: ApiFamily, deps: ReconcilerDeps): Keeper | undefined {
   if (family === 'customer') return deps.customers;
-  const found = syncRoute(family, deps.routes);
-  if (!found) return undefined;
-  return createRouteKeeper({
-    family,
-    marks: deps.marks,
-    url: found.route.url,
-    target: found.target,
-    onForwardWait: deps.onForwardWait,
-    replicas: deps.replicas,
+  const update = API_ENTITIES[family].update;
+  const keepers = deps.routes.flatMap(({ route, target }) => {
+    const sentAs = route.claims.includes(update)
+      ? update
+      : route.claims.find((type) => apiFamilyOf(type) === family && !isAnnouncement(type));
+    if (sentAs === undefined) return [];
+    const keeper = createRouteKeeper({
+      family,
+      marks: deps.marks,
+      url: route.url,
+      target,
+      onForwardWait: deps.onForwardWait,
+      replicas: deps.replicas,
+    });
+    const perRoute: Keeper = {
+      apply: (state, context, onApplied) =>
+        keeper.apply(
+          { ...state, eventType: state.deleting ? state.eventType : sentAs, requested: sentAs },
+          context,
+          onApplied,
+        ),
+      lastVersion: keeper.lastVersion,
+    };
+    return [perRoute];
   });
+  const [only] = keepers;
+  if (keepers.length <= 1) return only;
+  return {
+    // One route after the other: the state is applied (and forwarded) where it was not yet.
+    async apply(state, context, onApplied) {
+      let applied = false;
+      let sent = false;
+      let outcome = 'unchanged';
+      for (const keeper of keepers) {
+        const result = await keeper.apply(state, context, () => {
+          applied = true;
+        });
+        sent ||= result.forwarded === 'sent';
+        if (result.outcome === 'applied') outcome = 'applied';
+      }
+      if (applied) onApplied?.();
+      return { outcome, forwarded: sent ? 'sent' : 'already' };
+    },
+    // The oldest of the routes' versions: what a dry run compares with (one route behind is work).
+    async lastVersion(id) {
+      const versions = await Promise.all(keepers.map((keeper) => keeper.lastVersion(id)));
+      return versions.some((v) => v === undefined) ? undefined : versions.sort()[0];
+    },
+  };
 }
 
 /**
  * The families `pnpm sync` reads when none is named: every API-backed family one of whose event
  * types ENQUEUE_EVENTS queues and a built-in handler or a route takes, and that the API can list
- * (credit notes cannot: they are read on notify only).
+ * (credit notes cannot: they are read on notify only). One whose update event no route takes is
+ * then skipped, saying so.
  */
 export function defaultSyncFamilies(enqueued: readonly EventType[], routes: ForwardTargets['routes']): ApiFamily[] {
   const taken = enqueued.filter(

@@ -211,22 +211,31 @@ export async function syncFamily(options: SyncOptions): Promise<SyncSummary> {
     const progress = () => options.onPage?.({ ...summary, family, status: status ?? 'all', watermark });
 
     if (!reader.keyset) {
-      // No filter on updated_at: every entity, oldest change first; what the watermark has seen is passed over.
+      // No filter on updated_at: every entity, in order of creation (an update does not move one);
+      // what the watermark has seen is passed over. Each page starts a quarter of a page back, so
+      // that entities leaving the list during the walk (up to that many a page) shift none past it.
+      // The watermark moves once the walk has ended, to the newest change it read.
       const from = nanosOf(watermark);
+      const overlap = Math.floor(pageSize / 4);
+      const read = new Set<string>();
       let newest = watermark;
-      for (let offset = 0; ; offset += pageSize) {
+      for (let offset = 0; ; ) {
         const items = await query(watermark, offset);
         for (const entity of items) {
+          if (read.has(entity.id)) continue;
+          read.add(entity.id);
           const at = entity.updatedAt ?? '';
-          if (timestampNanos(at) !== undefined && nanosOf(at) < from) continue;
+          const known = timestampNanos(at) !== undefined;
+          if (known && nanosOf(at) < from) continue;
           await apply(entity);
-          if (timestampNanos(at) !== undefined && nanosOf(at) > nanosOf(newest)) newest = at;
+          if (known && nanosOf(at) > nanosOf(newest)) newest = at;
         }
         progress();
         if (items.length < pageSize) break;
+        offset += items.length - overlap;
       }
+      if (!options.dryRun && continuesWatermark && newest !== watermark) await saveWatermark(key, newest);
       watermark = newest;
-      if (!options.dryRun && continuesWatermark && summary.seen > 0) await saveWatermark(key, watermark);
       continue;
     }
 

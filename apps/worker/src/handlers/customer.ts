@@ -14,6 +14,7 @@ export function stateFromWebhook(event: CustomerEvent, context: Pick<HandlerCont
   return {
     id: event.customer.id,
     eventType: event.event_type,
+    requested: event.event_type,
     entity: event.customer,
     webhook: event,
     version: customerVersion(event, context),

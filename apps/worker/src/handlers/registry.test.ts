@@ -51,9 +51,10 @@ describe('the handler registry', () => {
     expect(readers.sort()).toEqual(['customer', 'invoice', 'wallet']);
     expect(handlers['invoice.update.finalized']?.family).toBe('invoice');
     expect(handlers['wallet.created']?.family).toBe('wallet');
-    // Announcements and a wallet's transactions go out from their body.
-    expect(handlers['invoice.communication.triggered']?.family).toBeUndefined();
-    expect(handlers['invoice.payment.overdue']?.family).toBeUndefined();
+    // Announcements read the API too (their entity's current state); a wallet's transactions go
+    // out from their body.
+    expect(handlers['invoice.communication.triggered']?.family).toBe('invoice');
+    expect(handlers['invoice.payment.overdue']?.family).toBe('invoice');
     expect(handlers['wallet.transaction.created']?.family).toBeUndefined();
   });
 });

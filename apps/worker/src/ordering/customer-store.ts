@@ -182,6 +182,7 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
       const environmentId = text(customer.environment_id);
       const externalId = text(customer.external_id);
       const deleting = state.eventType === 'customer.deleted';
+      const at = now();
       return commands.apply(markKeys(customer.id, environmentId, externalId, request.idempotencyKey), {
         version: request.version,
         idempotencyKey: request.idempotencyKey,
@@ -194,11 +195,13 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
         id: customer.id,
         // A tombstone keeps nothing personal (the script drops what a live state stored).
         fields: {
+          id: customer.id,
+          applied_at: String(at),
           environment_id: environmentId ?? '',
           last_event_type: state.eventType,
           ...(!deleting && { external_id: externalId ?? '', customer: JSON.stringify(customer) }),
         },
-        now: now(),
+        now: at,
       });
     },
 

@@ -37,6 +37,8 @@ export interface EntityMarkRequest {
   deleting: boolean;
   /** A deletion that rests on a 404 alone: a later live state supersedes it. */
   provisional?: boolean;
+  /** An announcement (api clock): forwarded once per delivery even when its state was forwarded. */
+  announce?: boolean;
   /**
    * Where the version's time comes from: contracts' `versionClockOf` for a webhook body (ordered as
    * events), `api` for a state Flexprice's API answered (ordered as states: only a newer one is
@@ -91,7 +93,7 @@ export function createEntityMarks(redis: RedisClient, options: EntityMarkOptions
             provisional: request.provisional,
             pinTtlSeconds: request.pinToDelivery && request.clock === 'receipt' ? options.processedTtlSeconds : 0,
             lock,
-            ordering: request.clock === 'api' ? 'state' : 'event',
+            ordering: request.clock === 'api' ? (request.announce ? 'announce' : 'state') : 'event',
             clock: request.clock,
             recordTtlSeconds: options.markTtlSeconds,
             id: request.entityId,

@@ -4,8 +4,8 @@ import type { RedisClient } from '@flexprice/runtime';
  * Evidence that an entity is gone, before a 404 from Flexprice's API is acted on. One 404 proves
  * little: a gateway during a deploy, a replica behind, a proxy in the way all answer it for an
  * entity that exists. A job's 404 counts only when the same job read 404 again at least
- * `confirmMs` later (Redis' clock, so the workers' clocks do not matter); a read that finds the
- * entity meanwhile completes the job with its state.
+ * `confirmMs` later (Redis' clock, so the workers' clocks do not matter), with no read that found
+ * the entity in between: such a read clears the job's mark (`clear`), so the next 404 starts over.
  *
  *   <prefix>:not-found:<job id>   string, with a TTL: the job's first 404 (its age is the PTTL's)
  *
@@ -35,6 +35,11 @@ export function createNotFoundConfirmation(redis: RedisClient, options: NotFound
       if (elapsed < confirmMs) return { confirmed: false, readAgainInMs: confirmMs - elapsed };
       await redis.del(key);
       return { confirmed: true };
+    },
+
+    /** A read of the job found the entity: an earlier 404 of the job proves nothing any more. */
+    async clear(jobId: string): Promise<void> {
+      await redis.del(`${options.prefix}:not-found:${jobId}`);
     },
   };
 }

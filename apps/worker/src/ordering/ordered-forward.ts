@@ -44,10 +44,17 @@ export function jobApplyContext(context: HandlerContext): ApplyContext {
 
 export interface Outgoing {
   eventType: string;
-  /** Sent as `x-entity-version-clock` (routed events). */
+  /** Sent as `x-entity-version-clock`. */
   versionClock?: 'payload' | 'receipt' | 'api' | undefined;
   /** The body to send, given the version applied (a delivery's first version may stand for it). */
   body: (version: string) => unknown;
+  /**
+   * The forward's `webhook-id`, given the version applied; unset: the job's idempotency key. A
+   * state read from Flexprice's API gets an id of its own (entity and version): a try of one job
+   * may read a newer state than the try before it, and a service that drops a repeated
+   * `webhook-id` must never drop a newer state for it.
+   */
+  id?: ((version: string) => string) | undefined;
 }
 
 export interface OrderedForwardOptions {
@@ -130,7 +137,7 @@ export function createOrderedForward(options: OrderedForwardOptions) {
 
       try {
         const { status } = await forward({
-          id: context.idempotencyKey,
+          id: outgoing.id?.(version) ?? context.idempotencyKey,
           eventType: outgoing.eventType,
           versionClock: outgoing.versionClock,
           requestId: context.requestId,

@@ -48,7 +48,7 @@ export interface ApplyResult {
   version: string;
 }
 
-export type Ordering = 'state' | 'event';
+export type Ordering = 'state' | 'event' | 'announce';
 
 /**
  * Where a version's time comes from: the payload's own time, when a receiver accepted it, or the
@@ -65,6 +65,9 @@ local record, lock, delivery, liveIndex = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local version, key, now, deletion, lockToken, lockTtl, pinTtl, ordering, recordTtl, id, clock =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local deleting = deletion ~= '0'
+-- An announcement: ordered as a state, but forwarded once per delivery even when its state was.
+local announce = ordering == 'announce'
+if announce then ordering = 'state' end
 local versionField, forwardedField, keyField = 'version' .. clock, 'forwarded_version' .. clock, 'last_key' .. clock
 
 -- A delivery with an id: its first job's version stands for every later job of it.
@@ -97,6 +100,15 @@ local function older(a, b)
   return not supersedes(a, b)
 end
 
+-- A live API state of the very time of a provisional deletion (the entity was not gone: the 404s
+-- lied) supersedes it: it takes the deletion's version with its trailing 'gone.api' made
+-- 'revived.api', which sorts after it, here and at the forward target. A live state of an earlier
+-- time is a read behind: stale, as any.
+if deleted and not final and deletion == '0' and fromApi(version) and string.sub(storedVersion, -8) == 'gone.api'
+  and string.sub(version, 1, 40) == string.sub(storedVersion, 1, 40) then
+  version = string.sub(storedVersion, 1, -9) .. 'revived.api'
+end
+
 local outcome
 if final and (deletion ~= '1' or version ~= storedVersion) then
   -- Nothing after a deletion but a retry of the deletion itself: no live event, whatever its
@@ -113,9 +125,9 @@ else
     -- The index follows the record: out of the old set (changed external id, or deletion), into
     -- the new one's. (Every set shares the prefix's hash tag.)
     if indexKey and (deleting or indexKey ~= liveIndex) then redis.call('SREM', indexKey, id) end
+    -- (What a record shows besides, the customer store's id and time, comes with the fields: an
+    -- order mark keeps only what orders it.)
     redis.call('HSET', record, keyField, key, versionField, version)
-    -- What a state record shows (pnpm customers get); an event mark keeps only what orders it.
-    if ordering == 'state' then redis.call('HSET', record, 'id', id, 'applied_at', now) end
     if #ARGV > 11 then redis.call('HSET', record, unpack(ARGV, 12)) end
     if deleting then
       -- A deletion keeps what ordering needs, nothing personal: the state's data and the external
@@ -141,10 +153,13 @@ if deleting or final then redis.call('PERSIST', record)
 elseif recordTtl ~= '0' then redis.call('EXPIRE', record, recordTtl) end
 
 if lockToken == '' then return {outcome, 'none', version} end
-if forwarded ~= '' and forwarded == version then return {outcome, 'already', version} end
+if forwarded ~= '' and forwarded == version and not announce then return {outcome, 'already', version} end
 if ordering == 'state' then
-  -- A newer state was acknowledged (and is stored).
-  if forwarded ~= '' and older(version, forwarded) then return {outcome, 'already', version} end
+  -- A newer state was acknowledged (and is stored). (An announcement goes out with the state
+  -- acknowledged last, once more.)
+  if forwarded ~= '' and older(version, forwarded) and not (announce and version == forwarded) then
+    return {outcome, 'already', version}
+  end
 else
   -- A newer event was acknowledged, or may have reached the target (its forward timed out): this
   -- one going out now could put the target back.

@@ -218,13 +218,30 @@ export function createFlexpriceApi(options: FlexpriceApiOptions) {
     }
   }
 
-  /** The entities of a list answer, in its order (items without an id are not entities). */
-  function itemsOf(raw: unknown): ApiEntity[] {
-    const items = isObject(raw) && Array.isArray(raw.items) ? raw.items : [];
-    return items
+  /**
+   * An answer that is not what was asked for, with a 2xx (a proxy's page, an error envelope, `{}`):
+   * a failure of the call, retried like any other. Taken for an entity or a list, it would read as
+   * "not found", and a live entity would become a deletion.
+   */
+  function notAnAnswer(operation: string, what: string): FlexpriceApiError {
+    options.observe?.(operation, 'unreachable');
+    return new FlexpriceApiError(
+      `Flexprice's API answered ${operation} with something that is not ${what}`,
+      'retryable',
+    );
+  }
+
+  /**
+   * The entities of a list answer, in its order (items without an id are not entities). `status`:
+   * the soft-delete status the list was asked for, which an entity whose JSON has no `status` of its
+   * own (a payment's) takes: one listed only as archived is archived.
+   */
+  function itemsOf(operation: string, raw: unknown, status: SoftDelete | undefined): ApiEntity[] {
+    if (!isObject(raw) || !Array.isArray(raw.items)) throw notAnAnswer(operation, 'a list');
+    return raw.items
       .map(entityOf)
       .filter((entity): entity is ApiEntity => entity !== undefined)
-      .map((e) => seen(e) ?? e);
+      .map((entity) => seen({ ...entity, status: entity.status ?? status }) ?? entity);
   }
 
   let environmentCheck: Promise<void> | undefined;
@@ -232,7 +249,12 @@ export function createFlexpriceApi(options: FlexpriceApiOptions) {
 
   /** One cheap call (`limit: 1`): throws a FlexpriceApiError when the key is refused. */
   async function checkKey(): Promise<void> {
-    itemsOf(await call('query_customers', () => sdk.customers.queryCustomer({ limit: 1 }), { notFound: 'error' }));
+    const operation = 'query_customers';
+    itemsOf(
+      operation,
+      await call(operation, () => sdk.customers.queryCustomer({ limit: 1 }), { notFound: 'error' }),
+      undefined,
+    );
   }
 
   function reader(family: ApiFamily) {
@@ -252,22 +274,32 @@ export function createFlexpriceApi(options: FlexpriceApiOptions) {
     async get(family: ApiFamily, id: string): Promise<ApiEntity | undefined> {
       const get = reader(family).get;
       if (!get) throw new Error(`Flexprice's API has no read by id of ${family}`);
-      const raw = await call(operationOf('get', family), () => get(sdk, id), { notFound: 'undefined' });
-      return raw === undefined ? undefined : seen(entityOf(raw));
+      const operation = operationOf('get', family);
+      const raw = await call(operation, () => get(sdk, id), { notFound: 'undefined' });
+      if (raw === undefined) return undefined;
+      const entity = entityOf(raw);
+      if (entity === undefined) throw notAnAnswer(operation, `a ${family}`);
+      return seen(entity);
     },
 
     /** The entities with these ids and that soft-delete status (a list answers `published` unless asked). */
     async byIds(family: ApiFamily, ids: string[], status: SoftDelete | undefined): Promise<ApiEntity[]> {
       const byIds = reader(family).byIds;
       if (!byIds) throw new Error(`Flexprice's API has no search by ids of ${family}`);
-      return itemsOf(await call(operationOf('query', family), () => byIds(sdk, ids, status), { notFound: 'error' }));
+      const operation = operationOf('query', family);
+      return itemsOf(operation, await call(operation, () => byIds(sdk, ids, status), { notFound: 'error' }), status);
     },
 
     /** One page of the reconciler's walk (`FamilyReader.page`). */
     async page(family: ApiFamily, query: PageQuery): Promise<ApiEntity[]> {
       const page = reader(family).page;
       if (!page) throw new Error(`Flexprice's API has no list of ${family}`);
-      return itemsOf(await call(operationOf('query', family), () => page.call(sdk, query), { notFound: 'error' }));
+      const operation = operationOf('query', family);
+      return itemsOf(
+        operation,
+        await call(operation, () => page.call(sdk, query), { notFound: 'error' }),
+        query.status,
+      );
     },
 
     checkKey,
