@@ -33,7 +33,7 @@ describe('loadConfig', () => {
       dedupeTtlSeconds: 72 * 3600,
       attempts: 10,
       backoffMs: 1000,
-      keepCompleted: 1000,
+      keepCompleted: 0,
       enqueueTimeoutMs: 2000,
     });
     expect(config.auth).toMatchObject({

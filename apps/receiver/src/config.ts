@@ -105,7 +105,7 @@ const envSchema = z
       'a shorter first delay retries a failing job at once',
     ).default(1000),
     // Completed jobs kept (newest first, a day at most); failed jobs are always kept.
-    JOB_KEEP_COMPLETED: wholeNumber(0).default(1000),
+    JOB_KEEP_COMPLETED: wholeNumber(0).default(0),
     // Longest wait for Redis to take a job before answering 503: below Flexprice's 5 s deadline,
     // or the sender has given up before it hears the 503.
     ENQUEUE_TIMEOUT_MS: wholeNumber(50, SENDER_DEADLINE_MS - 1_000).default(2000),

@@ -66,8 +66,9 @@ async function measure(ctx: BenchContext, pair: Pair): Promise<PairCost> {
   await ctx.redis.flush();
   const port = await freePort();
   const metricsPort = await freePort();
-  // Production retention: the bench's other scenarios keep 100,000 completed jobs to read them back.
-  const receiver: ChildProcess = processes.start(pair.receiver, receiverEnv(ctx, port, { JOB_KEEP_COMPLETED: '1000' }));
+  // The apps' own defaults (the bench's other scenarios keep 100,000 completed jobs to read them back).
+  const { JOB_KEEP_COMPLETED: _kept, ...env } = receiverEnv(ctx, port);
+  const receiver: ChildProcess = processes.start(pair.receiver, env);
   const worker: ChildProcess = processes.start(pair.worker, workerEnv(ctx, metricsPort, { QUEUE_PREFIX: pair.prefix }));
   const queue = new Queue('flexprice.customer', { connection: ctx.redis.client, prefix: pair.prefix });
   try {
