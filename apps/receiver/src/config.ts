@@ -228,6 +228,8 @@ export interface Config {
   };
   queue: {
     prefix: string;
+    /** QUEUE_SHARDS: queues per family. */
+    shards: number;
     enqueueEvents: readonly EventType[];
     dedupeTtlSeconds: number;
     attempts: number;
@@ -276,7 +278,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisWait: replicaWaitOf(e, redis),
     auth: { secrets, staticHeader, disabled, toleranceSeconds: e.FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS },
     queue: {
-      prefix: resolvePrefix(redis, e.QUEUE_PREFIX, QUEUE_PREFIX_DEFAULTS),
+      prefix: resolvePrefix(redis, e.QUEUE_PREFIX, QUEUE_PREFIX_DEFAULTS, e.QUEUE_SHARDS),
+      shards: e.QUEUE_SHARDS,
       enqueueEvents: filter.ok ? filter.selected : [],
       dedupeTtlSeconds: e.DEDUPE_TTL_SECONDS,
       attempts: e.JOB_ATTEMPTS,

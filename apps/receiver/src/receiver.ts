@@ -26,6 +26,7 @@ export async function createReceiver(config: Config, logger: Logger) {
   const enqueuer = createEnqueuer({
     connection: redis,
     prefix: config.queue.prefix,
+    shards: config.queue.shards,
     dedupeTtlSeconds: config.queue.dedupeTtlSeconds,
     attempts: config.queue.attempts,
     backoffMs: config.queue.backoffMs,

@@ -1,10 +1,19 @@
-import { type EventType, familyOf, QUEUE_NAMES, queueNameOf } from '@flexprice/contracts';
+import {
+  type EventType,
+  FAMILIES,
+  familyOf,
+  familyQueueNames,
+  layoutsKey,
+  queueNameOf,
+  SYNC_QUEUE,
+} from '@flexprice/contracts';
 import {
   createEvictionWatch,
   createRedis,
   createReplicaWait,
   ping,
   readinessDeadlineMs,
+  recordedLayouts,
   replicaProblem,
   reportRedisErrors,
 } from '@flexprice/runtime';
@@ -76,6 +85,7 @@ export function startWorker(config: Config, logger: Logger) {
     prefix: config.store.prefix,
     processedTtlSeconds: config.store.processedTtlSeconds,
     markTtlSeconds: config.entityMarkTtlSeconds,
+    layout: config.store.layout,
   });
   const pipeline =
     api &&
@@ -101,28 +111,78 @@ export function startWorker(config: Config, logger: Logger) {
     config.routes.flatMap((route) => route.claims),
   );
   // Queue handles for the gauges only (counts read on scrape), on the store's connection: every
-  // queue, consumed or not, so that jobs nobody drains (queued under an older ENQUEUE_EVENTS)
-  // show in the oldest-waiting age and its alert.
-  const queues = QUEUE_NAMES.map((name) => {
+  // queue, consumed or not, so that jobs nobody drains (queued under an older ENQUEUE_EVENTS, or
+  // another QUEUE_SHARDS) show in the oldest-waiting age and its alert. A family's shards are
+  // summed under the family's queue name; the reconciler's queue is its own.
+  const queues: Queue[] = [];
+  const shardsOf = new Map<string, Queue[]>();
+  const gauge = (label: string, name: string) => {
     const queue = new Queue(name, { connection: storeRedis, prefix: config.queue.prefix });
     reportRedisErrors(queue, logger, queue.name);
+    queues.push(queue);
+    const known = shardsOf.get(label);
+    if (known) {
+      known.push(queue);
+      return;
+    }
+    const shards = [queue];
+    shardsOf.set(label, shards);
     metrics.watch({
-      queue: queue.name,
-      counts: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
-      oldestWaitingAt: async () => (await queue.getJobs(['waiting'], 0, 0, true))[0]?.timestamp,
+      queue: label,
+      counts: async () => {
+        const all = await Promise.all(
+          shards.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed')),
+        );
+        const sum: Record<string, number> = {};
+        for (const counts of all) for (const [state, n] of Object.entries(counts)) sum[state] = (sum[state] ?? 0) + n;
+        return sum;
+      },
+      oldestWaitingAt: async () => {
+        const oldest = await Promise.all(
+          shards.map(async (q) => (await q.getJobs(['waiting'], 0, 0, true))[0]?.timestamp),
+        );
+        const times = oldest.filter((t): t is number => t !== undefined);
+        return times.length === 0 ? undefined : Math.min(...times);
+      },
     });
-    return queue;
-  });
+  };
+  gauge(SYNC_QUEUE, SYNC_QUEUE);
   const processor = createProcessor(handlers, logger);
   const pool = startWorkerPool({
     redis: config.redis,
     prefix: config.queue.prefix,
-    families,
+    queues: [],
     processor,
     ...config.worker,
     logger,
     metrics,
   });
+  // The queues of every shard count: the configured one, the one-queue layout of versions before
+  // shards (on one server: on a sharded cluster its keys could not be used), and any other a
+  // receiver recorded (`layoutsKey`), looked for every minute: a count changed leaves no job behind.
+  const layouts = new Set<number>();
+  const addLayout = (shards: number) => {
+    if (layouts.has(shards)) return;
+    layouts.add(shards);
+    for (const family of FAMILIES) {
+      for (const name of familyQueueNames(family, shards)) {
+        gauge(queueNameOf(family), name);
+        if (families.includes(family)) pool.consume({ family, name });
+      }
+    }
+  };
+  addLayout(config.queue.shards);
+  if (!(config.redis.mode === 'cluster' && config.queue.shards > 1)) addLayout(1);
+  const lookForLayouts = () =>
+    recordedLayouts(storeRedis, layoutsKey(config.queue.prefix)).then(
+      (recorded) => {
+        for (const shards of recorded) addLayout(shards);
+      },
+      (err: Error) => logger.warn({ err: { message: err.message } }, 'could not read the recorded shard counts'),
+    );
+  void lookForLayouts();
+  const layoutWatch = setInterval(() => void lookForLayouts(), 60_000);
+  layoutWatch.unref();
   const scheduler =
     api && config.sync
       ? startSyncScheduler({
@@ -159,6 +219,7 @@ export function startWorker(config: Config, logger: Logger) {
     },
     /** Drains the workers (up to `timeoutMs`) and closes the store. True when nothing was cut off. */
     async close(timeoutMs: number): Promise<boolean> {
+      clearInterval(layoutWatch);
       const [drained] = await Promise.all([pool.close(timeoutMs), scheduler?.close(timeoutMs)]);
       await Promise.all(queues.map((queue) => queue.close().catch(() => undefined)));
       if (drained) await storeRedis.quit().catch(() => storeRedis.disconnect());

@@ -2,6 +2,7 @@
 // Redis connections and their error reports, startup.
 export * from './env.js';
 export * from './eviction.js';
+export * from './layouts.js';
 export * from './logger.js';
 export * from './main.js';
 export * from './ops-server.js';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError, parseEnv } from './env.js';
 import { checkRedisEnv, describeTarget, hashTagOf, redisEnv, redisTargetOf, resolvePrefix } from './redis.js';
 
-const DEFAULTS = { standalone: 'bull', cluster: '{flexprice}' };
+const DEFAULTS = { standalone: 'bull', cluster: '{flexprice}', sharded: 'flexprice' };
 const schema = z.object(redisEnv).superRefine((env, ctx) => {
   checkRedisEnv(env, ctx, [{ variable: 'QUEUE_PREFIX', value: env.QUEUE_PREFIX, defaults: DEFAULTS }]);
 });

@@ -66,6 +66,7 @@ export async function syncFromCli(options: {
           prefix: config.store.prefix,
           processedTtlSeconds: config.store.processedTtlSeconds,
           markTtlSeconds: config.entityMarkTtlSeconds,
+          layout: config.store.layout,
         }),
         routes: targets.routes,
         ...ordering,
