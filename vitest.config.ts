@@ -10,6 +10,7 @@ export default defineConfig({
       'apps/*/src/**/*.test.ts',
       'packages/*/src/**/*.test.ts',
       'apps/*/test/**/*.test.ts',
+      'packages/*/test/**/*.test.ts',
       'tests/*/**/*.test.ts',
     ],
     // Generous: process-level tests start built apps, and CI machines are shared and slow at times.
