@@ -1,9 +1,10 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { type RedisProcess, startRedisProcess } from './redis-process.js';
 import { freePort, waitForRedis } from './redis-server.js';
 
 const run = promisify(execFile);
@@ -116,10 +117,10 @@ interface Managed {
   readonly dir: string;
   readonly args: string[];
   readonly password: string | undefined;
-  child: ChildProcess | undefined;
-  /** The last bytes it wrote to stderr: config errors land there before the log file is opened. */
-  stderr: string;
+  server: RedisProcess | undefined;
 }
+
+const running = (node: Managed) => node.server?.running === true;
 
 /** Redis config files take C-like quoted strings; JSON quoting is compatible for paths and passwords. */
 const quote = (value: string) => JSON.stringify(value);
@@ -201,14 +202,6 @@ async function waitUntil<T>(what: string, timeoutMs: number, check: () => Promis
   }
 }
 
-async function tail(file: string, lines = 15): Promise<string> {
-  try {
-    return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
-}
-
 /**
  * Starts a Redis Sentinel deployment on 127.0.0.1, free ports, all data in a temp dir: a primary and
  * one replica (`redis-server`, AOF on, `save ""`, each its own dir and config file) watched by three
@@ -229,61 +222,28 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
   const root = await mkdtemp(join(tmpdir(), 'flexprice-sentinel-'));
   const data: Managed[] = [];
   const sentinelNodes: Managed[] = [];
-  const live = new Set<ChildProcess>();
   let disposed = false;
 
-  // Last resort if the test process exits without dispose (a crash, a forgotten afterAll): no
-  // redis-server may outlive the run. Synchronous, as 'exit' listeners must be.
-  const killAllNow = () => {
-    for (const child of live) child.kill('SIGKILL');
-  };
-  process.once('exit', killAllNow);
-
   async function launch(node: Managed, timeoutMs: number): Promise<void> {
-    const child = spawn(binary, node.args, { cwd: node.dir, stdio: ['ignore', 'ignore', 'pipe'] });
-    node.child = child;
-    node.stderr = '';
-    live.add(child);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      node.stderr = (node.stderr + chunk.toString()).slice(-2000);
+    node.server = await startRedisProcess({
+      label: `${node.label} on port ${node.port}`,
+      binary,
+      args: node.args,
+      cwd: node.dir,
+      ready: () => waitForRedis(urlOf(node.port, node.password), timeoutMs),
+      logFile: join(node.dir, 'redis.log'),
     });
-    // Resolves (never rejects) with why it is gone, so it can lose the race below without leaving
-    // an unhandled rejection behind.
-    const gone = new Promise<string>((resolve) => {
-      child.once('error', (error) => resolve(`could not start ${binary}: ${error.message}`));
-      child.once('exit', (code, signal) => resolve(`exited with ${signal ?? `code ${code}`}`));
-    });
-    child.once('exit', () => {
-      live.delete(child);
-      if (node.child === child) node.child = undefined;
-    });
-    const up = waitForRedis(urlOf(node.port, node.password), timeoutMs).then(() => undefined);
-    up.catch(() => {}); // may settle after the race is lost to `gone`
-    const early = await Promise.race([up, gone]);
-    if (early !== undefined) {
-      const output = [node.stderr.trim(), await tail(join(node.dir, 'redis.log'))].filter(Boolean).join('\n');
-      throw new Error(`${node.label} on port ${node.port} did not come up (${early})${output ? `:\n${output}` : ''}`);
-    }
   }
 
   async function stop(node: Managed): Promise<void> {
-    const child = node.child;
-    if (!child) return;
-    // No pid: it never started (ENOENT), so there is nothing to kill and no 'exit' to wait for.
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
-    }
-    node.child = undefined;
+    await node.server?.stop();
+    node.server = undefined;
   }
 
   async function dispose(): Promise<void> {
     if (disposed) return;
     disposed = true;
     await Promise.all([...data, ...sentinelNodes].map(stop));
-    killAllNow(); // anything stop() did not see (a spawn that failed half-way)
-    process.removeListener('exit', killAllNow);
     // A fork child of a killed node (AOF rewrite, RDB for a replica) may still be writing for a
     // moment: retry instead of failing on ENOTEMPTY.
     await rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
@@ -375,7 +335,7 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
         ...(label === 'replica' ? [`replicaof ${HOST} ${primaryPort}`] : []),
       ];
       await writeFile(conf, `${lines.join('\n')}\n`);
-      data.push({ label, port, dir, args: [conf], password, child: undefined, stderr: '' });
+      data.push({ label, port, dir, args: [conf], password, server: undefined });
     }
     const [primaryNode, replicaNode] = data as [Managed, Managed];
     await launch(primaryNode, startTimeoutMs);
@@ -408,8 +368,7 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
         dir,
         args: [conf, '--sentinel'],
         password: sentinelPassword,
-        child: undefined,
-        stderr: '',
+        server: undefined,
       });
     }
     await Promise.all(sentinelNodes.map((sentinel) => launch(sentinel, startTimeoutMs)));
@@ -443,15 +402,15 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
   async function kill(address: RedisAddress): Promise<void> {
     assertOpen();
     const node = dataNode(address);
-    if (!node.child) throw new Error(`${node.label} at ${show(address)} is not running`);
+    if (!running(node)) throw new Error(`${node.label} at ${show(address)} is not running`);
     await stop(node);
   }
 
   function signal(address: RedisAddress, name: 'SIGSTOP' | 'SIGCONT'): void {
     assertOpen();
     const node = sentinelNodes.find((sentinel) => sentinel.port === address.port) ?? dataNode(address);
-    if (!node.child) throw new Error(`${node.label} at ${show(address)} is not running`);
-    node.child.kill(name);
+    if (!running(node)) throw new Error(`${node.label} at ${show(address)} is not running`);
+    node.server?.signal(name);
   }
 
   const set: RedisSentinelSet = {
@@ -466,7 +425,7 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
       return Promise.all(
         data.map(async (node): Promise<SentinelSetNode> => {
           let role: SentinelSetNode['role'] = 'down';
-          if (node.child) {
+          if (running(node)) {
             try {
               const reply = await withClient(node.port, password, (client) => client.call('ROLE'));
               if (Array.isArray(reply)) role = reply[0] === 'master' ? 'master' : 'replica';
@@ -517,7 +476,7 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
     async restart(address, restartOptions = {}) {
       assertOpen();
       const node = dataNode(address);
-      if (node.child) throw new Error(`${node.label} at ${show(address)} is still running: kill it first`);
+      if (running(node)) throw new Error(`${node.label} at ${show(address)} is still running: kill it first`);
       const timeoutMs = restartOptions.timeoutMs ?? 30_000;
       await launch(node, timeoutMs);
       if (!(restartOptions.waitForReplica ?? true)) return;

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { canStartRedisSentinel, startRedisSentinelSet } from './redis-sentinel.js';
+import { canStartRedisSentinel, startRedisSentinelSet } from '../src/redis-sentinel.js';
 
 /** Retries `read` until it returns `expected`: during a failover commands fail or time out for a while. */
 async function eventually<T>(read: () => Promise<T>, expected: T, timeoutMs = 20_000): Promise<unknown> {
