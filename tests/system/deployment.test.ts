@@ -157,11 +157,17 @@ describe('docker-compose.yml', () => {
     expect(service?.environment?.REDIS_URL).toBe('redis://redis:6379');
   });
 
-  it('publishes the receiver on 3000 with a /readyz healthcheck', () => {
+  it('publishes the receiver on 3000 with a /readyz healthcheck, and its metrics port nowhere', () => {
     // A compose variable, not a JS template: the host port is RECEIVER_PORT, 3000 by default.
     expect(receiver?.ports).toEqual(['${RECEIVER_PORT:-3000}:3000']);
     expect(receiver?.environment?.PORT).toBe('3000');
     expect(receiver?.healthcheck?.test.join(' ')).toContain('127.0.0.1:3000/readyz');
+    // /metrics is on a port of its own, which Prometheus reaches on the compose network (every
+    // interface of the container) and nothing publishes.
+    const config = loadReceiverConfig({ ...envFilled, ...receiver?.environment });
+    expect(config.metrics).toEqual({ port: 9465, host: '0.0.0.0' });
+    expect(config.metrics.port).not.toBe(config.http.port);
+    expect(receiver?.ports?.filter((mapping) => mapping.endsWith(`:${config.metrics.port}`))).toEqual([]);
   });
 
   it('runs three workers by default, health on WORKER_METRICS_PORT', () => {
@@ -577,7 +583,7 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
       expect(app.depends_on?.[dependency]?.condition, dependency).toBe('service_healthy');
     }
     // The app's own port setting, as in the default stack (the healthcheck probes it).
-    for (const variable of ['PORT', 'WORKER_METRICS_PORT', 'ADMIN_PORT', 'ADMIN_HOST']) {
+    for (const variable of ['PORT', 'RECEIVER_METRICS_PORT', 'WORKER_METRICS_PORT', 'ADMIN_PORT', 'ADMIN_HOST']) {
       expect(env[variable], variable).toBe(twin?.environment?.[variable]);
     }
   });
@@ -655,12 +661,14 @@ describe('deploy/ (Prometheus, alerts, Grafana)', () => {
   const referenced = (text: string) =>
     [...text.matchAll(/flexprice_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, ''));
 
-  it('scrapes the receiver on its port and every worker replica on WORKER_METRICS_PORT', () => {
+  it('scrapes the receiver on RECEIVER_METRICS_PORT (never the webhook port) and every worker replica on WORKER_METRICS_PORT', () => {
     const config = parse(read('deploy/prometheus/prometheus.yml')) as {
       scrape_configs: { job_name: string; dns_sd_configs: { names: string[]; port: number }[] }[];
     };
     const jobs = Object.fromEntries(config.scrape_configs.map((job) => [job.job_name, job.dns_sd_configs[0]]));
-    expect(jobs.receiver).toMatchObject({ names: ['receiver'], port: Number(receiver?.environment?.PORT) });
+    const receiverConfig = loadReceiverConfig({ ...envFilled, ...receiver?.environment });
+    expect(jobs.receiver).toMatchObject({ names: ['receiver'], port: receiverConfig.metrics.port });
+    expect(jobs.receiver?.port).not.toBe(receiverConfig.http.port);
     expect(jobs.worker).toMatchObject({ names: ['worker'], port: Number(worker?.environment?.WORKER_METRICS_PORT) });
     expect(prometheus?.volumes).toContain('./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
   });
@@ -797,6 +805,11 @@ describe('Dockerfile', () => {
       expect(stage).toContain('CMD ["node", "dist/main.js"]');
       expect(stage.some((line) => line.startsWith(`COPY --from=build --chown=node:node /out/${app} /app`))).toBe(true);
     }
+  });
+
+  it("exposes only the receiver's webhook port: `docker run -P` must not publish its metrics", () => {
+    const exposed = (stages.get('receiver') ?? []).filter((line) => line.startsWith('EXPOSE'));
+    expect(exposed).toEqual([`EXPOSE ${loadReceiverConfig({ ...envFilled }).http.port}`]);
   });
 
   it('ships dist only (each app publishes its dist; sources stay out of the image)', () => {
