@@ -43,10 +43,11 @@ const { redis, receiver, worker, dashboard, prometheus, grafana } = compose.serv
   Service
 >;
 
-/** The services of the `ha` profile: Redis with a replica and Sentinel, and the apps on it. */
+/** The services of the `ha` profile: Redis with two replicas and Sentinel, and the apps on it. */
 const HA_SERVICES = [
   'redis-primary',
   'redis-replica',
+  'redis-replica-2',
   'redis-sentinel-1',
   'redis-sentinel-2',
   'redis-sentinel-3',
@@ -335,6 +336,7 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
   const dataNodes = [
     ['redis-primary', 'redis-primary'],
     ['redis-replica', 'redis-replica'],
+    ['redis-replica-2', 'redis-replica-2'],
   ] as const;
   /** deploy/redis-ha/<template>.conf, comments and blank lines aside. */
   const templateLines = (template: string) =>
@@ -342,6 +344,10 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
       .split('\n')
       .map((line) => line.trim())
       .filter((line) => line !== '' && !line.startsWith('#'));
+  /** The data nodes that start as replicas (their template follows another node). */
+  const firstReplicas = dataNodes.filter(([, template]) =>
+    templateLines(template).some((line) => /^(replicaof|slaveof)\b/i.test(line)),
+  );
   const apps = [
     ['receiver-ha', receiver],
     ['worker-ha', worker],
@@ -401,8 +407,7 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
       const [volume = '(no named volume holds the copy)', path] = mount?.split(':') ?? [];
       expect(compose.volumes).toHaveProperty(volume);
       expect(volume).not.toBe('redis-data');
-      const other = dataNodes.find(([n]) => n !== name)?.[0] ?? '';
-      expect(service(other).volumes).not.toContain(mount);
+      for (const [other] of dataNodes.filter(([n]) => n !== name)) expect(service(other).volumes).not.toContain(mount);
       // The AOF on that volume too.
       expect(templateLines(template)).toContain(`dir ${path}`);
       // The role is the file's, never the command line's: a restart keeps what Sentinel wrote.
@@ -450,7 +455,7 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
     },
   );
 
-  it('seeds both data nodes as durable as `redis`, each announcing its service name, the replica following redis-primary', () => {
+  it('seeds every data node as durable as `redis`, each announcing its service name, the replicas following redis-primary', () => {
     /** `redis`'s durability flags as config lines (`--save ""` is `save ""`), its fsync policy aside. */
     const flags = redis?.command?.slice(1) ?? [];
     const durability = flags
@@ -468,16 +473,38 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
       // Its service name, which survives restarts, for the sentinels and the apps.
       expect(lines, `${template}.conf`).toContain(`replica-announce-ip ${name}`);
     }
-    // The first topology: the replica follows the primary the sentinels monitor; the primary follows
+    // The first topology: the replicas follow the primary the sentinels monitor; the primary follows
     // nothing.
     expect(`${monitoredHost} ${monitoredPort}`).toBe('redis-primary 6379');
-    expect(templateLines('redis-replica')).toContain(`replicaof ${monitoredHost} ${monitoredPort}`);
+    expect(firstReplicas.map(([name]) => name)).toEqual(['redis-replica', 'redis-replica-2']);
+    for (const [, template] of firstReplicas) {
+      expect(templateLines(template), template).toContain(`replicaof ${monitoredHost} ${monitoredPort}`);
+    }
     expect(templateLines('redis-primary').filter((line) => /^(replicaof|slaveof)\b/i.test(line))).toEqual([]);
+  });
+
+  it('runs a primary, two replicas and three sentinels: losing any one data node for good leaves a replica for REDIS_WAIT_REPLICAS=1', () => {
+    // Every Redis of the profile is a data node or a sentinel.
+    const redises = Object.entries(compose.services).filter(
+      ([, s]) => s.profiles?.includes('ha') && s.image?.startsWith('redis:'),
+    );
+    expect(redises.map(([name]) => name).sort()).toEqual(
+      [...dataNodes.map(([name]) => name), ...sentinels.map(([name]) => name)].sort(),
+    );
+    expect(dataNodes.length - firstReplicas.length).toBe(1);
+    expect(firstReplicas).toHaveLength(2);
+    expect(sentinels).toHaveLength(3);
+    // Whichever node is lost, the others are a primary and replicas enough for the apps' WAIT.
+    const waited = Math.max(
+      loadReceiverConfig(haEnv('receiver-ha')).redisWait.replicas,
+      loadWorkerConfig(haEnv('worker-ha')).redisWait.replicas,
+    );
+    expect(dataNodes.length - 1 - 1).toBeGreaterThanOrEqual(waited);
   });
 
   it('calls a data node healthy in either role: answering, and a primary or a replica in sync', () => {
     const check = service('redis-primary').healthcheck;
-    expect(service('redis-replica').healthcheck).toEqual(check);
+    for (const [name] of dataNodes) expect(service(name).healthcheck, name).toEqual(check);
     expect(check?.test[0]).toBe('CMD-SHELL');
     /** The check run against a redis-cli that answers PING with `ping`, INFO replication with `info`. */
     const healthy = (ping: string | undefined, info: string[]) =>
@@ -579,7 +606,7 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
     expect(named.map((node) => node.split(':')[0]).sort()).toEqual(sentinels.map(([s]) => s).sort());
     expect(named.map((node) => node.split(':')[1])).toEqual(named.map(() => sentinelPort));
     expect(env.REDIS_SENTINEL_NAME).toBe(groupName);
-    for (const dependency of ['redis-primary', 'redis-replica', ...sentinels.map(([s]) => s)]) {
+    for (const dependency of [...dataNodes.map(([node]) => node), ...sentinels.map(([s]) => s)]) {
       expect(app.depends_on?.[dependency]?.condition, dependency).toBe('service_healthy');
     }
     // The app's own port setting, as in the default stack (the healthcheck probes it).
