@@ -805,6 +805,58 @@ describe('.env.example', () => {
   });
 });
 
+describe('the CLIs against the compose stack (package.json `compose:*`)', () => {
+  const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+  /** The worker's CLIs the root package runs locally: `pnpm <name>` → apps/worker/dist/cli/<file>. */
+  const local = Object.entries(scripts).flatMap(([name, command]) => {
+    const file = /^node scripts\/run-built\.mjs apps\/worker\/dist\/cli\/(\S+\.js)$/.exec(command)?.[1];
+    return file === undefined ? [] : [[name, file] as const];
+  });
+
+  it('wraps each of them, run in a worker container where the image has it', () => {
+    expect(local.map(([name]) => name).sort()).toEqual(['customers', 'dlq', 'sync']);
+    const wrappers = Object.keys(scripts).filter((name) => name.startsWith('compose:'));
+    expect(wrappers.sort()).toEqual(local.map(([name]) => `compose:${name}`).sort());
+    // The worker image: its stage copies the deployed worker to the runtime's working directory.
+    const workdir = (stage: string) =>
+      (dockerStages().get(stage) ?? []).find((line) => line.startsWith('WORKDIR '))?.slice('WORKDIR '.length);
+    const app = workdir('runtime');
+    expect(dockerStages().get('worker')).toContain(`COPY --from=build --chown=node:node /out/worker ${app}`);
+    // dist/ is the build of src/ (and all the deployed package ships).
+    const build = JSON.parse(read('apps/worker/tsconfig.build.json')) as {
+      compilerOptions: { rootDir: string; outDir: string };
+    };
+    expect(build.compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist' });
+    for (const [name, file] of local) {
+      expect(scripts[`compose:${name}`]).toBe(`docker compose exec -T worker node dist/cli/${file}`);
+      // The CLI exists (its source, built to dist/cli/ in the image), relative to the image's WORKDIR.
+      expect(readFileSync(root(`apps/worker/src/cli/${file.replace(/\.js$/, '.ts')}`), 'utf8')).toContain('runCli(');
+    }
+    expect(worker?.build?.target).toBe('worker');
+  });
+
+  it('is documented in the README, docs/operations.md and the compose header', () => {
+    const header = /^(#.*\n)+/.exec(read('docker-compose.yml'))?.[0] ?? '';
+    for (const [name] of local) {
+      expect(read('docs/operations.md'), name).toContain(`pnpm compose:${name}`);
+      expect(read('README.md'), name).toContain(`pnpm compose:${name}`);
+    }
+    expect(header).toContain('pnpm compose:dlq');
+    // The ha stack's command, the same wherever it is given.
+    const ha = /docker compose --profile ha up --build [\w -]+/.exec(header)?.[0]?.trim();
+    expect(ha).toBe('docker compose --profile ha up --build receiver-ha worker-ha dashboard-ha');
+    for (const doc of ['README.md', 'docs/operations.md']) {
+      const given = [
+        ...read(doc)
+          .replace(/\n/g, ' ')
+          .matchAll(/docker compose --profile ha up --build [\w -]+/g),
+      ];
+      expect(given.length, doc).toBeGreaterThan(0);
+      for (const [command] of given) expect(command.trim(), doc).toBe(ha);
+    }
+  });
+});
+
 describe('Dockerfile', () => {
   const stages = dockerStages();
 
