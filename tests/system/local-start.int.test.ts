@@ -30,6 +30,8 @@ describe('pnpm start (no Docker)', () => {
       HOST: '127.0.0.1',
       WORKER_METRICS_PORT: String(await freePort()),
       WORKER_METRICS_HOST: '127.0.0.1',
+      RECEIVER_METRICS_PORT: String(await freePort()),
+      RECEIVER_METRICS_HOST: '127.0.0.1',
     });
     const redis = new Redis({ port: redisPort, lazyConnect: true, maxRetriesPerRequest: 1 });
     redis.on('error', () => {});

@@ -140,19 +140,22 @@ export async function waitReady(port: number, timeout = 15_000, proc?: Pick<Runn
   }
 }
 
-/** A built receiver process on a free port. */
+/** A built receiver process on a free port, its metrics on another. */
 export async function startReceiverProcess(env: Record<string, string>) {
   const port = await freePort();
+  const metricsPort = await freePort();
   const proc = runNode(RECEIVER_MAIN, {
     PORT: String(port),
     HOST: '127.0.0.1',
+    RECEIVER_METRICS_PORT: String(metricsPort),
+    RECEIVER_METRICS_HOST: '127.0.0.1',
     FLEXPRICE_WEBHOOK_SECRET: WEBHOOK_SECRET,
     FLEXPRICE_WEBHOOK_AUTH_HEADER: STATIC_AUTH.header,
     FLEXPRICE_WEBHOOK_AUTH_TOKEN: STATIC_AUTH.token,
     LOG_LEVEL: 'warn',
     ...env,
   });
-  return { ...proc, port };
+  return { ...proc, port, metricsPort };
 }
 
 /** A built worker process forwarding to `forwardUrl`. */

@@ -55,9 +55,14 @@ const SENDER_DEADLINE_MS = 5_000;
 
 const envSchema = z
   .object({
-    // Where the webhook, health and metrics port listens.
+    // Where the webhook port listens: it faces the internet (Flexprice must reach it).
     PORT: wholeNumber(1, 65_535).default(3000),
     HOST: z.string().min(1).default('0.0.0.0'),
+    // /metrics and the detailed /readyz, off the webhook port so that they can stay off the internet;
+    // 9465, beside the worker's 9464, so that both run on one host (pnpm start).
+    RECEIVER_METRICS_PORT: wholeNumber(0, 65_535).default(9465),
+    // Its interface: every one, as the worker's, so Prometheus on another host or container can scrape it.
+    RECEIVER_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
     // The Redis holding the queues (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS); it must not evict keys.
     ...redisEnv,
     // Replicas that must hold a webhook's job before its 202 (WAIT), and how long to wait for them.
@@ -167,6 +172,14 @@ const envSchema = z
           'captured on the way could otherwise be replayed as a new event once its mark expired',
       });
     }
+    // One port would serve both: the metrics on the webhook port after all (or a start that fails).
+    if (env.RECEIVER_METRICS_PORT === env.PORT) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['RECEIVER_METRICS_PORT'],
+        message: `must differ from PORT (${env.PORT}): the webhook port faces the internet, the metrics port must not`,
+      });
+    }
     if (env.BODY_BUDGET_BYTES < env.MAX_BODY_BYTES) {
       ctx.addIssue({ code: 'custom', path: ['BODY_BUDGET_BYTES'], message: 'must be at least MAX_BODY_BYTES' });
     }
@@ -216,6 +229,8 @@ export interface Config {
     maxHeaderBytes: number;
     maxConnections: number;
   };
+  /** RECEIVER_METRICS_*: the ops listener (/metrics, the detailed /readyz), never the webhook port. */
+  metrics: { port: number; host: string };
   redis: RedisTarget;
   /** REDIS_WAIT_REPLICAS / REDIS_WAIT_TIMEOUT_MS: a 202 only once that many replicas hold the job. */
   redisWait: ReplicaWaitSettings;
@@ -272,6 +287,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxHeaderBytes: e.MAX_HEADER_BYTES,
       maxConnections: e.MAX_CONNECTIONS,
     },
+    metrics: { port: e.RECEIVER_METRICS_PORT, host: e.RECEIVER_METRICS_HOST },
     redis,
     redisWait: replicaWaitOf(e, redis),
     auth: { secrets, staticHeader, disabled, toleranceSeconds: e.FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS },

@@ -1,8 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import {
   createEvictionWatch,
+  createOpsServer,
   createRedis,
   createReplicaWait,
+  type OpsDeps,
   ping,
   readinessDeadlineMs,
   replicaProblem,
@@ -43,6 +45,17 @@ export async function createReceiver(config: Config, logger: Logger) {
   // Redis may not evict (main.ts refused to start on it): a policy changed since makes /readyz 503.
   const eviction = createEvictionWatch(redis, logger, readinessDeadlineMs(config.redisWait));
   metrics.watchEviction(eviction);
+  // What the ops endpoints report: the metrics port in full, the webhook port only ready or not.
+  const ops: OpsDeps = {
+    // A PING queues behind a WAIT on this connection: its deadline allows for one.
+    isReady: async () => !shuttingDown && (await ping(redis, readinessDeadlineMs(config.redisWait))),
+    // Too few replicas: every 202 would wait for ones that are not there. An evicting Redis.
+    problems: async () =>
+      (await Promise.all([replicaProblem(redis, config.redisWait), eviction.problem()])).filter(
+        (problem) => problem !== undefined,
+      ),
+    metrics: metrics.registry,
+  };
   const app = createApp({
     logger,
     metrics,
@@ -52,13 +65,7 @@ export async function createReceiver(config: Config, logger: Logger) {
     body: config.http.body,
     refusals,
     trustedProxies: config.http.trustedProxies,
-    // A PING queues behind a WAIT on this connection: its deadline allows for one.
-    isReady: () => ping(redis, readinessDeadlineMs(config.redisWait)),
-    // Too few replicas: every 202 would wait for ones that are not there. An evicting Redis.
-    readinessProblems: async () =>
-      (await Promise.all([replicaProblem(redis, config.redisWait), eviction.problem()])).filter(
-        (problem) => problem !== undefined,
-      ),
+    readiness: ops,
     isShuttingDown: () => shuttingDown,
   });
 
@@ -85,6 +92,13 @@ export async function createReceiver(config: Config, logger: Logger) {
       );
       server.maxConnections = config.http.maxConnections;
       return server;
+    },
+    /**
+     * The ops listener (RECEIVER_METRICS_PORT): /healthz, /readyz with the reasons it is not ready,
+     * /metrics; 404 for anything else. Off the webhook port, which faces the internet.
+     */
+    createMetricsServer(): Server {
+      return createOpsServer(ops);
     },
     /** From now on /readyz answers 503 and responses close their connections. */
     beginShutdown(): void {

@@ -72,4 +72,25 @@ describe.skipIf(!(await canStartRedisSentinel()))('startRedisSentinelSet', () =>
       await set.dispose(); // a second call is a no-op
     }
   });
+
+  it('with two replicas, a primary killed for good leaves a primary and a replica in sync', {
+    timeout: 60_000,
+  }, async () => {
+    const set = await startRedisSentinelSet({ replicas: 2 });
+    try {
+      expect((await set.nodes()).map((node) => node.role).sort()).toEqual(['master', 'replica', 'replica']);
+      expect(await set.connectedReplicas()).toBe(2);
+      const killed = await set.killPrimary();
+      const promoted = await set.waitForPromotion(killed);
+      // The sentinels point the other replica at the promoted one: WAIT 1 has a replica again, with
+      // the old primary still gone.
+      expect(await eventually(() => set.connectedReplicas(), 1)).toBe(1);
+      const roles = await set.nodes();
+      expect(roles.find((node) => node.port === killed.port)?.role).toBe('down');
+      expect(roles.find((node) => node.port === promoted.port)?.role).toBe('master');
+      expect(roles.map((node) => node.role).sort()).toEqual(['down', 'master', 'replica']);
+    } finally {
+      await set.dispose();
+    }
+  });
 });
