@@ -50,7 +50,7 @@ const envSchema = z
     ...redisWaitEnv,
     // Jobs processed at once per queue in this process (they mostly wait on the network).
     WORKER_CONCURRENCY: wholeNumber(1, 1000).default(32),
-    // Health (and, later, metrics) listener of the worker.
+    // The worker's ops listener: /healthz, /readyz and /metrics (the worker answers nothing else).
     WORKER_METRICS_PORT: wholeNumber(0, 65_535).default(9464),
     WORKER_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
     // Which event types the receivers queue (the same value as theirs): the worker consumes every
