@@ -14,6 +14,7 @@ import {
   checkRedisEnv,
   checkSecretList,
   duration,
+  durationIn,
   hasUserinfo,
   httpUrl,
   listOf,
@@ -63,16 +64,16 @@ const envSchema = z
     ),
     // Standard Webhooks secret(s) (`whsec_…`) the customer forwards are signed with.
     CUSTOMER_FORWARD_SECRET: optional(z.string()),
-    CUSTOMER_FORWARD_TIMEOUT_MS: wholeNumber(100, 120_000).default(10_000),
+    CUSTOMER_FORWARD_TIMEOUT_MS: durationIn('ms', 100, 120_000).default(10_000),
     // Forward routes for any queued event: `pattern=url` pairs, space- or comma-separated, the
     // first match wins (after the customer route): `invoice.*=https://billing.internal/hooks`.
     FORWARD_ROUTES: optional(z.string()),
     // Standard Webhooks secret(s) (`whsec_…`, several while rotating) FORWARD_ROUTES are signed with.
     FORWARD_SECRET: optional(z.string()),
-    FORWARD_TIMEOUT_MS: wholeNumber(100, 120_000).default(10_000),
+    FORWARD_TIMEOUT_MS: durationIn('ms', 100, 120_000).default(10_000),
     // How long the version marks of forwarded entities (invoices, subscriptions, …) are kept after
     // their last event: a replay older than that is forwarded without the order check.
-    ENTITY_MARK_TTL_SECONDS: wholeNumber(3600).default(30 * 24 * 3600),
+    ENTITY_MARK_TTL_SECONDS: durationIn('s', 3600).default(30 * 24 * 3600),
     // Flexprice's API key (`x-api-key`): with it, every customer job reads the customer's current
     // state from the API (the webhook is the notification). Unset: webhook-only.
     FLEXPRICE_API_KEY: optional(
@@ -84,10 +85,10 @@ const envSchema = z
     // The API's server URL, `/v1` included: the cloud's by default; self-hosted, your API host + /v1.
     FLEXPRICE_API_URL: httpUrl('the API authenticates with FLEXPRICE_API_KEY').default(FLEXPRICE_CLOUD_API),
     // Longest wait for one API answer; a slower one is retried with the job's backoff.
-    FLEXPRICE_API_TIMEOUT_MS: wholeNumber(100, 60_000).default(5_000),
+    FLEXPRICE_API_TIMEOUT_MS: durationIn('ms', 100, 60_000).default(5_000),
     // A 404 is taken as "gone" only when a second read of the job, at least this much later, is a
     // 404 too: a gateway during a deploy or a replica behind answers 404 for an entity that exists.
-    FLEXPRICE_API_NOT_FOUND_CONFIRM_MS: wholeNumber(1_000, 3_600_000).default(5_000),
+    FLEXPRICE_API_NOT_FOUND_CONFIRM_MS: durationIn('ms', 1_000, 3_600_000).default(5_000),
     // How often the reconciler reads every entity changed since its last run (`15m`, `1h`), for
     // every API-backed family this deployment queues; it heals webhooks Flexprice never delivered.
     // Unset: only `pnpm sync` runs it.
@@ -99,9 +100,9 @@ const envSchema = z
       z.string().regex(/^[A-Za-z0-9_{}.:-]+$/, { error: 'may hold letters, digits and "_-.:{}" only' }),
     ),
     // A job's lock lives this long without renewal; a crashed worker's jobs are retried after it.
-    WORKER_LOCK_DURATION_MS: wholeNumber(1000).default(30_000),
+    WORKER_LOCK_DURATION_MS: durationIn('ms', 1000).default(30_000),
     // How often stalled jobs (locks of dead workers) are looked for.
-    WORKER_STALLED_INTERVAL_MS: wholeNumber(500).default(30_000),
+    WORKER_STALLED_INTERVAL_MS: durationIn('ms', 500).default(30_000),
     // A job may stall this often (worker crashes) before it fails for good; 0 would dead-letter
     // the jobs of a worker that died instead of running them on another.
     WORKER_MAX_STALLED_COUNT: wholeNumber(
@@ -110,11 +111,11 @@ const envSchema = z
       "0 dead-letters a crashed worker's jobs instead of running them on another worker",
     ).default(2),
     // Longest wait for active jobs at shutdown; jobs still running then are retried elsewhere.
-    SHUTDOWN_TIMEOUT_MS: wholeNumber(100).default(25_000),
+    SHUTDOWN_TIMEOUT_MS: durationIn('ms', 100).default(25_000),
     // How long the version of each delivery (idempotency key) is remembered: a redelivery within it
     // (a Svix resend after the receiver's dedupe window) keeps the original acceptance time, so that
     // old content never passes for new.
-    PROCESSED_TTL_SECONDS: wholeNumber(60).default(7 * 24 * 3600),
+    PROCESSED_TTL_SECONDS: durationIn('s', 60).default(7 * 24 * 3600),
     LOG_LEVEL: logLevel,
   })
   .superRefine((env, ctx) => {
