@@ -46,7 +46,7 @@ describe.skipIf(!available)('on a 3-master Redis Cluster (skipped: redis-server 
       await expect.poll(() => target.received.length, { timeout: 30_000, interval: 100 }).toBe(EVENTS);
       expect(new Set(target.received.map((r) => r.headers['webhook-id'])).size).toBe(EVENTS);
 
-      const store = createCustomerStore(storeRedis, { prefix: '{fpstore}', processedTtlSeconds: 3600 });
+      const store = createCustomerStore(storeRedis, { prefix: '{fpstore}', deliveryPinTtlSeconds: 3600 });
       const ids = Array.from({ length: EVENTS }, (_, i) => customerId('cluster', i));
       const stored = await Promise.all(ids.map((id) => store.get(id)));
       expect(stored.filter((customer) => customer !== undefined)).toHaveLength(EVENTS);

@@ -64,7 +64,7 @@ export function startWorker(config: Config, logger: Logger) {
   // Redis may not evict (main.ts refused to start on it): a policy changed since makes /readyz 503.
   const eviction = createEvictionWatch(storeRedis, logger, readinessDeadlineMs(config.redisWait));
   metrics.watchEviction(eviction);
-  const targets = createForwardTargets(config.routes, metrics.forwarded);
+  const targets = createForwardTargets(config.routes, config.forward, metrics.forwarded);
   const api = createApiClient(config, metrics, logger);
   const ordering = {
     onForwardWait: (eventType: string) => metrics.forwardWaited(queueNameOf(familyOf(eventType as EventType))),
@@ -74,7 +74,7 @@ export function startWorker(config: Config, logger: Logger) {
   const customers = createCustomerKeeper({ store, forward: targets.customer, ...ordering });
   const marks = createEntityMarks(storeRedis, {
     prefix: config.store.prefix,
-    processedTtlSeconds: config.store.processedTtlSeconds,
+    deliveryPinTtlSeconds: config.store.deliveryPinTtlSeconds,
     markTtlSeconds: config.entityMarkTtlSeconds,
   });
   const pipeline =

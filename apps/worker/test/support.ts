@@ -36,8 +36,8 @@ export async function startTestWorker(redisUrl: string, env: Record<string, stri
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: prefix,
     STORE_PREFIX: `${prefix}-store`,
-    CUSTOMER_FORWARD_SECRET: FORWARD_SECRET,
-    CUSTOMER_FORWARD_TIMEOUT_MS: '2000',
+    FORWARD_SECRET,
+    FORWARD_TIMEOUT_MS: '2000',
     ...env,
   });
   const { store, processor, pool, metrics, close, isReady, problems } = startWorker(config, pino({ level: 'silent' }));
