@@ -1,6 +1,7 @@
 import {
   compileEventFilter,
   type EventType,
+  type ForwardRoute,
   parseForwardRoutes,
   shortestRetrySpanMs,
   unprocessedProblem,
@@ -237,6 +238,11 @@ export interface Config {
     keepCompleted: number;
     enqueueTimeoutMs: number;
   };
+  /**
+   * FORWARD_ROUTES as the workers have them (the receiver forwards nothing): recorded in Redis,
+   * patterns and claims only, for the workers to compare with theirs.
+   */
+  routes: ForwardRoute[];
   shutdownTimeoutMs: number;
   logLevel: string;
 }
@@ -258,6 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ]);
   }
   const filter = compileEventFilter(listOf(e.ENQUEUE_EVENTS));
+  const routes = parseForwardRoutes(e.FORWARD_ROUTES);
   const redis = redisTargetOf(e);
   return {
     http: {
@@ -286,6 +293,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepCompleted: e.JOB_KEEP_COMPLETED,
       enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
     },
+    routes: routes.ok ? routes.routes : [],
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   };

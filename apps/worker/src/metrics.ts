@@ -1,5 +1,6 @@
 import { type EvictionWatch, evictionGaugeOptions } from '@flexprice/runtime';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { ConfigAgreement } from './queue/config-agreement.js';
 
 export type JobResult = 'completed' | 'skipped' | 'retried' | 'failed';
 export type ForwardStatusClass = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'error';
@@ -120,11 +121,33 @@ export function createWorkerMetrics(now: () => number = Date.now) {
   let eviction: EvictionWatch | undefined;
   new Gauge({ ...evictionGaugeOptions(() => eviction), registers: [registry] });
 
+  let agreement: ConfigAgreement | undefined;
+  new Gauge({
+    name: 'flexprice_config_mismatch',
+    help: "1 while live receivers queue event types this worker cannot process (its /readyz says which): their ENQUEUE_EVENTS or FORWARD_ROUTES differ from this worker's.",
+    registers: [registry],
+    collect() {
+      this.set((agreement?.problems().length ?? 0) > 0 ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'flexprice_config_receivers',
+    help: 'Live receivers that recorded their configuration under this QUEUE_PREFIX (0: receivers down, or running with another QUEUE_PREFIX).',
+    registers: [registry],
+    collect() {
+      this.set(agreement?.receivers() ?? 0);
+    },
+  });
+
   return {
     registry,
     /** The policy read on each scrape for flexprice_redis_eviction_unsafe. */
     watchEviction(watch: EvictionWatch): void {
       eviction = watch;
+    },
+    /** The comparison read on each scrape for flexprice_config_mismatch and flexprice_config_receivers. */
+    watchConfigAgreement(watch: ConfigAgreement): void {
+      agreement = watch;
     },
     /** Queues whose gauges are read on each scrape. */
     watch(...queues: QueueProbe[]): void {

@@ -40,7 +40,10 @@ export async function startTestWorker(redisUrl: string, env: Record<string, stri
     FORWARD_TIMEOUT_MS: '2000',
     ...env,
   });
-  const { store, processor, pool, metrics, close, isReady, problems } = startWorker(config, pino({ level: 'silent' }));
+  const { store, processor, pool, metrics, agreement, close, isReady, problems } = startWorker(
+    config,
+    pino({ level: 'silent' }),
+  );
   const queue = new Queue('flexprice.customer', { connection: { url: redisUrl }, prefix });
   return {
     prefix,
@@ -49,6 +52,7 @@ export async function startTestWorker(redisUrl: string, env: Record<string, stri
     queue,
     pool,
     metrics,
+    agreement,
     isReady,
     problems,
     async close() {
