@@ -75,8 +75,9 @@ const envSchema = z
     // How long the version marks of forwarded entities (invoices, subscriptions, …) are kept after
     // their last event: a replay older than that is forwarded without the order check.
     ENTITY_MARK_TTL_SECONDS: durationIn('s', 3600).default(30 * 24 * 3600),
-    // Flexprice's API key (`x-api-key`): with it, every customer job reads the customer's current
-    // state from the API (the webhook is the notification). Unset: webhook-only.
+    // Flexprice's API key (`x-api-key`): with it, every job of an API-backed family (customers,
+    // invoices, …) reads its entity's current state from the API (the webhook is the notification).
+    // Unset: webhook-only.
     FLEXPRICE_API_KEY: optional(
       refusingPlaceholders(
         z.string().min(8, { error: 'must be at least 8 characters' }),

@@ -54,7 +54,7 @@ export function createWorkerMetrics(now: () => number = Date.now) {
   });
   const apiUnauthorized = new Gauge({
     name: 'flexprice_api_unauthorized',
-    help: "1 while Flexprice's API refuses FLEXPRICE_API_KEY (401/403): customer jobs fail until it is fixed.",
+    help: "1 while Flexprice's API refuses FLEXPRICE_API_KEY (401/403): the jobs that read the API fail until it is fixed.",
     registers: [registry],
   });
   const applied = new Counter({
