@@ -743,7 +743,11 @@ describe('.env.example', () => {
       FORWARD_SECRET: newTestSecret(),
     };
     expect(() => loadReceiverConfig({ ...routed, ...receiver?.environment })).not.toThrow();
-    expect(loadWorkerConfig({ ...routed, ...worker?.environment }).routes.map((r) => r.pattern)).toContain('invoice.*');
+    // The customer route is one route among the others.
+    expect(loadWorkerConfig({ ...routed, ...worker?.environment }).routes.map((r) => r.pattern)).toEqual([
+      'customer.*',
+      'invoice.*',
+    ]);
     const unrouted = { ...routed, FORWARD_ROUTES: '' };
     expect(() => loadReceiverConfig({ ...unrouted, ...receiver?.environment })).toThrow(
       /ENQUEUE_EVENTS: queues invoice\.update\.finalized.*FORWARD_ROUTES/,
@@ -772,13 +776,10 @@ describe('.env.example', () => {
         ENQUEUE_EVENTS: commented('ENQUEUE_EVENTS'),
         FORWARD_ROUTES: commented('FORWARD_ROUTES'),
         FORWARD_SECRET: commented('FORWARD_SECRET'),
-        CUSTOMER_FORWARD_URL: commented('CUSTOMER_FORWARD_URL'),
-        CUSTOMER_FORWARD_SECRET: commented('CUSTOMER_FORWARD_SECRET'),
         FLEXPRICE_API_KEY: commented('FLEXPRICE_API_KEY'),
       }),
     );
     expect(routes).toContain('- FORWARD_SECRET: secret #1 is an example secret');
-    expect(routes).toContain('- CUSTOMER_FORWARD_SECRET: secret #1 is an example secret');
     expect(routes).toContain('- FLEXPRICE_API_KEY: is an example value');
     expect(() =>
       loadReceiverConfig({

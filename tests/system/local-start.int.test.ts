@@ -71,7 +71,7 @@ describe('pnpm start (no Docker)', () => {
       const sent = runNode(SEND_TEST_WEBHOOK, { PORT: String(httpPort), LOCAL_SESSION_FILE: sessionFile });
       expect(await sent.exited, sent.output()).toBe(0);
       expect(sent.output()).toContain('202 {"status":"queued"');
-      const store = createCustomerStore(redis, { prefix: 'fpstore', processedTtlSeconds: 60 });
+      const store = createCustomerStore(redis, { prefix: 'fpstore', deliveryPinTtlSeconds: 60 });
       await expect.poll(() => store.get('cust_local_start'), { timeout: 10_000 }).toMatchObject({ deleted: false });
 
       runner.child.kill('SIGTERM');

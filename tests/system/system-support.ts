@@ -163,10 +163,11 @@ export async function startWorkerProcess(env: Record<string, string>, forwardUrl
   return runNode(WORKER_MAIN, {
     WORKER_METRICS_HOST: '127.0.0.1',
     WORKER_METRICS_PORT: String(await freePort()),
+    // The customer route's alias: a customer.* route ahead of the FORWARD_ROUTES a test gives.
     CUSTOMER_FORWARD_URL: forwardUrl,
-    CUSTOMER_FORWARD_SECRET: FORWARD_SECRET,
+    FORWARD_SECRET,
     // Short, like the locks of these tests: a killed worker's forward locks lapse in 4 s.
-    CUSTOMER_FORWARD_TIMEOUT_MS: '2000',
+    FORWARD_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'warn',
     ...env,
   });

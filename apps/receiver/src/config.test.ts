@@ -205,6 +205,28 @@ describe('loadConfig', () => {
     expect(config.auth.staticHeader).toEqual({ name: 'x-api-key', token: '0123456789abcdef' });
   });
 
+  it('reads durations written with their unit, and bare numbers in the unit of the name', () => {
+    const withUnits = loadConfig({
+      FLEXPRICE_WEBHOOK_SECRET: SECRET,
+      FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS: '2m',
+      DEDUPE_TTL_SECONDS: '3d',
+      ENQUEUE_TIMEOUT_MS: '1500ms',
+      SHUTDOWN_TIMEOUT_MS: '20s',
+    });
+    expect(withUnits.auth.toleranceSeconds).toBe(120);
+    expect(withUnits.queue).toMatchObject({ dedupeTtlSeconds: 3 * 24 * 3600, enqueueTimeoutMs: 1500 });
+    expect(withUnits.shutdownTimeoutMs).toBe(20_000);
+    expect(loadConfig({ FLEXPRICE_WEBHOOK_SECRET: SECRET, DEDUPE_TTL_SECONDS: '7200' }).queue.dedupeTtlSeconds).toBe(
+      7200,
+    );
+    // The cross-field rules compare the values, whatever their spelling.
+    expect(
+      problemsOf({ FLEXPRICE_WEBHOOK_SECRET: SECRET, ENQUEUE_TIMEOUT_MS: '3s', SHUTDOWN_TIMEOUT_MS: '3000' }),
+    ).toEqual([
+      'SHUTDOWN_TIMEOUT_MS: must be above ENQUEUE_TIMEOUT_MS (3000): a webhook being queued at shutdown would be cut off without an answer',
+    ]);
+  });
+
   it('treats empty variables as unset', () => {
     expect(
       loadConfig({

@@ -1,10 +1,14 @@
 import { createServer, type Server } from 'node:http';
+import { describeConfig } from '@flexprice/contracts';
 import {
+  createConfigRecorder,
   createEvictionWatch,
   createOpsServer,
   createRedis,
   createReplicaWait,
+  instanceId,
   type OpsDeps,
+  packageVersion,
   ping,
   readinessDeadlineMs,
   replicaProblem,
@@ -19,7 +23,8 @@ import { createRefusalLog } from './refusal-log.js';
 
 /**
  * The receiver's parts, wired: a fail-fast producer connection, the queues of the routed events
- * (opened before the first request: this waits for Redis), the Express app. `main.ts` adds the
+ * (opened before the first request: this waits for Redis), its configuration recorded in Redis for
+ * the workers, the Express app. `main.ts` adds the
  * listener and the shutdown; tests use the same wiring against their own Redis.
  */
 export async function createReceiver(config: Config, logger: Logger) {
@@ -37,6 +42,24 @@ export async function createReceiver(config: Config, logger: Logger) {
     logger,
   });
   await enqueuer.open(config.queue.enqueueEvents);
+  // What this receiver queues, recorded in Redis for the workers to compare with what they process.
+  const instance = instanceId();
+  const recorder = createConfigRecorder(redis, {
+    prefix: config.queue.prefix,
+    role: 'receiver',
+    instance,
+    record: describeConfig({
+      role: 'receiver',
+      instance,
+      version: packageVersion(import.meta.url),
+      queue: { prefix: config.queue.prefix },
+      enqueues: config.queue.enqueueEvents,
+      routes: config.routes,
+    }),
+    logger,
+  });
+  // Before the first request: a worker starting next already sees this receiver.
+  await recorder.start();
 
   let shuttingDown = false;
   const routed = new Set(config.queue.enqueueEvents);
@@ -107,6 +130,7 @@ export async function createReceiver(config: Config, logger: Logger) {
     /** Closes the queues and the connection; call once the HTTP server has drained. */
     async close(): Promise<void> {
       refusals.close();
+      await recorder.close();
       await enqueuer.close();
       await redis.quit().catch(() => redis.disconnect());
     },
