@@ -36,6 +36,8 @@ ENTRYPOINT ["/usr/bin/tini", "--"]
 FROM runtime AS receiver
 COPY --from=build --chown=node:node /out/receiver /app
 USER node
+# The webhook port only: RECEIVER_METRICS_PORT (9465) stays unexposed, so `docker run -P` never
+# publishes the metrics.
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

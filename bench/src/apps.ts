@@ -10,6 +10,9 @@ export function receiverEnv(ctx: BenchContext, port: number, extra: Record<strin
     REDIS_URL: ctx.redis.url,
     PORT: String(port),
     HOST: '127.0.0.1',
+    // Ours serves its metrics on a port of its own: any free one, so that runs never collide.
+    RECEIVER_METRICS_PORT: '0',
+    RECEIVER_METRICS_HOST: '127.0.0.1',
     FLEXPRICE_WEBHOOK_SECRET: TEST_SECRET,
     FLEXPRICE_WEBHOOK_AUTH_HEADER: TEST_STATIC_AUTH.header,
     FLEXPRICE_WEBHOOK_AUTH_TOKEN: TEST_STATIC_AUTH.token,

@@ -46,7 +46,7 @@ describe.skipIf(!available)('on a 3-master Redis Cluster (skipped: redis-server 
       await expect.poll(() => target.received.length, { timeout: 30_000, interval: 100 }).toBe(EVENTS);
       expect(new Set(target.received.map((r) => r.headers['webhook-id'])).size).toBe(EVENTS);
 
-      const store = createCustomerStore(storeRedis, { prefix: '{fpstore}', processedTtlSeconds: 3600 });
+      const store = createCustomerStore(storeRedis, { prefix: '{fpstore}', deliveryPinTtlSeconds: 3600 });
       const ids = Array.from({ length: EVENTS }, (_, i) => customerId('cluster', i));
       const stored = await Promise.all(ids.map((id) => store.get(id)));
       expect(stored.filter((customer) => customer !== undefined)).toHaveLength(EVENTS);
@@ -66,6 +66,11 @@ describe.skipIf(!available)('on a 3-master Redis Cluster (skipped: redis-server 
         })
         .toEqual([5, 5, 5, 5]);
       expect(invoices.maxInFlight()).toBe(1);
+      // Each process recorded its configuration beside the queues (the queue prefix's hash tag), and
+      // the workers found they can process what the receiver queues.
+      expect(await storeRedis.hlen('{flexprice}:config:receivers')).toBe(1);
+      expect(await storeRedis.hlen('{flexprice}:config:workers')).toBe(2);
+      for (const proc of [receiver, ...workers]) expect(proc.output()).not.toMatch(/could not record|mismatch/);
       // Both workers took a share of the work.
       const completedBy = workers.map((worker) => worker.output().split('"msg":"job completed"').length - 1);
       expect(completedBy.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(EVENTS);

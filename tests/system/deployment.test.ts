@@ -43,10 +43,11 @@ const { redis, receiver, worker, dashboard, prometheus, grafana } = compose.serv
   Service
 >;
 
-/** The services of the `ha` profile: Redis with a replica and Sentinel, and the apps on it. */
+/** The services of the `ha` profile: Redis with two replicas and Sentinel, and the apps on it. */
 const HA_SERVICES = [
   'redis-primary',
   'redis-replica',
+  'redis-replica-2',
   'redis-sentinel-1',
   'redis-sentinel-2',
   'redis-sentinel-3',
@@ -157,11 +158,17 @@ describe('docker-compose.yml', () => {
     expect(service?.environment?.REDIS_URL).toBe('redis://redis:6379');
   });
 
-  it('publishes the receiver on 3000 with a /readyz healthcheck', () => {
+  it('publishes the receiver on 3000 with a /readyz healthcheck, and its metrics port nowhere', () => {
     // A compose variable, not a JS template: the host port is RECEIVER_PORT, 3000 by default.
     expect(receiver?.ports).toEqual(['${RECEIVER_PORT:-3000}:3000']);
     expect(receiver?.environment?.PORT).toBe('3000');
     expect(receiver?.healthcheck?.test.join(' ')).toContain('127.0.0.1:3000/readyz');
+    // /metrics is on a port of its own, which Prometheus reaches on the compose network (every
+    // interface of the container) and nothing publishes.
+    const config = loadReceiverConfig({ ...envFilled, ...receiver?.environment });
+    expect(config.metrics).toEqual({ port: 9465, host: '0.0.0.0' });
+    expect(config.metrics.port).not.toBe(config.http.port);
+    expect(receiver?.ports?.filter((mapping) => mapping.endsWith(`:${config.metrics.port}`))).toEqual([]);
   });
 
   it('runs three workers by default, health on WORKER_METRICS_PORT', () => {
@@ -329,6 +336,7 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
   const dataNodes = [
     ['redis-primary', 'redis-primary'],
     ['redis-replica', 'redis-replica'],
+    ['redis-replica-2', 'redis-replica-2'],
   ] as const;
   /** deploy/redis-ha/<template>.conf, comments and blank lines aside. */
   const templateLines = (template: string) =>
@@ -336,6 +344,10 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
       .split('\n')
       .map((line) => line.trim())
       .filter((line) => line !== '' && !line.startsWith('#'));
+  /** The data nodes that start as replicas (their template follows another node). */
+  const firstReplicas = dataNodes.filter(([, template]) =>
+    templateLines(template).some((line) => /^(replicaof|slaveof)\b/i.test(line)),
+  );
   const apps = [
     ['receiver-ha', receiver],
     ['worker-ha', worker],
@@ -395,8 +407,7 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
       const [volume = '(no named volume holds the copy)', path] = mount?.split(':') ?? [];
       expect(compose.volumes).toHaveProperty(volume);
       expect(volume).not.toBe('redis-data');
-      const other = dataNodes.find(([n]) => n !== name)?.[0] ?? '';
-      expect(service(other).volumes).not.toContain(mount);
+      for (const [other] of dataNodes.filter(([n]) => n !== name)) expect(service(other).volumes).not.toContain(mount);
       // The AOF on that volume too.
       expect(templateLines(template)).toContain(`dir ${path}`);
       // The role is the file's, never the command line's: a restart keeps what Sentinel wrote.
@@ -444,7 +455,7 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
     },
   );
 
-  it('seeds both data nodes as durable as `redis`, each announcing its service name, the replica following redis-primary', () => {
+  it('seeds every data node as durable as `redis`, each announcing its service name, the replicas following redis-primary', () => {
     /** `redis`'s durability flags as config lines (`--save ""` is `save ""`), its fsync policy aside. */
     const flags = redis?.command?.slice(1) ?? [];
     const durability = flags
@@ -462,16 +473,38 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
       // Its service name, which survives restarts, for the sentinels and the apps.
       expect(lines, `${template}.conf`).toContain(`replica-announce-ip ${name}`);
     }
-    // The first topology: the replica follows the primary the sentinels monitor; the primary follows
+    // The first topology: the replicas follow the primary the sentinels monitor; the primary follows
     // nothing.
     expect(`${monitoredHost} ${monitoredPort}`).toBe('redis-primary 6379');
-    expect(templateLines('redis-replica')).toContain(`replicaof ${monitoredHost} ${monitoredPort}`);
+    expect(firstReplicas.map(([name]) => name)).toEqual(['redis-replica', 'redis-replica-2']);
+    for (const [, template] of firstReplicas) {
+      expect(templateLines(template), template).toContain(`replicaof ${monitoredHost} ${monitoredPort}`);
+    }
     expect(templateLines('redis-primary').filter((line) => /^(replicaof|slaveof)\b/i.test(line))).toEqual([]);
+  });
+
+  it('runs a primary, two replicas and three sentinels: losing any one data node for good leaves a replica for REDIS_WAIT_REPLICAS=1', () => {
+    // Every Redis of the profile is a data node or a sentinel.
+    const redises = Object.entries(compose.services).filter(
+      ([, s]) => s.profiles?.includes('ha') && s.image?.startsWith('redis:'),
+    );
+    expect(redises.map(([name]) => name).sort()).toEqual(
+      [...dataNodes.map(([name]) => name), ...sentinels.map(([name]) => name)].sort(),
+    );
+    expect(dataNodes.length - firstReplicas.length).toBe(1);
+    expect(firstReplicas).toHaveLength(2);
+    expect(sentinels).toHaveLength(3);
+    // Whichever node is lost, the others are a primary and replicas enough for the apps' WAIT.
+    const waited = Math.max(
+      loadReceiverConfig(haEnv('receiver-ha')).redisWait.replicas,
+      loadWorkerConfig(haEnv('worker-ha')).redisWait.replicas,
+    );
+    expect(dataNodes.length - 1 - 1).toBeGreaterThanOrEqual(waited);
   });
 
   it('calls a data node healthy in either role: answering, and a primary or a replica in sync', () => {
     const check = service('redis-primary').healthcheck;
-    expect(service('redis-replica').healthcheck).toEqual(check);
+    for (const [name] of dataNodes) expect(service(name).healthcheck, name).toEqual(check);
     expect(check?.test[0]).toBe('CMD-SHELL');
     /** The check run against a redis-cli that answers PING with `ping`, INFO replication with `info`. */
     const healthy = (ping: string | undefined, info: string[]) =>
@@ -573,11 +606,11 @@ describe('docker-compose.yml, ha profile (Redis Sentinel)', () => {
     expect(named.map((node) => node.split(':')[0]).sort()).toEqual(sentinels.map(([s]) => s).sort());
     expect(named.map((node) => node.split(':')[1])).toEqual(named.map(() => sentinelPort));
     expect(env.REDIS_SENTINEL_NAME).toBe(groupName);
-    for (const dependency of ['redis-primary', 'redis-replica', ...sentinels.map(([s]) => s)]) {
+    for (const dependency of [...dataNodes.map(([node]) => node), ...sentinels.map(([s]) => s)]) {
       expect(app.depends_on?.[dependency]?.condition, dependency).toBe('service_healthy');
     }
     // The app's own port setting, as in the default stack (the healthcheck probes it).
-    for (const variable of ['PORT', 'WORKER_METRICS_PORT', 'ADMIN_PORT', 'ADMIN_HOST']) {
+    for (const variable of ['PORT', 'RECEIVER_METRICS_PORT', 'WORKER_METRICS_PORT', 'ADMIN_PORT', 'ADMIN_HOST']) {
       expect(env[variable], variable).toBe(twin?.environment?.[variable]);
     }
   });
@@ -655,12 +688,14 @@ describe('deploy/ (Prometheus, alerts, Grafana)', () => {
   const referenced = (text: string) =>
     [...text.matchAll(/flexprice_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, ''));
 
-  it('scrapes the receiver on its port and every worker replica on WORKER_METRICS_PORT', () => {
+  it('scrapes the receiver on RECEIVER_METRICS_PORT (never the webhook port) and every worker replica on WORKER_METRICS_PORT', () => {
     const config = parse(read('deploy/prometheus/prometheus.yml')) as {
       scrape_configs: { job_name: string; dns_sd_configs: { names: string[]; port: number }[] }[];
     };
     const jobs = Object.fromEntries(config.scrape_configs.map((job) => [job.job_name, job.dns_sd_configs[0]]));
-    expect(jobs.receiver).toMatchObject({ names: ['receiver'], port: Number(receiver?.environment?.PORT) });
+    const receiverConfig = loadReceiverConfig({ ...envFilled, ...receiver?.environment });
+    expect(jobs.receiver).toMatchObject({ names: ['receiver'], port: receiverConfig.metrics.port });
+    expect(jobs.receiver?.port).not.toBe(receiverConfig.http.port);
     expect(jobs.worker).toMatchObject({ names: ['worker'], port: Number(worker?.environment?.WORKER_METRICS_PORT) });
     expect(prometheus?.volumes).toContain('./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
   });
@@ -708,7 +743,11 @@ describe('.env.example', () => {
       FORWARD_SECRET: newTestSecret(),
     };
     expect(() => loadReceiverConfig({ ...routed, ...receiver?.environment })).not.toThrow();
-    expect(loadWorkerConfig({ ...routed, ...worker?.environment }).routes.map((r) => r.pattern)).toContain('invoice.*');
+    // The customer route is one route among the others.
+    expect(loadWorkerConfig({ ...routed, ...worker?.environment }).routes.map((r) => r.pattern)).toEqual([
+      'customer.*',
+      'invoice.*',
+    ]);
     const unrouted = { ...routed, FORWARD_ROUTES: '' };
     expect(() => loadReceiverConfig({ ...unrouted, ...receiver?.environment })).toThrow(
       /ENQUEUE_EVENTS: queues invoice\.update\.finalized.*FORWARD_ROUTES/,
@@ -737,13 +776,10 @@ describe('.env.example', () => {
         ENQUEUE_EVENTS: commented('ENQUEUE_EVENTS'),
         FORWARD_ROUTES: commented('FORWARD_ROUTES'),
         FORWARD_SECRET: commented('FORWARD_SECRET'),
-        CUSTOMER_FORWARD_URL: commented('CUSTOMER_FORWARD_URL'),
-        CUSTOMER_FORWARD_SECRET: commented('CUSTOMER_FORWARD_SECRET'),
         FLEXPRICE_API_KEY: commented('FLEXPRICE_API_KEY'),
       }),
     );
     expect(routes).toContain('- FORWARD_SECRET: secret #1 is an example secret');
-    expect(routes).toContain('- CUSTOMER_FORWARD_SECRET: secret #1 is an example secret');
     expect(routes).toContain('- FLEXPRICE_API_KEY: is an example value');
     expect(() =>
       loadReceiverConfig({
@@ -766,6 +802,58 @@ describe('.env.example', () => {
       if (!/SECRET|TOKEN|PASSWORD/.test(name)) continue;
       const decoded = Buffer.from(value.replace(/^whsec_/, ''), 'base64').toString('utf8');
       expect(decoded, name).toMatch(/^replace-me/);
+    }
+  });
+});
+
+describe('the CLIs against the compose stack (package.json `compose:*`)', () => {
+  const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+  /** The worker's CLIs the root package runs locally: `pnpm <name>` → apps/worker/dist/cli/<file>. */
+  const local = Object.entries(scripts).flatMap(([name, command]) => {
+    const file = /^node scripts\/run-built\.mjs apps\/worker\/dist\/cli\/(\S+\.js)$/.exec(command)?.[1];
+    return file === undefined ? [] : [[name, file] as const];
+  });
+
+  it('wraps each of them, run in a worker container where the image has it', () => {
+    expect(local.map(([name]) => name).sort()).toEqual(['customers', 'dlq', 'sync']);
+    const wrappers = Object.keys(scripts).filter((name) => name.startsWith('compose:'));
+    expect(wrappers.sort()).toEqual(local.map(([name]) => `compose:${name}`).sort());
+    // The worker image: its stage copies the deployed worker to the runtime's working directory.
+    const workdir = (stage: string) =>
+      (dockerStages().get(stage) ?? []).find((line) => line.startsWith('WORKDIR '))?.slice('WORKDIR '.length);
+    const app = workdir('runtime');
+    expect(dockerStages().get('worker')).toContain(`COPY --from=build --chown=node:node /out/worker ${app}`);
+    // dist/ is the build of src/ (and all the deployed package ships).
+    const build = JSON.parse(read('apps/worker/tsconfig.build.json')) as {
+      compilerOptions: { rootDir: string; outDir: string };
+    };
+    expect(build.compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist' });
+    for (const [name, file] of local) {
+      expect(scripts[`compose:${name}`]).toBe(`docker compose exec -T worker node dist/cli/${file}`);
+      // The CLI exists (its source, built to dist/cli/ in the image), relative to the image's WORKDIR.
+      expect(readFileSync(root(`apps/worker/src/cli/${file.replace(/\.js$/, '.ts')}`), 'utf8')).toContain('runCli(');
+    }
+    expect(worker?.build?.target).toBe('worker');
+  });
+
+  it('is documented in the README, docs/operations.md and the compose header', () => {
+    const header = /^(#.*\n)+/.exec(read('docker-compose.yml'))?.[0] ?? '';
+    for (const [name] of local) {
+      expect(read('docs/operations.md'), name).toContain(`pnpm compose:${name}`);
+      expect(read('README.md'), name).toContain(`pnpm compose:${name}`);
+    }
+    expect(header).toContain('pnpm compose:dlq');
+    // The ha stack's command, the same wherever it is given.
+    const ha = /docker compose --profile ha up --build [\w -]+/.exec(header)?.[0]?.trim();
+    expect(ha).toBe('docker compose --profile ha up --build receiver-ha worker-ha dashboard-ha');
+    for (const doc of ['README.md', 'docs/operations.md']) {
+      const given = [
+        ...read(doc)
+          .replace(/\n/g, ' ')
+          .matchAll(/docker compose --profile ha up --build [\w -]+/g),
+      ];
+      expect(given.length, doc).toBeGreaterThan(0);
+      for (const [command] of given) expect(command.trim(), doc).toBe(ha);
     }
   });
 });
@@ -797,6 +885,11 @@ describe('Dockerfile', () => {
       expect(stage).toContain('CMD ["node", "dist/main.js"]');
       expect(stage.some((line) => line.startsWith(`COPY --from=build --chown=node:node /out/${app} /app`))).toBe(true);
     }
+  });
+
+  it("exposes only the receiver's webhook port: `docker run -P` must not publish its metrics", () => {
+    const exposed = (stages.get('receiver') ?? []).filter((line) => line.startsWith('EXPOSE'));
+    expect(exposed).toEqual([`EXPOSE ${loadReceiverConfig({ ...envFilled }).http.port}`]);
   });
 
   it('ships dist only (each app publishes its dist; sources stay out of the image)', () => {

@@ -122,6 +122,22 @@ describe('docs/configuration.md', () => {
   });
 });
 
+describe('variables named in the README and the operator docs', () => {
+  const configuration = sections(read('docs/configuration.md'));
+  /** What compose and `pnpm start` read beyond the apps (held to them above). */
+  const local = tableVariables(configuration.get('Local run and compose only') ?? '').names;
+  const known = new Set([...RECEIVER_ENV, ...WORKER_ENV, ...DASHBOARD_ENV, ...local]);
+
+  it.each(['README.md', 'docs/operations.md', 'docs/http-api.md'])(
+    '%s: every variable it names (`NAME` or `NAME=value`) is one an app, compose or pnpm start reads, so spelt',
+    (path) => {
+      const named = [...read(path).matchAll(/`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)(?:=[^`]*)?`/g)].map((m) => m[1] ?? '');
+      expect(named.length).toBeGreaterThan(0);
+      expect(sorted(named.filter((name) => !known.has(name)))).toEqual([]);
+    },
+  );
+});
+
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens. */
 function slug(heading: string): string {
   return heading

@@ -66,7 +66,7 @@ test('500 signed webhooks through the built receiver and worker: every customer 
     expect(logs).not.toMatch(/@acme\.test/); // the customers' emails
     expect(logs).not.toContain('Acme Inc'); // and names
 
-    const store = createCustomerStore(storeRedis, { prefix: env.STORE_PREFIX, processedTtlSeconds: 3600 });
+    const store = createCustomerStore(storeRedis, { prefix: env.STORE_PREFIX, deliveryPinTtlSeconds: 3600 });
     const ids = Array.from({ length: WEBHOOKS }, (_, i) => customerId('e2e', i));
     const stored = await Promise.all(ids.map((id) => store.get(id)));
     expect(stored.filter((customer) => customer?.externalId === `ext-${customer?.id}`)).toHaveLength(WEBHOOKS);

@@ -37,7 +37,12 @@ describe('a Redis that may evict keys', () => {
     const prefix = uniquePrefix('evict');
     const env = { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
     const apps = [
-      runNode(RECEIVER_MAIN, { ...env, FLEXPRICE_WEBHOOK_AUTH: 'none', PORT: String(await freePort()) }),
+      runNode(RECEIVER_MAIN, {
+        ...env,
+        FLEXPRICE_WEBHOOK_AUTH: 'none',
+        PORT: String(await freePort()),
+        RECEIVER_METRICS_PORT: String(await freePort()),
+      }),
       runNode(WORKER_MAIN, { ...env, STORE_PREFIX: `${prefix}-store`, WORKER_METRICS_PORT: String(await freePort()) }),
       runNode(DASHBOARD_MAIN, { ...env, ...ADMIN, ADMIN_PORT: String(await freePort()) }),
     ];
@@ -74,12 +79,13 @@ describe('a Redis that may evict keys', () => {
       ADMIN_HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
     });
-    const ports = [receiver.port, workerPort, dashboardPort];
+    // The receiver says why on its metrics port; its webhook port only that it is not ready.
+    const ports = [receiver.metricsPort, workerPort, dashboardPort];
     const readyz = (port: number) =>
       fetch(`http://127.0.0.1:${port}/readyz`).then(async (r) => `${r.status} ${await r.text()}`);
     const gauges = () =>
       Promise.all(
-        [receiver.port, workerPort].map(async (port) =>
+        [receiver.metricsPort, workerPort].map(async (port) =>
           metricValue(
             await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
             'flexprice_redis_eviction_unsafe',
@@ -98,10 +104,11 @@ describe('a Redis that may evict keys', () => {
         expect(await readyz(port)).toContain('redis_eviction: maxmemory-policy is allkeys-lru');
         expect(await readyz(port)).toContain('set maxmemory-policy noeviction');
       }
+      expect(await readyz(receiver.port)).toBe('503 {"status":"unavailable"}');
       expect(await gauges()).toEqual([1, 1]);
 
       await admin.config('SET', 'maxmemory-policy', 'noeviction');
-      for (const port of ports) await waitReady(port, 10_000);
+      for (const port of [receiver.port, ...ports]) await waitReady(port, 10_000);
       expect(await gauges()).toEqual([0, 0]);
     } finally {
       for (const proc of [receiver, worker, dashboard]) proc.child.kill('SIGKILL');

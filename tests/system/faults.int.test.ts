@@ -187,7 +187,7 @@ describe('faults', () => {
           delayMs: body.includes('"cust_slow_') ? 60_000 : 1, // longer than the forward timeout
         }));
         const receiver = await h.receiver();
-        await h.worker({ CUSTOMER_FORWARD_TIMEOUT_MS: '500', WORKER_CONCURRENCY: '16' });
+        await h.worker({ FORWARD_TIMEOUT_MS: '500', WORKER_CONCURRENCY: '16' });
         await deliverAll(receiver.port, 'slow', 8); // cust_slow_*: time out and retry, again and again
         const started = Date.now();
         const fast = await deliverAll(receiver.port, 'fast', 200);

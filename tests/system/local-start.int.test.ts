@@ -30,6 +30,8 @@ describe('pnpm start (no Docker)', () => {
       HOST: '127.0.0.1',
       WORKER_METRICS_PORT: String(await freePort()),
       WORKER_METRICS_HOST: '127.0.0.1',
+      RECEIVER_METRICS_PORT: String(await freePort()),
+      RECEIVER_METRICS_HOST: '127.0.0.1',
     });
     const redis = new Redis({ port: redisPort, lazyConnect: true, maxRetriesPerRequest: 1 });
     redis.on('error', () => {});
@@ -69,7 +71,7 @@ describe('pnpm start (no Docker)', () => {
       const sent = runNode(SEND_TEST_WEBHOOK, { PORT: String(httpPort), LOCAL_SESSION_FILE: sessionFile });
       expect(await sent.exited, sent.output()).toBe(0);
       expect(sent.output()).toContain('202 {"status":"queued"');
-      const store = createCustomerStore(redis, { prefix: 'fpstore', processedTtlSeconds: 60 });
+      const store = createCustomerStore(redis, { prefix: 'fpstore', deliveryPinTtlSeconds: 60 });
       await expect.poll(() => store.get('cust_local_start'), { timeout: 10_000 }).toMatchObject({ deleted: false });
 
       runner.child.kill('SIGTERM');

@@ -140,12 +140,15 @@ export async function waitReady(port: number, timeout = 15_000, proc?: Pick<Runn
   }
 }
 
-/** A built receiver process on a free port. */
+/** A built receiver process on a free port, its metrics on another. */
 export async function startReceiverProcess(env: Record<string, string>) {
   const port = await freePort();
+  const metricsPort = await freePort();
   const proc = runNode(RECEIVER_MAIN, {
     PORT: String(port),
     HOST: '127.0.0.1',
+    RECEIVER_METRICS_PORT: String(metricsPort),
+    RECEIVER_METRICS_HOST: '127.0.0.1',
     FLEXPRICE_WEBHOOK_SECRET: WEBHOOK_SECRET,
     FLEXPRICE_WEBHOOK_AUTH_HEADER: STATIC_AUTH.header,
     FLEXPRICE_WEBHOOK_AUTH_TOKEN: STATIC_AUTH.token,
@@ -154,7 +157,7 @@ export async function startReceiverProcess(env: Record<string, string>) {
     JOB_KEEP_COMPLETED: '100000',
     ...env,
   });
-  return { ...proc, port };
+  return { ...proc, port, metricsPort };
 }
 
 /** A built worker process forwarding to `forwardUrl`. */
@@ -162,10 +165,11 @@ export async function startWorkerProcess(env: Record<string, string>, forwardUrl
   return runNode(WORKER_MAIN, {
     WORKER_METRICS_HOST: '127.0.0.1',
     WORKER_METRICS_PORT: String(await freePort()),
+    // The customer route's alias: a customer.* route ahead of the FORWARD_ROUTES a test gives.
     CUSTOMER_FORWARD_URL: forwardUrl,
-    CUSTOMER_FORWARD_SECRET: FORWARD_SECRET,
+    FORWARD_SECRET,
     // Short, like the locks of these tests: a killed worker's forward locks lapse in 4 s.
-    CUSTOMER_FORWARD_TIMEOUT_MS: '2000',
+    FORWARD_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'warn',
     ...env,
   });

@@ -1,5 +1,5 @@
 import type { EventType } from '@flexprice/contracts';
-import { handleOps, OPS_PATHS } from '@flexprice/runtime';
+import { handleOps, type OpsDeps, plainReadiness } from '@flexprice/runtime';
 import express, { type ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Authenticator } from './auth/authenticate.js';
@@ -28,17 +28,19 @@ export interface AppDeps {
   refusals?: RefusalLog;
   /** Express's `trust proxy`: the proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES). */
   trustedProxies?: readonly string[];
-  /** Whether Redis answers; drives /readyz. */
-  isReady: () => Promise<boolean>;
-  /** Why it is not ready although Redis answers (too few replicas): /readyz lists them, and is 503. */
-  readinessProblems?: () => Promise<string[]>;
-  /** True once shutdown began: /readyz turns 503 and connections are not kept alive. */
+  /**
+   * Whether it can take webhooks (Redis answers, not shutting down) and why not: this port's /readyz
+   * answers ready or not from it, without the reasons (the metrics port lists them).
+   */
+  readiness: Pick<OpsDeps, 'isReady' | 'problems'>;
+  /** True once shutdown began: connections are not kept alive. */
   isShuttingDown?: () => boolean;
   now?: () => number;
 }
 
 /**
- * The receiver's HTTP surface: webhooks, health and metrics. Nothing else listens on this port (the
+ * The receiver's HTTP surface, which faces the internet: webhooks and health. Nothing else listens on
+ * this port (the metrics and the reasons for not being ready are on RECEIVER_METRICS_PORT; the
  * dashboard is its own app).
  *
  * One middleware names and logs every request (`logRequests`). The webhook routes carry no other:
@@ -61,14 +63,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.post('/webhooks/flexprice', handleWebhook);
   app.post('/webhook-events/:eventType', handleWebhook);
 
-  // The runtime's ops endpoints: /healthz, /readyz (Redis answers, not shutting down), /metrics (no
-  // secrets and no personal data in there; still, expose the port to your network only).
-  const ops = {
-    isReady: async () => !shuttingDown() && (await deps.isReady()),
-    problems: deps.readinessProblems,
-    metrics: deps.metrics.registry,
-  };
-  for (const endpoint of OPS_PATHS) {
+  // For load balancers: /healthz, and /readyz saying ready or not, never why. /metrics is a 404 here.
+  const ops = plainReadiness(deps.readiness);
+  for (const endpoint of ['/healthz', '/readyz'] as const) {
     app.get(endpoint, (req, res, next) => {
       probing(res);
       if (!handleOps(ops, req, res, endpoint)) next();

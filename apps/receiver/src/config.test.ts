@@ -26,6 +26,8 @@ describe('loadConfig', () => {
       maxHeaderBytes: 16 * 1024,
       maxConnections: 4096,
     });
+    // Beside the worker's 9464, on every interface like it (Prometheus scrapes from elsewhere).
+    expect(config.metrics).toEqual({ port: 9465, host: '0.0.0.0' });
     expect(config.redis).toEqual({ mode: 'standalone', url: 'redis://127.0.0.1:6379' });
     expect(config.queue).toEqual({
       prefix: 'bull',
@@ -203,6 +205,28 @@ describe('loadConfig', () => {
     expect(config.auth.staticHeader).toEqual({ name: 'x-api-key', token: '0123456789abcdef' });
   });
 
+  it('reads durations written with their unit, and bare numbers in the unit of the name', () => {
+    const withUnits = loadConfig({
+      FLEXPRICE_WEBHOOK_SECRET: SECRET,
+      FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS: '2m',
+      DEDUPE_TTL_SECONDS: '3d',
+      ENQUEUE_TIMEOUT_MS: '1500ms',
+      SHUTDOWN_TIMEOUT_MS: '20s',
+    });
+    expect(withUnits.auth.toleranceSeconds).toBe(120);
+    expect(withUnits.queue).toMatchObject({ dedupeTtlSeconds: 3 * 24 * 3600, enqueueTimeoutMs: 1500 });
+    expect(withUnits.shutdownTimeoutMs).toBe(20_000);
+    expect(loadConfig({ FLEXPRICE_WEBHOOK_SECRET: SECRET, DEDUPE_TTL_SECONDS: '7200' }).queue.dedupeTtlSeconds).toBe(
+      7200,
+    );
+    // The cross-field rules compare the values, whatever their spelling.
+    expect(
+      problemsOf({ FLEXPRICE_WEBHOOK_SECRET: SECRET, ENQUEUE_TIMEOUT_MS: '3s', SHUTDOWN_TIMEOUT_MS: '3000' }),
+    ).toEqual([
+      'SHUTDOWN_TIMEOUT_MS: must be above ENQUEUE_TIMEOUT_MS (3000): a webhook being queued at shutdown would be cut off without an answer',
+    ]);
+  });
+
   it('treats empty variables as unset', () => {
     expect(
       loadConfig({
@@ -228,5 +252,14 @@ describe('loadConfig', () => {
     expect(problemsOf({ FLEXPRICE_WEBHOOK_SECRET: SECRET, BODY_BUDGET_BYTES: '2048', MAX_BODY_BYTES: '4096' })).toEqual(
       ['BODY_BUDGET_BYTES: must be at least MAX_BODY_BYTES'],
     );
+  });
+
+  it('refuses the metrics port on the webhook port, which faces the internet', () => {
+    expect(problemsOf({ FLEXPRICE_WEBHOOK_SECRET: SECRET, PORT: '8080', RECEIVER_METRICS_PORT: '8080' })).toEqual([
+      'RECEIVER_METRICS_PORT: must differ from PORT (8080): the webhook port faces the internet, the metrics port must not',
+    ]);
+    expect(problemsOf({ FLEXPRICE_WEBHOOK_SECRET: SECRET, RECEIVER_METRICS_PORT: '3000' })).toHaveLength(1);
+    // 0: a free port of the system's choosing (tests), never the webhook port.
+    expect(loadConfig({ FLEXPRICE_WEBHOOK_SECRET: SECRET, RECEIVER_METRICS_PORT: '0' }).metrics.port).toBe(0);
   });
 });

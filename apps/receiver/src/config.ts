@@ -1,6 +1,7 @@
 import {
   compileEventFilter,
   type EventType,
+  type ForwardRoute,
   parseForwardRoutes,
   shortestRetrySpanMs,
   unprocessedProblem,
@@ -10,6 +11,7 @@ import {
   checkRedisEnv,
   checkSecretList,
   checkTogether,
+  durationIn,
   listOf,
   logLevel,
   optional,
@@ -55,9 +57,14 @@ const SENDER_DEADLINE_MS = 5_000;
 
 const envSchema = z
   .object({
-    // Where the webhook, health and metrics port listens.
+    // Where the webhook port listens: it faces the internet (Flexprice must reach it).
     PORT: wholeNumber(1, 65_535).default(3000),
     HOST: z.string().min(1).default('0.0.0.0'),
+    // /metrics and the detailed /readyz, off the webhook port so that they can stay off the internet;
+    // 9465, beside the worker's 9464, so that both run on one host (pnpm start).
+    RECEIVER_METRICS_PORT: wholeNumber(0, 65_535).default(9465),
+    // Its interface: every one, as the worker's, so Prometheus on another host or container can scrape it.
+    RECEIVER_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
     // The Redis holding the queues (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS); it must not evict keys.
     ...redisEnv,
     // Replicas that must hold a webhook's job before its 202 (WAIT), and how long to wait for them.
@@ -76,13 +83,13 @@ const envSchema = z
     // `none` accepts unauthenticated webhooks: for local experiments only.
     FLEXPRICE_WEBHOOK_AUTH: optional(z.enum(['none'], { error: 'may only be "none" (or unset)' })),
     // Accepted clock skew of a signature's timestamp, both ways (Standard Webhooks uses 5 minutes).
-    FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS: wholeNumber(1, 3600).default(300),
+    FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS: durationIn('s', 1, 3600).default(300),
     // Largest body accepted; Flexprice's invoices with many line items are the biggest.
     MAX_BODY_BYTES: wholeNumber(1024, 64 * 1024 * 1024).default(1024 * 1024),
     // Body bytes of all requests being read at once: forged signature headers pass every header check.
     BODY_BUDGET_BYTES: wholeNumber(1024, 16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
     // A body is measured over stretches this long (nothing for one of them cuts it).
-    BODY_RATE_WINDOW_MS: wholeNumber(100, 60_000).default(2000),
+    BODY_RATE_WINDOW_MS: durationIn('ms', 100, 60_000).default(2000),
     // Each stretch must bring this much a second, else the request is cut: a trickle would hold its socket.
     BODY_MIN_BYTES_PER_SECOND: wholeNumber(0, 1024 * 1024 * 1024).default(4096),
     // Proxies whose X-Forwarded-For names the client (Express `trust proxy`); none by default.
@@ -93,13 +100,14 @@ const envSchema = z
     // would process): every queued type needs a route, customer events aside.
     FORWARD_ROUTES: optionalText,
     // How long a delivery id / body hash is remembered; Svix retries for ~27 h, replays come later.
-    DEDUPE_TTL_SECONDS: wholeNumber(60).default(72 * 3600),
+    DEDUPE_TTL_SECONDS: durationIn('s', 60).default(72 * 3600),
     // Tries per job before it lands in the failed (dead-letter) set; with JOB_BACKOFF_MS they must
     // span MIN_RETRY_SPAN_MS.
     JOB_ATTEMPTS: wholeNumber(1, 1000).default(10),
     // First retry delay; doubled on each retry, with jitter. 0 retried at once: a one-second outage
     // of a target dead-lettered its jobs.
-    JOB_BACKOFF_MS: wholeNumber(
+    JOB_BACKOFF_MS: durationIn(
+      'ms',
       100,
       Number.MAX_SAFE_INTEGER,
       'a shorter first delay retries a failing job at once',
@@ -108,15 +116,15 @@ const envSchema = z
     JOB_KEEP_COMPLETED: wholeNumber(0).default(0),
     // Longest wait for Redis to take a job before answering 503: below Flexprice's 5 s deadline,
     // or the sender has given up before it hears the 503.
-    ENQUEUE_TIMEOUT_MS: wholeNumber(50, SENDER_DEADLINE_MS - 1_000).default(2000),
+    ENQUEUE_TIMEOUT_MS: durationIn('ms', 50, SENDER_DEADLINE_MS - 1_000).default(2000),
     // A request whose headers and body have not all arrived by then is cut off (slowloris).
-    REQUEST_TIMEOUT_MS: wholeNumber(1000, 300_000).default(15_000),
+    REQUEST_TIMEOUT_MS: durationIn('ms', 1000, 300_000).default(15_000),
     // Largest header section accepted (431 above): Flexprice's headers are well under 2 KiB.
     MAX_HEADER_BYTES: wholeNumber(1024, 64 * 1024).default(16 * 1024),
     // Open connections per process; more are refused at once, so memory stays bounded.
     MAX_CONNECTIONS: wholeNumber(1, 1_000_000).default(4096),
     // Longest graceful shutdown; in-flight requests finish first (above ENQUEUE_TIMEOUT_MS).
-    SHUTDOWN_TIMEOUT_MS: wholeNumber(100).default(10_000),
+    SHUTDOWN_TIMEOUT_MS: durationIn('ms', 100).default(10_000),
     LOG_LEVEL: logLevel,
   })
   .superRefine((env, ctx) => {
@@ -165,6 +173,14 @@ const envSchema = z
         message:
           `must be at least ${replayWindow} (twice FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS): a signed request ` +
           'captured on the way could otherwise be replayed as a new event once its mark expired',
+      });
+    }
+    // One port would serve both: the metrics on the webhook port after all (or a start that fails).
+    if (env.RECEIVER_METRICS_PORT === env.PORT) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['RECEIVER_METRICS_PORT'],
+        message: `must differ from PORT (${env.PORT}): the webhook port faces the internet, the metrics port must not`,
       });
     }
     if (env.BODY_BUDGET_BYTES < env.MAX_BODY_BYTES) {
@@ -216,6 +232,8 @@ export interface Config {
     maxHeaderBytes: number;
     maxConnections: number;
   };
+  /** RECEIVER_METRICS_*: the ops listener (/metrics, the detailed /readyz), never the webhook port. */
+  metrics: { port: number; host: string };
   redis: RedisTarget;
   /** REDIS_WAIT_REPLICAS / REDIS_WAIT_TIMEOUT_MS: a 202 only once that many replicas hold the job. */
   redisWait: ReplicaWaitSettings;
@@ -237,6 +255,11 @@ export interface Config {
     keepCompleted: number;
     enqueueTimeoutMs: number;
   };
+  /**
+   * FORWARD_ROUTES as the workers have them (the receiver forwards nothing): recorded in Redis,
+   * patterns and claims only, for the workers to compare with theirs.
+   */
+  routes: ForwardRoute[];
   shutdownTimeoutMs: number;
   logLevel: string;
 }
@@ -258,6 +281,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ]);
   }
   const filter = compileEventFilter(listOf(e.ENQUEUE_EVENTS));
+  const routes = parseForwardRoutes(e.FORWARD_ROUTES);
   const redis = redisTargetOf(e);
   return {
     http: {
@@ -274,6 +298,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxHeaderBytes: e.MAX_HEADER_BYTES,
       maxConnections: e.MAX_CONNECTIONS,
     },
+    metrics: { port: e.RECEIVER_METRICS_PORT, host: e.RECEIVER_METRICS_HOST },
     redis,
     redisWait: replicaWaitOf(e, redis),
     auth: { secrets, staticHeader, disabled, toleranceSeconds: e.FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS },
@@ -287,6 +312,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepCompleted: e.JOB_KEEP_COMPLETED,
       enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
     },
+    routes: routes.ok ? routes.routes : [],
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   };

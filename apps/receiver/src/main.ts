@@ -21,10 +21,12 @@ runMain('receiver', async () => {
   await refuseOtherClusterLayout(config.redis, layoutsKey(config.queue.prefix), config.queue.shards);
   const receiver = await createReceiver(config, logger);
   const server = receiver.createServer().listen(config.http.port, config.http.host);
-  await once(server, 'listening');
+  const metricsServer = receiver.createMetricsServer().listen(config.metrics.port, config.metrics.host);
+  await Promise.all([once(server, 'listening'), once(metricsServer, 'listening')]);
   logger.info(
     {
       port: (server.address() as AddressInfo).port,
+      metricsPort: (metricsServer.address() as AddressInfo).port,
       auth: {
         signatureSecrets: config.auth.secrets.length,
         staticHeader: config.auth.staticHeader?.name ?? null,
@@ -42,6 +44,9 @@ runMain('receiver', async () => {
     // Stop accepting; requests already read are answered (each one's job is in Redis or it got 503).
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
+    // Nothing there to finish (the process exits once the webhooks are answered).
+    metricsServer.close();
+    metricsServer.closeIdleConnections();
     await closed;
     await receiver.close();
     logger.info('receiver stopped');

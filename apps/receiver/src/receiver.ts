@@ -1,8 +1,14 @@
 import { createServer, type Server } from 'node:http';
+import { describeConfig } from '@flexprice/contracts';
 import {
+  createConfigRecorder,
   createEvictionWatch,
+  createOpsServer,
   createRedis,
   createReplicaWait,
+  instanceId,
+  type OpsDeps,
+  packageVersion,
   ping,
   readinessDeadlineMs,
   replicaProblem,
@@ -17,7 +23,8 @@ import { createRefusalLog } from './refusal-log.js';
 
 /**
  * The receiver's parts, wired: a fail-fast producer connection, the queues of the routed events
- * (opened before the first request: this waits for Redis), the Express app. `main.ts` adds the
+ * (opened before the first request: this waits for Redis), its configuration recorded in Redis for
+ * the workers, the Express app. `main.ts` adds the
  * listener and the shutdown; tests use the same wiring against their own Redis.
  */
 export async function createReceiver(config: Config, logger: Logger) {
@@ -36,6 +43,24 @@ export async function createReceiver(config: Config, logger: Logger) {
     logger,
   });
   await enqueuer.open(config.queue.enqueueEvents);
+  // What this receiver queues, recorded in Redis for the workers to compare with what they process.
+  const instance = instanceId();
+  const recorder = createConfigRecorder(redis, {
+    prefix: config.queue.prefix,
+    role: 'receiver',
+    instance,
+    record: describeConfig({
+      role: 'receiver',
+      instance,
+      version: packageVersion(import.meta.url),
+      queue: { prefix: config.queue.prefix },
+      enqueues: config.queue.enqueueEvents,
+      routes: config.routes,
+    }),
+    logger,
+  });
+  // Before the first request: a worker starting next already sees this receiver.
+  await recorder.start();
 
   let shuttingDown = false;
   const routed = new Set(config.queue.enqueueEvents);
@@ -44,6 +69,17 @@ export async function createReceiver(config: Config, logger: Logger) {
   // Redis may not evict (main.ts refused to start on it): a policy changed since makes /readyz 503.
   const eviction = createEvictionWatch(redis, logger, readinessDeadlineMs(config.redisWait));
   metrics.watchEviction(eviction);
+  // What the ops endpoints report: the metrics port in full, the webhook port only ready or not.
+  const ops: OpsDeps = {
+    // A PING queues behind a WAIT on this connection: its deadline allows for one.
+    isReady: async () => !shuttingDown && (await ping(redis, readinessDeadlineMs(config.redisWait))),
+    // Too few replicas: every 202 would wait for ones that are not there. An evicting Redis.
+    problems: async () =>
+      (await Promise.all([replicaProblem(redis, config.redisWait), eviction.problem()])).filter(
+        (problem) => problem !== undefined,
+      ),
+    metrics: metrics.registry,
+  };
   const app = createApp({
     logger,
     metrics,
@@ -53,13 +89,7 @@ export async function createReceiver(config: Config, logger: Logger) {
     body: config.http.body,
     refusals,
     trustedProxies: config.http.trustedProxies,
-    // A PING queues behind a WAIT on this connection: its deadline allows for one.
-    isReady: () => ping(redis, readinessDeadlineMs(config.redisWait)),
-    // Too few replicas: every 202 would wait for ones that are not there. An evicting Redis.
-    readinessProblems: async () =>
-      (await Promise.all([replicaProblem(redis, config.redisWait), eviction.problem()])).filter(
-        (problem) => problem !== undefined,
-      ),
+    readiness: ops,
     isShuttingDown: () => shuttingDown,
   });
 
@@ -87,6 +117,13 @@ export async function createReceiver(config: Config, logger: Logger) {
       server.maxConnections = config.http.maxConnections;
       return server;
     },
+    /**
+     * The ops listener (RECEIVER_METRICS_PORT): /healthz, /readyz with the reasons it is not ready,
+     * /metrics; 404 for anything else. Off the webhook port, which faces the internet.
+     */
+    createMetricsServer(): Server {
+      return createOpsServer(ops);
+    },
     /** From now on /readyz answers 503 and responses close their connections. */
     beginShutdown(): void {
       shuttingDown = true;
@@ -94,6 +131,7 @@ export async function createReceiver(config: Config, logger: Logger) {
     /** Closes the queues and the connection; call once the HTTP server has drained. */
     async close(): Promise<void> {
       refusals.close();
+      await recorder.close();
       await enqueuer.close();
       await redis.quit().catch(() => redis.disconnect());
     },

@@ -36,6 +36,8 @@ interface Receiver extends RunningProcess {
   port: number;
   pid: number;
   url: string;
+  /** RECEIVER_METRICS_PORT's: /metrics. */
+  metricsUrl: string;
 }
 
 const test = redisTest.extend('start', async ({ redis }, { onCleanup }) => {
@@ -48,11 +50,14 @@ const test = redisTest.extend('start', async ({ redis }, { onCleanup }) => {
   });
   return async (env: Record<string, string> = {}): Promise<Receiver> => {
     const port = await freePort();
+    const metricsPort = await freePort();
     const proc = runNode(MAIN, {
       REDIS_URL: redis.url,
       QUEUE_PREFIX: uniquePrefix('load'),
       PORT: String(port),
       HOST: '127.0.0.1',
+      RECEIVER_METRICS_PORT: String(metricsPort),
+      RECEIVER_METRICS_HOST: '127.0.0.1',
       FLEXPRICE_WEBHOOK_SECRET: SECRET,
       FLEXPRICE_WEBHOOK_AUTH_HEADER: STATIC_HEADER,
       FLEXPRICE_WEBHOOK_AUTH_TOKEN: STATIC_TOKEN,
@@ -72,7 +77,7 @@ const test = redisTest.extend('start', async ({ redis }, { onCleanup }) => {
     await expect.poll(ready, { timeout: 15_000 }).toBe(200);
     const pid = proc.child.pid;
     if (pid === undefined) throw new Error('the receiver has no pid');
-    return { ...proc, port, pid, url };
+    return { ...proc, port, pid, url, metricsUrl: `http://127.0.0.1:${metricsPort}` };
   };
 });
 
@@ -279,7 +284,7 @@ describe('hostile load on the webhook port (built receiver, loopback)', () => {
     for (let i = 0; i < requests.length; i += 25) {
       await Promise.all(requests.slice(i, i + 25).map(async (send) => (await send()).arrayBuffer()));
     }
-    const metrics = await (await fetch(`${receiver.url}/metrics`)).text();
+    const metrics = await (await fetch(`${receiver.metricsUrl}/metrics`)).text();
     expect(metrics).toContain('flexprice_webhook_requests_total{event_type="none",outcome="unauthorized"} 800');
     receiver.child.kill('SIGTERM');
     expect(await receiver.exited).toBe(0);

@@ -29,7 +29,7 @@ test('Redis stopped mid-stream: 503 while down, recovery after restart, every 20
   }
   const burst = (n: number) => Promise.all(Array.from({ length: n }, send));
 
-  const scrape = async () => (await fetch(`${receiver.url}/metrics`)).text();
+  const scrape = async () => (await fetch(`${receiver.metricsUrl}/metrics`)).text();
   try {
     const before = await scrape();
     await burst(20);
@@ -92,7 +92,8 @@ test('REDIS_WAIT_REPLICAS above the replicas Redis has: 503 with Retry-After, th
     expect(await receiver.queue('flexprice.customer').count()).toBe(1);
     const again = await receiver.post('/webhooks/flexprice', body, headers);
     expect(again.status).toBe(503);
-    const ready = await fetch(`${receiver.url}/readyz`);
+    // The metrics port says why; the webhook port, which faces the internet, only that it is not ready.
+    const ready = await fetch(`${receiver.metricsUrl}/readyz`);
     expect([ready.status, await ready.json()]).toEqual([
       503,
       {
@@ -100,6 +101,8 @@ test('REDIS_WAIT_REPLICAS above the replicas Redis has: 503 with Retry-After, th
         problems: ['redis_replicas: the primary has 0 replica(s) online, REDIS_WAIT_REPLICAS is 1'],
       },
     ]);
+    const plain = await fetch(`${receiver.url}/readyz`);
+    expect([plain.status, await plain.json()]).toEqual([503, { status: 'unavailable' }]);
   } finally {
     await receiver.close();
   }

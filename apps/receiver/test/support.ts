@@ -16,7 +16,10 @@ export const STATIC_HEADER = TEST_STATIC_AUTH.header;
 export const STATIC_TOKEN = TEST_STATIC_AUTH.token;
 
 export interface TestReceiver {
+  /** The webhook port. */
   url: string;
+  /** The ops listener (RECEIVER_METRICS_PORT): /metrics, the detailed /readyz. */
+  metricsUrl: string;
   prefix: string;
   connection: RedisClient;
   post(path: string, body: string | Uint8Array, headers: Record<string, string>): Promise<Response>;
@@ -44,12 +47,15 @@ export async function startReceiver(redisUrl: string, env: Record<string, string
   const { redis: connection } = receiver;
   connection.on('error', () => {});
   const server: Server = receiver.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const metricsServer: Server = receiver.createMetricsServer().listen(0, '127.0.0.1');
+  await Promise.all([once(server, 'listening'), once(metricsServer, 'listening')]);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const metricsUrl = `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}`;
   const inspectors: Queue[] = [];
 
   return {
     url,
+    metricsUrl,
     prefix,
     connection,
     post: (path, body, headers) => fetch(`${url}${path}`, { method: 'POST', body, headers }),
@@ -61,7 +67,8 @@ export async function startReceiver(redisUrl: string, env: Record<string, string
     },
     async close() {
       server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      metricsServer.closeAllConnections();
+      await Promise.all([server, metricsServer].map((s) => new Promise((resolve) => s.close(resolve))));
       await Promise.all(inspectors.map((queue) => queue.close()));
       await receiver.close();
     },

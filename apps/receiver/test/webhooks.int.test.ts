@@ -571,18 +571,29 @@ redisTest('a duplicate stays a duplicate after the first job completed and was r
 });
 
 describe('health', () => {
-  test('/healthz and /readyz answer while Redis is up; other paths are 404', async ({ receiver }) => {
+  test('/healthz and /readyz answer while Redis is up; other paths are 404, /metrics too (it is on the metrics port)', async ({
+    receiver,
+  }) => {
     expect(await (await fetch(`${receiver.url}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${receiver.url}/readyz`);
-    expect(ready.status).toBe(200);
+    expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
     expect((await fetch(`${receiver.url}/admin/queues`)).status).toBe(404);
+    expect((await fetch(`${receiver.url}/metrics`)).status).toBe(404);
+    const metrics = await fetch(`${receiver.metricsUrl}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('flexprice_webhook_requests_total');
+    // The metrics port serves the ops endpoints only.
+    expect((await fetch(`${receiver.metricsUrl}/webhooks/flexprice`, { method: 'POST' })).status).toBe(404);
   });
 
   test('the paths Express also matches (case, trailing slash) and HEAD are answered, never left hanging', async ({
     receiver,
   }) => {
-    for (const path of ['/HEALTHZ', '/healthz/', '/ReadyZ', '/metrics/']) {
+    for (const path of ['/HEALTHZ', '/healthz/', '/ReadyZ']) {
       expect((await fetch(`${receiver.url}${path}`, { signal: AbortSignal.timeout(5_000) })).status, path).toBe(200);
+    }
+    for (const path of ['/metrics/', '/METRICS']) {
+      expect((await fetch(`${receiver.url}${path}`, { signal: AbortSignal.timeout(5_000) })).status, path).toBe(404);
     }
     const head = await fetch(`${receiver.url}/readyz`, { method: 'HEAD', signal: AbortSignal.timeout(5_000) });
     expect([head.status, await head.text()]).toEqual([200, '']);
@@ -591,7 +602,7 @@ describe('health', () => {
 
 describe('metrics', () => {
   test('GET /metrics counts each outcome exactly, by event type', async ({ receiver }) => {
-    const scrape = async () => (await fetch(`${receiver.url}/metrics`)).text();
+    const scrape = async () => (await fetch(`${receiver.metricsUrl}/metrics`)).text();
     const before = await scrape();
     const send = (body: string, headers: Record<string, string>) => receiver.post('/webhooks/flexprice', body, headers);
     const customer = (id: string) => customerBody({ id });

@@ -25,51 +25,121 @@ describe('loadConfig (worker)', () => {
       health: { port: 9464, host: '0.0.0.0' },
       enqueueEvents: ['customer.created', 'customer.updated', 'customer.deleted'],
       routes: [],
+      forward: { secrets: [], timeoutMs: 10_000 },
       entityMarkTtlSeconds: 30 * 24 * 3600,
-      store: { prefix: 'fpstore', processedTtlSeconds: 7 * 24 * 3600 },
+      store: { prefix: 'fpstore', deliveryPinTtlSeconds: 7 * 24 * 3600 },
       shutdownTimeoutMs: 25_000,
     });
   });
 
-  it('forwards with a signing secret and a 10 s timeout by default', () => {
+  it('forwards with a signing secret and a 10 s timeout by default; the customer route is a route like any other', () => {
     const config = loadConfig({
-      CUSTOMER_FORWARD_URL: 'https://provision.internal/hooks',
-      CUSTOMER_FORWARD_SECRET: SECRET,
+      FORWARD_ROUTES: 'customer.*=https://provision.internal/hooks',
+      FORWARD_SECRET: SECRET,
     });
     expect(config.routes).toEqual([
       {
         pattern: 'customer.*',
         url: 'https://provision.internal/hooks',
         claims: ['customer.created', 'customer.updated', 'customer.deleted'],
-        secrets: [SECRET],
-        timeoutMs: 10_000,
       },
     ]);
+    expect(config.forward).toEqual({ secrets: [SECRET], timeoutMs: 10_000 });
   });
 
-  it('routes events by FORWARD_ROUTES after the customer route, each signed with its own secrets', () => {
+  it('routes events by FORWARD_ROUTES, the first match winning, every route signed with FORWARD_SECRET', () => {
     const config = loadConfig({
       ENQUEUE_EVENTS: 'customer.*,invoice.*, wallet.created',
-      CUSTOMER_FORWARD_URL: 'https://provision.internal/hooks',
-      CUSTOMER_FORWARD_SECRET: SECRET,
-      FORWARD_ROUTES: 'invoice.update.finalized=https://billing.internal/final *=https://rest.internal/all',
+      FORWARD_ROUTES:
+        'customer.*=https://provision.internal/hooks invoice.update.finalized=https://billing.internal/final *=https://rest.internal/all',
       FORWARD_SECRET: `${OTHER_SECRET} ${SECRET}`,
       FORWARD_TIMEOUT_MS: '3000',
     });
     expect(config.enqueueEvents).toHaveLength(3 + 6 + 1);
-    expect(
-      config.routes.map(({ pattern, url, claims, secrets, timeoutMs }) => [
-        pattern,
-        url,
-        claims.length,
-        secrets,
-        timeoutMs,
-      ]),
-    ).toEqual([
-      ['customer.*', 'https://provision.internal/hooks', 3, [SECRET], 10_000],
-      ['invoice.update.finalized', 'https://billing.internal/final', 1, [OTHER_SECRET, SECRET], 3000],
-      ['*', 'https://rest.internal/all', 53, [OTHER_SECRET, SECRET], 3000],
+    expect(config.routes.map(({ pattern, url, claims }) => [pattern, url, claims.length])).toEqual([
+      ['customer.*', 'https://provision.internal/hooks', 3],
+      ['invoice.update.finalized', 'https://billing.internal/final', 1],
+      ['*', 'https://rest.internal/all', 53],
     ]);
+    expect(config.forward).toEqual({ secrets: [OTHER_SECRET, SECRET], timeoutMs: 3000 });
+  });
+
+  describe('the older spellings, aliases of the one vocabulary', () => {
+    const NEW = {
+      FORWARD_ROUTES: 'customer.*=https://provision.internal/hooks invoice.*=https://billing.internal/',
+      FORWARD_SECRET: SECRET,
+      FORWARD_TIMEOUT_MS: '3s',
+      DELIVERY_PIN_TTL: '1h',
+      SYNC_INTERVAL: '15m',
+    };
+    const OLD = {
+      CUSTOMER_FORWARD_URL: 'https://provision.internal/hooks',
+      FORWARD_ROUTES: 'invoice.*=https://billing.internal/',
+      CUSTOMER_FORWARD_SECRET: SECRET,
+      CUSTOMER_FORWARD_TIMEOUT_MS: '3000',
+      PROCESSED_TTL_SECONDS: '3600',
+      CUSTOMER_SYNC_INTERVAL: '15m',
+    };
+    const base = { ENQUEUE_EVENTS: 'customer.*,invoice.*', FLEXPRICE_API_KEY: 'key-0123456789' };
+
+    it('each older name maps onto its new one: CUSTOMER_FORWARD_URL is a customer.* route placed first', () => {
+      const config = loadConfig({ ...base, ...NEW });
+      expect(loadConfig({ ...base, ...OLD })).toEqual(config);
+      expect(config.routes.map(({ pattern }) => pattern)).toEqual(['customer.*', 'invoice.*']);
+      expect(config).toMatchObject({
+        forward: { secrets: [SECRET], timeoutMs: 3000 },
+        store: { deliveryPinTtlSeconds: 3600 },
+        sync: { intervalMs: 15 * 60_000 },
+      });
+      // The customer route's alias comes before every route of FORWARD_ROUTES, as it always did.
+      const first = loadConfig({ ...base, ...OLD, FORWARD_ROUTES: '*=https://rest.internal/all', ENQUEUE_EVENTS: '*' });
+      expect(first.routes.map(({ pattern, claims }) => [pattern, claims.length])).toEqual([
+        ['customer.*', 3],
+        ['*', 54],
+      ]);
+    });
+
+    it('accepts both spellings set to the same value', () => {
+      const both = loadConfig({
+        ...base,
+        ...NEW,
+        ...OLD,
+        FORWARD_ROUTES: NEW.FORWARD_ROUTES,
+        // The same secrets, in another order and separator; the same durations, in another spelling.
+        FORWARD_SECRET: `${OTHER_SECRET} ${SECRET}`,
+        CUSTOMER_FORWARD_SECRET: `${SECRET},${OTHER_SECRET}`,
+      });
+      expect(both.routes.map(({ pattern }) => pattern)).toEqual(['customer.*', 'invoice.*']);
+      expect(both.forward).toEqual({ secrets: [OTHER_SECRET, SECRET], timeoutMs: 3000 });
+      expect(both.store.deliveryPinTtlSeconds).toBe(3600);
+    });
+
+    it.each([
+      [
+        { CUSTOMER_FORWARD_URL: 'https://other.internal/', FORWARD_ROUTES: NEW.FORWARD_ROUTES },
+        'FORWARD_ROUTES: its customer.* route and CUSTOMER_FORWARD_URL (its alias) are both set, to different URLs: set FORWARD_ROUTES only',
+      ],
+      [
+        { FORWARD_SECRET: SECRET, CUSTOMER_FORWARD_SECRET: OTHER_SECRET },
+        'FORWARD_SECRET: and CUSTOMER_FORWARD_SECRET (its alias) are both set, to different values: set FORWARD_SECRET only',
+      ],
+      [
+        { FORWARD_TIMEOUT_MS: '3s', CUSTOMER_FORWARD_TIMEOUT_MS: '5000' },
+        'FORWARD_TIMEOUT_MS: and CUSTOMER_FORWARD_TIMEOUT_MS (its alias) are both set, to different values',
+      ],
+      [
+        { DELIVERY_PIN_TTL: '1h', PROCESSED_TTL_SECONDS: '3601' },
+        'DELIVERY_PIN_TTL: and PROCESSED_TTL_SECONDS (its older name) are both set, to different values',
+      ],
+      [
+        { SYNC_INTERVAL: '15m', CUSTOMER_SYNC_INTERVAL: '1h' },
+        'SYNC_INTERVAL: and CUSTOMER_SYNC_INTERVAL (its older name) are both set, to different values',
+      ],
+    ])('refuses both spellings set to different values: %j', (env, expected) => {
+      const problems = problemsOf({ ...base, FORWARD_ROUTES: NEW.FORWARD_ROUTES, FORWARD_SECRET: SECRET, ...env });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toContain(expected);
+    });
   });
 
   it('refuses queued events that nothing processes, naming FORWARD_ROUTES', () => {
@@ -99,7 +169,7 @@ describe('loadConfig (worker)', () => {
   });
 
   it.each([
-    [{ CUSTOMER_FORWARD_URL: 'https://x.test/h' }, 'CUSTOMER_FORWARD_SECRET: is required with CUSTOMER_FORWARD_URL'],
+    [{ CUSTOMER_FORWARD_URL: 'https://x.test/h' }, 'FORWARD_SECRET: is required with CUSTOMER_FORWARD_URL'],
     [
       { CUSTOMER_FORWARD_URL: 'ftp://x.test/h', CUSTOMER_FORWARD_SECRET: SECRET },
       'CUSTOMER_FORWARD_URL: must be an http(s) URL',

@@ -14,6 +14,7 @@ import {
   checkRedisEnv,
   checkSecretList,
   duration,
+  durationIn,
   hasUserinfo,
   httpUrl,
   listOf,
@@ -54,31 +55,33 @@ const envSchema = z
     ...redisWaitEnv,
     // Jobs processed at once per queue in this process (they mostly wait on the network).
     WORKER_CONCURRENCY: wholeNumber(1, 1000).default(32),
-    // Health (and, later, metrics) listener of the worker.
+    // The worker's ops listener: /healthz, /readyz and /metrics (the worker answers nothing else).
     WORKER_METRICS_PORT: wholeNumber(0, 65_535).default(9464),
     WORKER_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
     // Which event types the receivers queue (the same value as theirs): the worker consumes every
     // family among them, and refuses to start when one has neither a built-in handler nor a route.
     ENQUEUE_EVENTS: z.string().default('customer.*'),
-    // The customer route: your "provision this customer" service; unset = store only. No
-    // user:password@: fetch refuses such a URL on every forward.
-    CUSTOMER_FORWARD_URL: optional(
-      httpUrl('remove it (the target authenticates forwards by their signature, CUSTOMER_FORWARD_SECRET)'),
-    ),
-    // Standard Webhooks secret(s) (`whsec_…`) the customer forwards are signed with.
-    CUSTOMER_FORWARD_SECRET: optional(z.string()),
-    CUSTOMER_FORWARD_TIMEOUT_MS: wholeNumber(100, 120_000).default(10_000),
-    // Forward routes for any queued event: `pattern=url` pairs, space- or comma-separated, the
-    // first match wins (after the customer route): `invoice.*=https://billing.internal/hooks`.
+    // Where queued events are forwarded: `pattern=url` pairs, space- or comma-separated, the first
+    // match wins; `customer.*=<url>` is the customer route (your "provision this customer" service).
     FORWARD_ROUTES: optional(z.string()),
-    // Standard Webhooks secret(s) (`whsec_…`, several while rotating) FORWARD_ROUTES are signed with.
+    // Alias: the customer route's older spelling, read as a `customer.*=<url>` route ahead of FORWARD_ROUTES.
+    CUSTOMER_FORWARD_URL: optional(
+      httpUrl('remove it (the target authenticates forwards by their signature, FORWARD_SECRET)'),
+    ),
+    // Standard Webhooks secret(s) (`whsec_…`, several while rotating) every forward is signed with.
     FORWARD_SECRET: optional(z.string()),
-    FORWARD_TIMEOUT_MS: wholeNumber(100, 120_000).default(10_000),
+    // Alias: FORWARD_SECRET's older name, from when it signed the customer route only.
+    CUSTOMER_FORWARD_SECRET: optional(z.string()),
+    // A forward without an answer by then is retried (its entity's forward lock lasts this plus 2 s).
+    FORWARD_TIMEOUT_MS: optional(durationIn('ms', 100, 120_000)),
+    // Alias: FORWARD_TIMEOUT_MS's older name, from when it timed the customer route only.
+    CUSTOMER_FORWARD_TIMEOUT_MS: optional(durationIn('ms', 100, 120_000)),
     // How long the version marks of forwarded entities (invoices, subscriptions, …) are kept after
     // their last event: a replay older than that is forwarded without the order check.
-    ENTITY_MARK_TTL_SECONDS: wholeNumber(3600).default(30 * 24 * 3600),
-    // Flexprice's API key (`x-api-key`): with it, every customer job reads the customer's current
-    // state from the API (the webhook is the notification). Unset: webhook-only.
+    ENTITY_MARK_TTL_SECONDS: durationIn('s', 3600).default(30 * 24 * 3600),
+    // Flexprice's API key (`x-api-key`): with it, every job of an API-backed family (customers,
+    // invoices, …) reads its entity's current state from the API (the webhook is the notification).
+    // Unset: webhook-only.
     FLEXPRICE_API_KEY: optional(
       refusingPlaceholders(
         z.string().min(8, { error: 'must be at least 8 characters' }),
@@ -88,10 +91,10 @@ const envSchema = z
     // The API's server URL, `/v1` included: the cloud's by default; self-hosted, your API host + /v1.
     FLEXPRICE_API_URL: httpUrl('the API authenticates with FLEXPRICE_API_KEY').default(FLEXPRICE_CLOUD_API),
     // Longest wait for one API answer; a slower one is retried with the job's backoff.
-    FLEXPRICE_API_TIMEOUT_MS: wholeNumber(100, 60_000).default(5_000),
+    FLEXPRICE_API_TIMEOUT_MS: durationIn('ms', 100, 60_000).default(5_000),
     // A 404 is taken as "gone" only when a second read of the job, at least this much later, is a
     // 404 too: a gateway during a deploy or a replica behind answers 404 for an entity that exists.
-    FLEXPRICE_API_NOT_FOUND_CONFIRM_MS: wholeNumber(1_000, 3_600_000).default(5_000),
+    FLEXPRICE_API_NOT_FOUND_CONFIRM_MS: durationIn('ms', 1_000, 3_600_000).default(5_000),
     // How often the reconciler reads every entity changed since its last run (`15m`, `1h`), for
     // every API-backed family this deployment queues; it heals webhooks Flexprice never delivered.
     // Unset: only `pnpm sync` runs it.
@@ -103,9 +106,9 @@ const envSchema = z
       z.string().regex(/^[A-Za-z0-9_{}.:-]+$/, { error: 'may hold letters, digits and "_-.:{}" only' }),
     ),
     // A job's lock lives this long without renewal; a crashed worker's jobs are retried after it.
-    WORKER_LOCK_DURATION_MS: wholeNumber(1000).default(30_000),
+    WORKER_LOCK_DURATION_MS: durationIn('ms', 1000).default(30_000),
     // How often stalled jobs (locks of dead workers) are looked for.
-    WORKER_STALLED_INTERVAL_MS: wholeNumber(500).default(30_000),
+    WORKER_STALLED_INTERVAL_MS: durationIn('ms', 500).default(30_000),
     // A job may stall this often (worker crashes) before it fails for good; 0 would dead-letter
     // the jobs of a worker that died instead of running them on another.
     WORKER_MAX_STALLED_COUNT: wholeNumber(
@@ -114,11 +117,13 @@ const envSchema = z
       "0 dead-letters a crashed worker's jobs instead of running them on another worker",
     ).default(2),
     // Longest wait for active jobs at shutdown; jobs still running then are retried elsewhere.
-    SHUTDOWN_TIMEOUT_MS: wholeNumber(100).default(25_000),
-    // How long the version of each delivery (idempotency key) is remembered: a redelivery within it
-    // (a Svix resend after the receiver's dedupe window) keeps the original acceptance time, so that
-    // old content never passes for new.
-    PROCESSED_TTL_SECONDS: wholeNumber(60).default(7 * 24 * 3600),
+    SHUTDOWN_TIMEOUT_MS: durationIn('ms', 100).default(25_000),
+    // The delivery-pin window: a delivery's (idempotency key's) first version is remembered this
+    // long, so that a redelivery within it (a Svix resend after the receiver's dedupe window) keeps
+    // the original acceptance time, and old content never passes for new.
+    DELIVERY_PIN_TTL: optional(duration(60_000)),
+    // Alias: DELIVERY_PIN_TTL's older name (it said "processed"; it is the pin's window), in seconds.
+    PROCESSED_TTL_SECONDS: optional(durationIn('s', 60)),
     LOG_LEVEL: logLevel,
   })
   .superRefine((env, ctx) => {
@@ -139,19 +144,65 @@ const envSchema = z
         message: 'needs FLEXPRICE_API_KEY (the reconciler reads the entities from Flexprice)',
       });
     }
-    // Forwards are always signed.
-    const hint = ' (make one with: echo "whsec_$(openssl rand -base64 24)")';
-    checkSecretList(ctx, 'CUSTOMER_FORWARD_SECRET', env.CUSTOMER_FORWARD_SECRET, {
-      requiredWith: env.CUSTOMER_FORWARD_URL === undefined ? undefined : 'CUSTOMER_FORWARD_URL',
-      hint,
-    });
-    checkSecretList(ctx, 'FORWARD_SECRET', env.FORWARD_SECRET, {
-      requiredWith: env.FORWARD_ROUTES === undefined ? undefined : 'FORWARD_ROUTES',
-      hint,
-    });
+    forwardingOf(env, ctx);
+    checkAlias(
+      ctx,
+      ['DELIVERY_PIN_TTL', env.DELIVERY_PIN_TTL],
+      ['PROCESSED_TTL_SECONDS', secondsToMs(env.PROCESSED_TTL_SECONDS)],
+    );
     const routing = routingOf(env);
     for (const [variable, message] of routing.problems) ctx.addIssue({ code: 'custom', path: [variable], message });
   });
+
+const secondsToMs = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds * 1000);
+
+const sameSecrets = (a: string, b: string) => listOf(a).sort().join(' ') === listOf(b).sort().join(' ');
+
+/**
+ * How every forward is signed and timed: FORWARD_SECRET and FORWARD_TIMEOUT_MS, or their older
+ * names from when they served the customer route only (aliases: both set to different values is
+ * refused). One secret list for all routes: a target verifies the signature of its own secret among
+ * them (Standard Webhooks), so a deployment that signed its customer route with one secret and its
+ * other routes with another lists both in FORWARD_SECRET.
+ */
+function forwardingOf(
+  env: {
+    FORWARD_ROUTES?: string | undefined;
+    CUSTOMER_FORWARD_URL?: string | undefined;
+    FORWARD_SECRET?: string | undefined;
+    CUSTOMER_FORWARD_SECRET?: string | undefined;
+    FORWARD_TIMEOUT_MS?: number | undefined;
+    CUSTOMER_FORWARD_TIMEOUT_MS?: number | undefined;
+  },
+  ctx?: z.RefinementCtx,
+): { secrets: string[]; timeoutMs: number } {
+  const secrets = env.FORWARD_SECRET ?? env.CUSTOMER_FORWARD_SECRET;
+  const timeoutMs = env.FORWARD_TIMEOUT_MS ?? env.CUSTOMER_FORWARD_TIMEOUT_MS ?? 10_000;
+  if (ctx) {
+    checkAlias(ctx, ['FORWARD_SECRET', env.FORWARD_SECRET], ['CUSTOMER_FORWARD_SECRET', env.CUSTOMER_FORWARD_SECRET], {
+      equal: sameSecrets,
+      as: 'its alias',
+    });
+    checkAlias(
+      ctx,
+      ['FORWARD_TIMEOUT_MS', env.FORWARD_TIMEOUT_MS],
+      ['CUSTOMER_FORWARD_TIMEOUT_MS', env.CUSTOMER_FORWARD_TIMEOUT_MS],
+      { as: 'its alias' },
+    );
+    // Forwards are always signed. Each spelling is checked under its own name (the one to fix).
+    const hint = ' (make one with: echo "whsec_$(openssl rand -base64 24)")';
+    const routedBy = [
+      ...(env.FORWARD_ROUTES === undefined ? [] : ['FORWARD_ROUTES']),
+      ...(env.CUSTOMER_FORWARD_URL === undefined ? [] : ['CUSTOMER_FORWARD_URL']),
+    ];
+    checkSecretList(ctx, 'FORWARD_SECRET', env.FORWARD_SECRET, {
+      requiredWith: env.CUSTOMER_FORWARD_SECRET === undefined ? routedBy[0] : undefined,
+      hint,
+    });
+    checkSecretList(ctx, 'CUSTOMER_FORWARD_SECRET', env.CUSTOMER_FORWARD_SECRET, { hint });
+  }
+  return { secrets: listOf(secrets), timeoutMs };
+}
 
 interface Env {
   ENQUEUE_EVENTS?: string | undefined;
@@ -159,9 +210,13 @@ interface Env {
   FORWARD_ROUTES?: string | undefined;
 }
 
+/** The customer route's pattern: what CUSTOMER_FORWARD_URL (its alias) stands for. */
+const CUSTOMER_ROUTE = 'customer.*';
+
 /**
- * What is queued and where it goes: ENQUEUE_EVENTS, then the routes (the customer route of
- * CUSTOMER_FORWARD_URL first, then FORWARD_ROUTES), with every problem found on the way.
+ * What is queued and where it goes: ENQUEUE_EVENTS, then FORWARD_ROUTES (CUSTOMER_FORWARD_URL, the
+ * customer route's alias, as a `customer.*=<url>` route ahead of them), with every problem found
+ * on the way.
  */
 function routingOf(env: Env): {
   enqueued: EventType[];
@@ -181,8 +236,22 @@ function routingOf(env: Env): {
   const customerRoute =
     customerUrl === undefined || !/^https?:\/\//i.test(customerUrl) || hasUserinfo(customerUrl)
       ? []
-      : [{ pattern: 'customer.*', url: customerUrl }];
-  const parsed = parseForwardRoutes(env.FORWARD_ROUTES, customerRoute);
+      : [{ pattern: CUSTOMER_ROUTE, url: customerUrl }];
+  // The alias and FORWARD_ROUTES' own customer.* route: the same URL is one route, another is refused.
+  let forwardRoutes = env.FORWARD_ROUTES;
+  if (customerUrl !== undefined && forwardRoutes !== undefined) {
+    const entries = listOf(forwardRoutes);
+    const own = entries.filter((entry) => entry.startsWith(`${CUSTOMER_ROUTE}=`));
+    if (own.some((entry) => entry !== `${CUSTOMER_ROUTE}=${customerUrl}`)) {
+      problems.push([
+        'FORWARD_ROUTES',
+        `its ${CUSTOMER_ROUTE} route and CUSTOMER_FORWARD_URL (its alias) are both set, to different URLs: ` +
+          `set FORWARD_ROUTES only (${CUSTOMER_ROUTE}=<url> first)`,
+      ]);
+    }
+    forwardRoutes = entries.filter((entry) => !own.includes(entry)).join(' ');
+  }
+  const parsed = parseForwardRoutes(forwardRoutes, customerRoute);
   if (!parsed.ok) for (const problem of parsed.problems) problems.push(['FORWARD_ROUTES', problem]);
   const routes = parsed.ok ? parsed.routes : [];
   const enqueued = filter.ok ? filter.selected : [];
@@ -200,7 +269,7 @@ function routingOf(env: Env): {
     problems.push([
       'FORWARD_ROUTES',
       'routes some customer events, or routes them to several URLs; customer events are forwarded in order per customer, ' +
-        'all of them to one target (customer.*=<url>, or CUSTOMER_FORWARD_URL) or none',
+        'all of them to one target (customer.*=<url>) or none',
     ]);
   }
   return { enqueued, routes, problems };
@@ -208,11 +277,6 @@ function routingOf(env: Env): {
 
 /** Every variable this app reads, for the deployment files' checks. */
 export const ENV_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
-
-export interface RouteConfig extends ForwardRoute {
-  secrets: string[];
-  timeoutMs: number;
-}
 
 export interface Config {
   redis: RedisTarget;
@@ -228,16 +292,21 @@ export interface Config {
   health: { port: number; host: string };
   /** The event types the receivers queue (ENQUEUE_EVENTS): the worker consumes their families. */
   enqueueEvents: readonly EventType[];
-  /** Where events are forwarded: the customer route first, then FORWARD_ROUTES; first match wins. */
-  routes: RouteConfig[];
+  /** Where events are forwarded (FORWARD_ROUTES, CUSTOMER_FORWARD_URL's route first); first match wins. */
+  routes: ForwardRoute[];
+  /** How every forward is signed and how long it may take (FORWARD_SECRET, FORWARD_TIMEOUT_MS). */
+  forward: { secrets: string[]; timeoutMs: number };
   /** How long the version marks of forwarded entities live after their last event. */
   entityMarkTtlSeconds: number;
   /** Flexprice's API; unset: webhook-only. */
   api: { url: string; key: string; timeoutMs: number; notFoundConfirmMs: number } | undefined;
   /** The scheduled reconciler; unset: off. */
   sync: { intervalMs: number } | undefined;
-  /** `layout`: QUEUE_SHARDS and the Redis mode, which say where an entity's keys live (shards.ts). */
-  store: { prefix: string; processedTtlSeconds: number; layout: { shards: number; cluster: boolean } };
+  /**
+   * STORE_PREFIX; DELIVERY_PIN_TTL: how long a delivery's first version is remembered; `layout`:
+   * QUEUE_SHARDS and the Redis mode, which say where an entity's keys live (contracts' shards.ts).
+   */
+  store: { prefix: string; deliveryPinTtlSeconds: number; layout: { shards: number; cluster: boolean } };
   shutdownTimeoutMs: number;
   logLevel: string;
 }
@@ -262,11 +331,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     health: { port: e.WORKER_METRICS_PORT, host: e.WORKER_METRICS_HOST },
     enqueueEvents: routing.enqueued,
-    routes: routing.routes.map((route, index) =>
-      index === 0 && e.CUSTOMER_FORWARD_URL !== undefined
-        ? { ...route, secrets: listOf(e.CUSTOMER_FORWARD_SECRET), timeoutMs: e.CUSTOMER_FORWARD_TIMEOUT_MS }
-        : { ...route, secrets: listOf(e.FORWARD_SECRET), timeoutMs: e.FORWARD_TIMEOUT_MS },
-    ),
+    routes: routing.routes,
+    forward: forwardingOf(e),
     entityMarkTtlSeconds: e.ENTITY_MARK_TTL_SECONDS,
     api:
       e.FLEXPRICE_API_KEY === undefined
@@ -284,7 +350,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     store: {
       prefix: resolvePrefix(redis, e.STORE_PREFIX, STORE_PREFIX_DEFAULTS, e.QUEUE_SHARDS),
       layout: { shards: e.QUEUE_SHARDS, cluster: redis.mode === 'cluster' },
-      processedTtlSeconds: e.PROCESSED_TTL_SECONDS,
+      deliveryPinTtlSeconds: Math.ceil(
+        (e.DELIVERY_PIN_TTL ?? secondsToMs(e.PROCESSED_TTL_SECONDS) ?? 7 * 86_400_000) / 1000,
+      ),
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,

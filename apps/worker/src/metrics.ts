@@ -1,5 +1,6 @@
 import { type EvictionWatch, evictionGaugeOptions } from '@flexprice/runtime';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { ConfigAgreement } from './queue/config-agreement.js';
 
 export type JobResult = 'completed' | 'skipped' | 'retried' | 'failed';
 export type ForwardStatusClass = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'error';
@@ -53,7 +54,7 @@ export function createWorkerMetrics(now: () => number = Date.now) {
   });
   const apiUnauthorized = new Gauge({
     name: 'flexprice_api_unauthorized',
-    help: "1 while Flexprice's API refuses FLEXPRICE_API_KEY (401/403): API-backed jobs fail until it is fixed.",
+    help: "1 while Flexprice's API refuses FLEXPRICE_API_KEY (401/403): the jobs that read the API fail until it is fixed.",
     registers: [registry],
   });
   const applied = new Counter({
@@ -120,11 +121,33 @@ export function createWorkerMetrics(now: () => number = Date.now) {
   let eviction: EvictionWatch | undefined;
   new Gauge({ ...evictionGaugeOptions(() => eviction), registers: [registry] });
 
+  let agreement: ConfigAgreement | undefined;
+  new Gauge({
+    name: 'flexprice_config_mismatch',
+    help: "1 while live receivers queue event types this worker cannot process (its /readyz says which): their ENQUEUE_EVENTS or FORWARD_ROUTES differ from this worker's.",
+    registers: [registry],
+    collect() {
+      this.set((agreement?.problems().length ?? 0) > 0 ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'flexprice_config_receivers',
+    help: 'Live receivers that recorded their configuration under this QUEUE_PREFIX (0: receivers down, or running with another QUEUE_PREFIX).',
+    registers: [registry],
+    collect() {
+      this.set(agreement?.receivers() ?? 0);
+    },
+  });
+
   return {
     registry,
     /** The policy read on each scrape for flexprice_redis_eviction_unsafe. */
     watchEviction(watch: EvictionWatch): void {
       eviction = watch;
+    },
+    /** The comparison read on each scrape for flexprice_config_mismatch and flexprice_config_receivers. */
+    watchConfigAgreement(watch: ConfigAgreement): void {
+      agreement = watch;
     },
     /** Queues whose gauges are read on each scrape. */
     watch(...queues: QueueProbe[]): void {

@@ -1,4 +1,5 @@
 import {
+  describeConfig,
   type EventType,
   FAMILIES,
   familyOf,
@@ -11,6 +12,8 @@ import {
   createEvictionWatch,
   createRedis,
   createReplicaWait,
+  instanceId,
+  packageVersion,
   ping,
   readinessDeadlineMs,
   recordedLayouts,
@@ -30,6 +33,7 @@ import { createEntityMarks } from './ordering/entity-marks.js';
 import { createNotFoundConfirmation } from './ordering/not-found.js';
 import { createFlexpriceApi } from './outbound/flexprice-api.js';
 import { createForwardTargets } from './outbound/forward-targets.js';
+import { watchConfigAgreement } from './queue/config-agreement.js';
 import { startWorkerPool } from './queue/pool.js';
 import { createProcessor } from './queue/processor.js';
 import { startSyncScheduler } from './queue/sync-scheduler.js';
@@ -61,8 +65,9 @@ export function createApiClient(config: Config, metrics: WorkerMetrics, logger?:
 
 /**
  * The worker's parts, wired and running: the store on its own patient connection, a forwarder per
- * route, Flexprice's API when a key is set, the handlers, one BullMQ worker per consumed family, and the
- * scheduled reconciler when SYNC_INTERVAL is set. `main.ts` adds health and shutdown;
+ * route, Flexprice's API when a key is set, the handlers, one BullMQ worker per consumed family, the
+ * scheduled reconciler when SYNC_INTERVAL is set, and its configuration recorded in Redis and
+ * compared with the live receivers'. `main.ts` adds health and shutdown;
  * tests use the same wiring against their own Redis.
  */
 export function startWorker(config: Config, logger: Logger) {
@@ -73,7 +78,7 @@ export function startWorker(config: Config, logger: Logger) {
   // Redis may not evict (main.ts refused to start on it): a policy changed since makes /readyz 503.
   const eviction = createEvictionWatch(storeRedis, logger, readinessDeadlineMs(config.redisWait));
   metrics.watchEviction(eviction);
-  const targets = createForwardTargets(config.routes, metrics.forwarded);
+  const targets = createForwardTargets(config.routes, config.forward, metrics.forwarded);
   const api = createApiClient(config, metrics, logger);
   const ordering = {
     onForwardWait: (eventType: string) => metrics.forwardWaited(queueNameOf(familyOf(eventType as EventType))),
@@ -83,7 +88,7 @@ export function startWorker(config: Config, logger: Logger) {
   const customers = createCustomerKeeper({ store, forward: targets.customer, ...ordering });
   const marks = createEntityMarks(storeRedis, {
     prefix: config.store.prefix,
-    processedTtlSeconds: config.store.processedTtlSeconds,
+    deliveryPinTtlSeconds: config.store.deliveryPinTtlSeconds,
     markTtlSeconds: config.entityMarkTtlSeconds,
     layout: config.store.layout,
   });
@@ -147,6 +152,25 @@ export function startWorker(config: Config, logger: Logger) {
     });
   };
   gauge(SYNC_QUEUE, SYNC_QUEUE);
+  // What this worker processes, recorded for (and compared with) the live receivers'.
+  const agreement = watchConfigAgreement({
+    redis: storeRedis,
+    prefix: config.queue.prefix,
+    self: describeConfig({
+      role: 'worker',
+      instance: instanceId(),
+      version: packageVersion(import.meta.url),
+      queue: { prefix: config.queue.prefix },
+      enqueues: config.enqueueEvents,
+      routes: config.routes,
+      handles: Object.keys(handlers),
+      consumes: families,
+    }),
+    logger,
+  });
+  // Not awaited: on the patient store connection, a Redis that is away would hold the start.
+  void agreement.start();
+  metrics.watchConfigAgreement(agreement);
   const processor = createProcessor(handlers, logger);
   const pool = startWorkerPool({
     redis: config.redis,
@@ -205,22 +229,27 @@ export function startWorker(config: Config, logger: Logger) {
     pool,
     metrics,
     api,
+    agreement,
     /** Redis answers, every worker runs, and Flexprice's API (when used) does not refuse the key. */
     // A PING queues behind a WAIT on the store's connection: its deadline allows for one.
     isReady: async () =>
       pool.isRunning() && !api?.isRefused() && (await ping(storeRedis, readinessDeadlineMs(config.redisWait))),
-    /** Why the worker is not ready, for /readyz: a refused API key, too few Redis replicas, an evicting Redis. */
+    /**
+     * Why the worker is not ready, for /readyz: a refused API key, too few Redis replicas, an
+     * evicting Redis, live receivers queueing what it cannot process (read from the last comparison).
+     */
     problems: async () => {
       const redisProblems = await Promise.all([replicaProblem(storeRedis, config.redisWait), eviction.problem()]);
       return [
         ...(api?.isRefused() ? ["flexprice_api_unauthorized: Flexprice's API refuses FLEXPRICE_API_KEY"] : []),
         ...redisProblems.filter((problem) => problem !== undefined),
+        ...agreement.problems(),
       ];
     },
     /** Drains the workers (up to `timeoutMs`) and closes the store. True when nothing was cut off. */
     async close(timeoutMs: number): Promise<boolean> {
       clearInterval(layoutWatch);
-      const [drained] = await Promise.all([pool.close(timeoutMs), scheduler?.close(timeoutMs)]);
+      const [drained] = await Promise.all([pool.close(timeoutMs), scheduler?.close(timeoutMs), agreement.close()]);
       await Promise.all(queues.map((queue) => queue.close().catch(() => undefined)));
       if (drained) await storeRedis.quit().catch(() => storeRedis.disconnect());
       else storeRedis.disconnect();

@@ -36,11 +36,14 @@ export async function startTestWorker(redisUrl: string, env: Record<string, stri
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: prefix,
     STORE_PREFIX: `${prefix}-store`,
-    CUSTOMER_FORWARD_SECRET: FORWARD_SECRET,
-    CUSTOMER_FORWARD_TIMEOUT_MS: '2000',
+    FORWARD_SECRET,
+    FORWARD_TIMEOUT_MS: '2000',
     ...env,
   });
-  const { store, processor, pool, metrics, close, isReady, problems } = startWorker(config, pino({ level: 'silent' }));
+  const { store, processor, pool, metrics, agreement, close, isReady, problems } = startWorker(
+    config,
+    pino({ level: 'silent' }),
+  );
   const queue = new Queue('flexprice.customer', { connection: { url: redisUrl }, prefix });
   return {
     prefix,
@@ -49,6 +52,7 @@ export async function startTestWorker(redisUrl: string, env: Record<string, stri
     queue,
     pool,
     metrics,
+    agreement,
     isReady,
     problems,
     async close() {

@@ -28,7 +28,7 @@ const test = redisTest.extend('setup', async ({ redis }, { onCleanup }) => {
     await Promise.all([api.close(), target.close()]);
   });
   const prefix = uniquePrefix('sync');
-  const store = createCustomerStore(connection, { prefix, processedTtlSeconds: 60 });
+  const store = createCustomerStore(connection, { prefix, deliveryPinTtlSeconds: 60 });
   type Options = Parameters<typeof syncFamily>[0];
   const run = ({ forward, ...extra }: Partial<Options> & { forward?: ForwardTarget } = {}) =>
     syncFamily({
@@ -77,7 +77,7 @@ describe('the reconciler', () => {
     wallets.upsert({ id: 'w_1', name: 'One' });
     wallets.upsert({ id: 'w_2', name: 'No time', updated_at: '' });
     wallets.upsert({ id: 'w_3', name: 'Three' });
-    const marks = createEntityMarks(connection, { prefix, processedTtlSeconds: 60, markTtlSeconds: 3600 });
+    const marks = createEntityMarks(connection, { prefix, deliveryPinTtlSeconds: 60, markTtlSeconds: 3600 });
     const run = () =>
       syncFamily({
         api: createFlexpriceApi({ url: api.url, key: KEY, timeoutMs: 2_000 }),

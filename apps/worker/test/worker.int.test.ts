@@ -82,7 +82,7 @@ describe('failure classes', () => {
   test('a timeout is retried', async ({ redis, target }) => {
     const worker = await startTestWorker(redis.url, {
       CUSTOMER_FORWARD_URL: target.url,
-      CUSTOMER_FORWARD_TIMEOUT_MS: '200',
+      FORWARD_TIMEOUT_MS: '200',
     });
     try {
       target.setResponder((n) => ({ status: 200, delayMs: n === 0 ? 1_000 : 0 }));

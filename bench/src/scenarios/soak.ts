@@ -64,7 +64,7 @@ export const soak: Scenario<'soak', SoakResult> = {
       system = await startSystem(
         ctx,
         { JOB_KEEP_COMPLETED: '1000', DEDUPE_TTL_SECONDS: '60', FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS: '30' },
-        { PROCESSED_TTL_SECONDS: '60' },
+        { DELIVERY_PIN_TTL: '1m' },
       );
       const running = system;
       ctx.log(`soak: ${WARM_UP_SECONDS} s of warm-up at ${rate} req/s`);

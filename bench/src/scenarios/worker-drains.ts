@@ -188,7 +188,7 @@ function drainEnv(ctx: BenchContext, drain: Drain, metricsPort: number, targetPo
   return workerEnv(ctx, metricsPort, {
     QUEUE_PREFIX: drain.prefix,
     ...(drain.forward && !drain.invoices && !drain.apiFamily
-      ? { CUSTOMER_FORWARD_URL: target, CUSTOMER_FORWARD_SECRET: TEST_OTHER_SECRET }
+      ? { FORWARD_ROUTES: `customer.*=${target}`, FORWARD_SECRET: TEST_OTHER_SECRET }
       : {}),
     ...(drain.invoices || drain.apiFamily
       ? {

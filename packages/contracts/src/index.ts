@@ -6,6 +6,7 @@
  * payload generations, no event id in the body, alerts without `event_type` in native mode.
  */
 export * from './api-entities.js';
+export * from './deployment-config.js';
 export * from './entities.js';
 export * from './event-types.js';
 export * from './events.js';

@@ -80,7 +80,7 @@ export interface ForwardRoute {
  */
 export function parseForwardRoutes(
   value: string | undefined,
-  /** Routes that come first (the customer route of CUSTOMER_FORWARD_URL). */
+  /** Routes that come first (the worker's customer route, from CUSTOMER_FORWARD_URL, its alias). */
   before: readonly { pattern: string; url: string }[] = [],
 ): { ok: true; routes: ForwardRoute[] } | { ok: false; problems: string[] } {
   const entries = [

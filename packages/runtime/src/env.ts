@@ -20,16 +20,19 @@ export function optional<T extends z.ZodType>(schema: T) {
 
 export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
-const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
-/** A duration such as `30s`, `15m`, `12h` or `7d`, in milliseconds; undefined when it is not one. */
+/** A duration such as `500ms`, `30s`, `15m`, `12h` or `7d`, in milliseconds; undefined when it is not one. */
 export function parseDuration(value: string): number | undefined {
-  const match = /^(\d+)\s*(s|m|h|d)$/.exec(value.trim());
+  const match = /^(\d+)\s*(ms|s|m|h|d)$/.exec(value.trim());
   if (!match) return undefined;
   return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
 }
 
-/** A duration variable (`15m`), as milliseconds, at least `minMs`. */
+/**
+ * A duration variable whose name carries no unit (`SYNC_INTERVAL=15m`): it must say its unit, as
+ * milliseconds, at least `minMs`.
+ */
 export function duration(minMs: number) {
   return z.string().transform((value, ctx) => {
     const ms = parseDuration(value);
@@ -42,6 +45,39 @@ export function duration(minMs: number) {
       return z.NEVER;
     }
     return ms;
+  });
+}
+
+const UNIT_NAMES = { ms: 'milliseconds', s: 'seconds' } as const;
+
+/**
+ * A duration variable whose name ends in its unit (`_MS`, `_SECONDS`): a duration that says its
+ * unit (`500ms`, `10s`, `15m`, `72h`, `7d`: how the docs write every duration), or a bare whole
+ * number in the name's unit (how these variables were always set, so no deployment breaks).
+ * Returns the value in the name's unit, within `min` and `max` (in that unit too); `belowMin` says
+ * what a smaller value would break.
+ */
+export function durationIn(unit: 'ms' | 's', min: number, max = Number.MAX_SAFE_INTEGER, belowMin?: string) {
+  return z.union([z.string(), z.number()]).transform((raw, ctx) => {
+    const text = String(raw);
+    const ms = parseDuration(text);
+    // A bare number is read as z.coerce.number() always read it.
+    const value = ms === undefined ? Number(text) : ms / UNIT_MS[unit];
+    if (!Number.isInteger(value)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a whole number of ${UNIT_NAMES[unit]}, or a duration such as 10s, 15m or 72h`,
+      });
+      return z.NEVER;
+    }
+    if (value < min || value > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: value < min ? `must be at least ${min}${belowMin ? `: ${belowMin}` : ''}` : `must be at most ${max}`,
+      });
+      return z.NEVER;
+    }
+    return value;
   });
 }
 
@@ -101,19 +137,23 @@ export function checkSecretList(
 }
 
 /**
- * A variable renamed: the older spelling still works. Both set to different values is refused
- * (which one wins would be a guess); returns the value that applies.
+ * A variable renamed (or one that is another's alias): the older spelling still works. Both set to
+ * different values is refused (which one wins would be a guess); returns the value that applies.
+ * Values are compared as parsed (`7d` and `604800` seconds are one value), with `equal` when `===`
+ * is not enough (secret lists, in any order or separator).
  */
 export function checkAlias<T>(
   ctx: z.RefinementCtx,
   [name, value]: [string, T | undefined],
   [olderName, olderValue]: [string, T | undefined],
+  options: { equal?: (a: T, b: T) => boolean; as?: string } = {},
 ): T | undefined {
-  if (value !== undefined && olderValue !== undefined && value !== olderValue) {
+  const equal = options.equal ?? ((a: T, b: T) => a === b);
+  if (value !== undefined && olderValue !== undefined && !equal(value, olderValue)) {
     ctx.addIssue({
       code: 'custom',
       path: [name],
-      message: `and ${olderName} (its older name) are both set, to different values: set ${name} only`,
+      message: `and ${olderName} (${options.as ?? 'its older name'}) are both set, to different values: set ${name} only`,
     });
   }
   return value ?? olderValue;

@@ -1,5 +1,6 @@
 // The ops toolkit shared by every app and CLI: configuration parsing, logging, the ops endpoints,
 // Redis connections and their error reports, startup.
+export * from './config-record.js';
 export * from './env.js';
 export * from './eviction.js';
 export * from './layouts.js';

@@ -54,7 +54,22 @@ export function handleOps(deps: OpsDeps, req: IncomingMessage, res: ServerRespon
   return true;
 }
 
-/** A listener of its own for the ops endpoints (the worker's), 404 for anything else. */
+/**
+ * The same readiness without its reasons and without `/metrics`: for a port that faces the internet
+ * (the receiver's webhook port), where a load balancer needs ready or not, and the reasons (replica
+ * counts, Redis' memory policy) would tell strangers about the internals. Any problem still makes it
+ * not ready.
+ */
+export function plainReadiness(deps: OpsDeps): OpsDeps {
+  return {
+    isReady: async () => {
+      const [ready, problems] = await Promise.all([deps.isReady(), deps.problems?.() ?? []]);
+      return ready && problems.length === 0;
+    },
+  };
+}
+
+/** A listener of its own for the ops endpoints (the worker's, the receiver's metrics port), 404 for anything else. */
 export function createOpsServer(deps: OpsDeps): Server {
   return createServer((req, res) => {
     if (!handleOps(deps, req, res))

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { reportRedisErrors } from './logger.js';
-import { createOpsServer } from './ops-server.js';
+import { createOpsServer, plainReadiness } from './ops-server.js';
 
 describe('reportRedisErrors', () => {
   it('tells each new error at once, and a repeated one once per period with how many repeats it left out', () => {
@@ -69,6 +69,31 @@ describe('the ops server', () => {
       ]);
       replicas = 1;
       expect((await fetch(url)).status).toBe(200);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('without details (plainReadiness): ready or not from the same checks, never why, and no /metrics', async () => {
+    let problems: string[] = ['redis_replicas: 0 connected'];
+    const server = createOpsServer(
+      plainReadiness({
+        isReady: async () => true,
+        problems: async () => problems,
+        metrics: { contentType: 'text/plain; version=0.0.4', metrics: async () => 'up 1\n' },
+      }),
+    ).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const url = (path: string) => `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
+    const answer = async (path: string) => {
+      const res = await fetch(url(path));
+      return [res.status, await res.json()];
+    };
+    try {
+      expect(await answer('/readyz')).toEqual([503, { status: 'unavailable' }]);
+      problems = [];
+      expect(await answer('/readyz')).toEqual([200, { status: 'ready' }]);
+      expect((await fetch(url('/metrics'))).status).toBe(404);
     } finally {
       server.close();
     }

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { optional, wholeNumber } from './env.js';
+import { durationIn, optional, wholeNumber } from './env.js';
 import type { RedisClient, RedisTarget } from './redis.js';
 
 /**
@@ -13,7 +13,7 @@ export const redisWaitEnv = {
   // before a forward. 0: the primary alone (Redis' asynchronous replication).
   REDIS_WAIT_REPLICAS: wholeNumber(0, 16).default(0),
   // How long to wait for them; fewer in time: the receiver answers 503, the forward is retried.
-  REDIS_WAIT_TIMEOUT_MS: optional(wholeNumber(10, 60_000)),
+  REDIS_WAIT_TIMEOUT_MS: optional(durationIn('ms', 10, 60_000)),
 };
 
 export interface ReplicaWaitSettings {

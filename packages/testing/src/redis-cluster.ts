@@ -1,10 +1,10 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { type RedisProcess, startRedisProcess } from './redis-process.js';
 import { freePort, waitForRedis } from './redis-server.js';
 
 const run = promisify(execFile);
@@ -48,24 +48,20 @@ async function clusterIsOk(port: number): Promise<boolean> {
 export async function startRedisCluster(): Promise<TestRedisCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'flexprice-cluster-'));
   const ports = [await freePort(), await freePort(), await freePort()];
-  const children: ChildProcess[] = [];
+  const servers: RedisProcess[] = [];
   const dispose = async () => {
-    await Promise.all(
-      children.map(async (child) => {
-        if (child.exitCode !== null) return;
-        const exited = once(child, 'exit');
-        child.kill('SIGKILL');
-        await exited;
-      }),
-    );
+    await Promise.all(servers.map((server) => server.stop()));
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    for (const port of ports) {
-      children.push(
-        spawn(
-          'redis-server',
-          [
+    // All three, even when one fails, so that dispose stops every one that did start.
+    const started = await Promise.allSettled(
+      ports.map((port) => {
+        const logFile = join(dir, `redis-${port}.log`);
+        return startRedisProcess({
+          label: `cluster node on port ${port}`,
+          binary: 'redis-server',
+          args: [
             '--port',
             String(port),
             '--bind',
@@ -89,13 +85,15 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
             '--maxmemory-policy',
             'noeviction',
             '--logfile',
-            join(dir, `redis-${port}.log`),
+            logFile,
           ],
-          { stdio: 'ignore' },
-        ),
-      );
-    }
-    await Promise.all(ports.map((port) => waitForRedis(`redis://127.0.0.1:${port}`)));
+          ready: () => waitForRedis(`redis://127.0.0.1:${port}`),
+          logFile,
+        });
+      }),
+    );
+    for (const result of started) if (result.status === 'fulfilled') servers.push(result.value);
+    for (const result of started) if (result.status === 'rejected') throw result.reason;
     await run('redis-cli', [
       '--cluster',
       'create',

@@ -1,9 +1,10 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { type RedisProcess, startRedisProcess } from './redis-process.js';
 import { freePort, waitForRedis } from './redis-server.js';
 
 const run = promisify(execFile);
@@ -22,7 +23,12 @@ export interface SentinelSetNode extends RedisAddress {
 export interface RedisSentinelSetOptions {
   /** Master group name the sentinels monitor (`sentinel monitor <name> …`). Default `mymaster`. */
   name?: string;
-  /** AOF fsync policy of both data nodes. Default `everysec`, the usual production setting. */
+  /**
+   * Replicas of the primary. Default 1. With 2, losing any one data node for good still leaves a
+   * replica to confirm writes (`WAIT 1`), as the compose `ha` profile runs it.
+   */
+  replicas?: number;
+  /** AOF fsync policy of every data node. Default `everysec`, the usual production setting. */
   appendfsync?: 'always' | 'everysec' | 'no';
   /** `sentinel down-after-milliseconds`. Default 1000, so a killed primary is noticed quickly. */
   downAfterMs?: number;
@@ -54,7 +60,7 @@ export interface RestartOptions {
   timeoutMs?: number;
 }
 
-/** A primary, a replica and three sentinels on 127.0.0.1; see {@link startRedisSentinelSet}. */
+/** A primary, its replicas and three sentinels on 127.0.0.1; see {@link startRedisSentinelSet}. */
 export interface RedisSentinelSet {
   /** Master group name, what clients pass as `name` next to `sentinels`. */
   readonly name: string;
@@ -63,7 +69,7 @@ export interface RedisSentinelSet {
   readonly sentinelsEnv: string;
   readonly password: string | undefined;
   readonly sentinelPassword: string | undefined;
-  /** The two data nodes with their current role, asked with `ROLE` (`down` if not running). */
+  /** The data nodes with their current role, asked with `ROLE` (`down` if not running). */
   nodes(): Promise<SentinelSetNode[]>;
   /** The master according to the sentinels right now (the first sentinel that answers). */
   primary(): Promise<RedisAddress>;
@@ -116,10 +122,10 @@ interface Managed {
   readonly dir: string;
   readonly args: string[];
   readonly password: string | undefined;
-  child: ChildProcess | undefined;
-  /** The last bytes it wrote to stderr: config errors land there before the log file is opened. */
-  stderr: string;
+  server: RedisProcess | undefined;
 }
+
+const running = (node: Managed) => node.server?.running === true;
 
 /** Redis config files take C-like quoted strings; JSON quoting is compatible for paths and passwords. */
 const quote = (value: string) => JSON.stringify(value);
@@ -201,19 +207,12 @@ async function waitUntil<T>(what: string, timeoutMs: number, check: () => Promis
   }
 }
 
-async function tail(file: string, lines = 15): Promise<string> {
-  try {
-    return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
-}
-
 /**
  * Starts a Redis Sentinel deployment on 127.0.0.1, free ports, all data in a temp dir: a primary and
- * one replica (`redis-server`, AOF on, `save ""`, each its own dir and config file) watched by three
- * sentinels (`redis-server <conf> --sentinel`, quorum 2). Resolves once a failover could start right
- * away: the replica's link is up and every sentinel knows the master, the replica and both peers.
+ * its replicas (one by default; `redis-server`, AOF on, `save ""`, each its own dir and config file)
+ * watched by three sentinels (`redis-server <conf> --sentinel`, quorum 2). Resolves once a failover
+ * could start right away: every replica's link is up and every sentinel knows the master, the
+ * replicas and both peers.
  *
  * The data nodes run from config files, not command-line flags, because Sentinel persists a role
  * change with `CONFIG REWRITE`: a promoted node restarted later comes back as a master and a
@@ -229,61 +228,28 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
   const root = await mkdtemp(join(tmpdir(), 'flexprice-sentinel-'));
   const data: Managed[] = [];
   const sentinelNodes: Managed[] = [];
-  const live = new Set<ChildProcess>();
   let disposed = false;
 
-  // Last resort if the test process exits without dispose (a crash, a forgotten afterAll): no
-  // redis-server may outlive the run. Synchronous, as 'exit' listeners must be.
-  const killAllNow = () => {
-    for (const child of live) child.kill('SIGKILL');
-  };
-  process.once('exit', killAllNow);
-
   async function launch(node: Managed, timeoutMs: number): Promise<void> {
-    const child = spawn(binary, node.args, { cwd: node.dir, stdio: ['ignore', 'ignore', 'pipe'] });
-    node.child = child;
-    node.stderr = '';
-    live.add(child);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      node.stderr = (node.stderr + chunk.toString()).slice(-2000);
+    node.server = await startRedisProcess({
+      label: `${node.label} on port ${node.port}`,
+      binary,
+      args: node.args,
+      cwd: node.dir,
+      ready: () => waitForRedis(urlOf(node.port, node.password), timeoutMs),
+      logFile: join(node.dir, 'redis.log'),
     });
-    // Resolves (never rejects) with why it is gone, so it can lose the race below without leaving
-    // an unhandled rejection behind.
-    const gone = new Promise<string>((resolve) => {
-      child.once('error', (error) => resolve(`could not start ${binary}: ${error.message}`));
-      child.once('exit', (code, signal) => resolve(`exited with ${signal ?? `code ${code}`}`));
-    });
-    child.once('exit', () => {
-      live.delete(child);
-      if (node.child === child) node.child = undefined;
-    });
-    const up = waitForRedis(urlOf(node.port, node.password), timeoutMs).then(() => undefined);
-    up.catch(() => {}); // may settle after the race is lost to `gone`
-    const early = await Promise.race([up, gone]);
-    if (early !== undefined) {
-      const output = [node.stderr.trim(), await tail(join(node.dir, 'redis.log'))].filter(Boolean).join('\n');
-      throw new Error(`${node.label} on port ${node.port} did not come up (${early})${output ? `:\n${output}` : ''}`);
-    }
   }
 
   async function stop(node: Managed): Promise<void> {
-    const child = node.child;
-    if (!child) return;
-    // No pid: it never started (ENOENT), so there is nothing to kill and no 'exit' to wait for.
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
-    }
-    node.child = undefined;
+    await node.server?.stop();
+    node.server = undefined;
   }
 
   async function dispose(): Promise<void> {
     if (disposed) return;
     disposed = true;
     await Promise.all([...data, ...sentinelNodes].map(stop));
-    killAllNow(); // anything stop() did not see (a spawn that failed half-way)
-    process.removeListener('exit', killAllNow);
     // A fork child of a killed node (AOF rewrite, RDB for a replica) may still be writing for a
     // moment: retry instead of failing on ENOTEMPTY.
     await rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
@@ -328,19 +294,24 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
   }
 
   /** Why this sentinel could not lead a failover yet, or undefined when it could. */
-  async function sentinelNotReady(sentinel: Managed, primaryPort: number, replicaPort: number) {
+  async function sentinelNotReady(sentinel: Managed, primaryPort: number, replicaPorts: number[]) {
     return withClient(sentinel.port, sentinelPassword, async (client) => {
       const master = await client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name);
       if (!Array.isArray(master) || Number(master[1]) !== primaryPort) {
         return `sentinel ${sentinel.port} names master ${JSON.stringify(master)}, not port ${primaryPort}`;
       }
       const replicas = parseSentinelList(await client.call('SENTINEL', 'REPLICAS', name));
-      const replica = replicas.find((fields) => Number(fields.get('port')) === replicaPort);
-      if (replicas.length !== 1 || replica?.get('flags') !== 'slave' || replica.get('master-link-status') !== 'ok') {
+      const healthyReplicas = replicas.filter(
+        (fields) =>
+          replicaPorts.includes(Number(fields.get('port'))) &&
+          fields.get('flags') === 'slave' &&
+          fields.get('master-link-status') === 'ok',
+      );
+      if (replicas.length !== replicaPorts.length || healthyReplicas.length !== replicaPorts.length) {
         const seen = replicas.map(
           (fields) => `${fields.get('port')} ${fields.get('flags')} ${fields.get('master-link-status')}`,
         );
-        return `sentinel ${sentinel.port} knows replicas [${seen.join(', ')}], wants port ${replicaPort} flags=slave link=ok`;
+        return `sentinel ${sentinel.port} knows replicas [${seen.join(', ')}], wants ports ${replicaPorts.join(', ')} flags=slave link=ok`;
       }
       const peers = parseSentinelList(await client.call('SENTINEL', 'SENTINELS', name));
       const healthy = peers.filter((fields) => fields.get('flags') === 'sentinel');
@@ -351,15 +322,21 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
     });
   }
 
+  const replicaCount = options.replicas ?? 1;
   try {
+    if (!Number.isInteger(replicaCount) || replicaCount < 1) {
+      throw new Error(`replicas must be a whole number, 1 or more (got ${replicaCount})`);
+    }
     const ports = new Set<number>();
-    while (ports.size < 5) ports.add(await freePort());
-    const [primaryPort, replicaPort, ...sentinelPorts] = [...ports] as [number, number, ...number[]];
+    while (ports.size < 1 + replicaCount + 3) ports.add(await freePort());
+    const [primaryPort, ...others] = [...ports] as [number, ...number[]];
+    const replicaPorts = others.slice(0, replicaCount);
+    const sentinelPorts = others.slice(replicaCount);
 
-    for (const [label, port] of [
-      ['primary', primaryPort],
-      ['replica', replicaPort],
-    ] as const) {
+    const labels = replicaPorts.map(
+      (port, index) => [replicaCount === 1 ? 'replica' : `replica-${index + 1}`, port] as const,
+    );
+    for (const [label, port] of [['primary', primaryPort] as const, ...labels]) {
       const dir = join(root, label);
       await mkdir(dir);
       const conf = join(dir, 'redis.conf');
@@ -372,20 +349,22 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
         // Redis 7 waits 5 s for more replicas before a diskless full sync; nobody else is coming.
         'repl-diskless-sync-delay 0',
         ...(password === undefined ? [] : [`requirepass ${quote(password)}`, `masterauth ${quote(password)}`]),
-        ...(label === 'replica' ? [`replicaof ${HOST} ${primaryPort}`] : []),
+        ...(label === 'primary' ? [] : [`replicaof ${HOST} ${primaryPort}`]),
       ];
       await writeFile(conf, `${lines.join('\n')}\n`);
-      data.push({ label, port, dir, args: [conf], password, child: undefined, stderr: '' });
+      data.push({ label, port, dir, args: [conf], password, server: undefined });
     }
-    const [primaryNode, replicaNode] = data as [Managed, Managed];
+    const [primaryNode, ...replicaNodes] = data as [Managed, ...Managed[]];
     await launch(primaryNode, startTimeoutMs);
-    await launch(replicaNode, startTimeoutMs);
-    // Sentinels find replicas in the master's INFO; with the link already up, their first INFO
-    // lists it and they need not wait for the next INFO period.
-    await waitUntil(`replica ${replicaPort} with master_link_status:up`, startTimeoutMs, async () => {
-      const link = (await replication(replicaNode)).get('master_link_status');
-      return link === 'up' ? { done: true, value: undefined } : { done: false, why: `master_link_status:${link}` };
-    });
+    await Promise.all(replicaNodes.map((replica) => launch(replica, startTimeoutMs)));
+    // Sentinels find replicas in the master's INFO; with the links already up, their first INFO
+    // lists them and they need not wait for the next INFO period.
+    for (const replicaNode of replicaNodes) {
+      await waitUntil(`replica ${replicaNode.port} with master_link_status:up`, startTimeoutMs, async () => {
+        const link = (await replication(replicaNode)).get('master_link_status');
+        return link === 'up' ? { done: true, value: undefined } : { done: false, why: `master_link_status:${link}` };
+      });
+    }
 
     for (const [index, port] of sentinelPorts.entries()) {
       const dir = join(root, `sentinel-${index + 1}`);
@@ -408,8 +387,7 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
         dir,
         args: [conf, '--sentinel'],
         password: sentinelPassword,
-        child: undefined,
-        stderr: '',
+        server: undefined,
       });
     }
     await Promise.all(sentinelNodes.map((sentinel) => launch(sentinel, startTimeoutMs)));
@@ -423,11 +401,11 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
       );
     }
     await waitUntil(
-      'every sentinel knowing the master, the replica (link ok) and both other sentinels',
+      'every sentinel knowing the master, the replicas (link ok) and both other sentinels',
       startTimeoutMs,
       async () => {
         for (const sentinel of sentinelNodes) {
-          const why = await sentinelNotReady(sentinel, primaryPort, replicaPort);
+          const why = await sentinelNotReady(sentinel, primaryPort, replicaPorts);
           if (why !== undefined) return { done: false, why };
         }
         return { done: true, value: undefined };
@@ -443,15 +421,15 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
   async function kill(address: RedisAddress): Promise<void> {
     assertOpen();
     const node = dataNode(address);
-    if (!node.child) throw new Error(`${node.label} at ${show(address)} is not running`);
+    if (!running(node)) throw new Error(`${node.label} at ${show(address)} is not running`);
     await stop(node);
   }
 
   function signal(address: RedisAddress, name: 'SIGSTOP' | 'SIGCONT'): void {
     assertOpen();
     const node = sentinelNodes.find((sentinel) => sentinel.port === address.port) ?? dataNode(address);
-    if (!node.child) throw new Error(`${node.label} at ${show(address)} is not running`);
-    node.child.kill(name);
+    if (!running(node)) throw new Error(`${node.label} at ${show(address)} is not running`);
+    node.server?.signal(name);
   }
 
   const set: RedisSentinelSet = {
@@ -466,7 +444,7 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
       return Promise.all(
         data.map(async (node): Promise<SentinelSetNode> => {
           let role: SentinelSetNode['role'] = 'down';
-          if (node.child) {
+          if (running(node)) {
             try {
               const reply = await withClient(node.port, password, (client) => client.call('ROLE'));
               if (Array.isArray(reply)) role = reply[0] === 'master' ? 'master' : 'replica';
@@ -517,7 +495,7 @@ export async function startRedisSentinelSet(options: RedisSentinelSetOptions = {
     async restart(address, restartOptions = {}) {
       assertOpen();
       const node = dataNode(address);
-      if (node.child) throw new Error(`${node.label} at ${show(address)} is still running: kill it first`);
+      if (running(node)) throw new Error(`${node.label} at ${show(address)} is still running: kill it first`);
       const timeoutMs = restartOptions.timeoutMs ?? 30_000;
       await launch(node, timeoutMs);
       if (!(restartOptions.waitForReplica ?? true)) return;

@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { type RedisProcess, startRedisProcess } from './redis-process.js';
 
 /** A real Redis for one test suite. Tests never flush it: they use their own key prefixes. */
 export interface TestRedis {
@@ -58,7 +58,8 @@ export async function waitForRedis(url: string, timeoutMs = 10_000): Promise<voi
 /**
  * Spawns `redis-server` on a free port with its data in a temp dir. AOF with `appendfsync always`,
  * so a graceful stop and start loses nothing and outage tests can count every job; `noeviction`,
- * which the apps require (an `extraArgs` policy comes later, and wins).
+ * which the apps require (an `extraArgs` policy comes later, and wins). Run by `startRedisProcess`:
+ * a Redis that will not start says why, and none outlives the test process.
  */
 export async function spawnRedisServer(
   binary = 'redis-server',
@@ -67,6 +68,7 @@ export async function spawnRedisServer(
   const dir = await mkdtemp(join(tmpdir(), 'flexprice-redis-'));
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
+  const logFile = join(dir, 'redis.log');
   const args = [
     '--port',
     String(port),
@@ -81,45 +83,34 @@ export async function spawnRedisServer(
     '--appendfsync',
     options.appendfsync ?? 'always',
     '--logfile',
-    join(dir, 'redis.log'),
+    logFile,
     '--maxmemory-policy',
     'noeviction',
     ...(options.extraArgs ?? []),
   ];
-  let child: ChildProcess | undefined;
+  let proc: RedisProcess | undefined;
 
   async function start(): Promise<void> {
-    if (child) return;
-    const spawned = spawn(binary, args, { stdio: 'ignore' });
-    const failed = once(spawned, 'error').then(([error]) => {
-      throw new Error(`could not start ${binary}: ${(error as Error).message}`);
-    });
-    child = spawned;
-    spawned.once('exit', () => {
-      if (child === spawned) child = undefined;
-    });
-    await Promise.race([waitForRedis(url), failed]);
+    if (proc?.running) return;
+    const label = `${binary} on port ${port}`;
+    proc = await startRedisProcess({ label, binary, args, ready: () => waitForRedis(url), logFile });
   }
 
-  async function signal(name: NodeJS.Signals): Promise<void> {
-    const running = child;
-    if (!running) return;
-    const exited = once(running, 'exit');
-    running.kill(name);
-    await exited;
-    child = undefined;
+  try {
+    await start();
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
   }
-
-  await start();
   return {
     url,
     source: 'redis-server',
     controllable: true,
     start,
-    stop: () => signal('SIGTERM'),
-    kill: () => signal('SIGKILL'),
+    stop: async () => proc?.stop('SIGTERM'),
+    kill: async () => proc?.stop('SIGKILL'),
     async dispose() {
-      await signal('SIGKILL');
+      await proc?.stop('SIGKILL');
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -47,7 +47,7 @@ export async function syncFromCli(options: {
   reportRedisErrors(redis, createLogger('sync', { level: 'warn', destination: 2 }), 'store');
   const log = createLogger('sync', { level: config.logLevel === 'info' ? 'warn' : config.logLevel, destination: 2 });
   try {
-    const targets = createForwardTargets(config.routes);
+    const targets = createForwardTargets(config.routes, config.forward);
     const ordering = {
       // As the worker: a state is forwarded once REDIS_WAIT_REPLICAS replicas hold it.
       replicas: config.redisWait.replicas > 0 ? createReplicaWait(redis, config.redisWait) : undefined,
@@ -64,7 +64,7 @@ export async function syncFromCli(options: {
         }),
         marks: createEntityMarks(redis, {
           prefix: config.store.prefix,
-          processedTtlSeconds: config.store.processedTtlSeconds,
+          deliveryPinTtlSeconds: config.store.deliveryPinTtlSeconds,
           markTtlSeconds: config.entityMarkTtlSeconds,
           layout: config.store.layout,
         }),

@@ -7,10 +7,11 @@ export interface EntityFetcherOptions {
   /** Longest a fetch waits for others to join its batch. */
   lingerMs?: number;
   /**
-   * How many API-backed jobs this process is running now: when all of them wait here, waiting
-   * longer gains nothing.
+   * How many jobs of this family are reading their entity now, from the start of their read to its
+   * answer (jobs storing or forwarding are not counted): when all of them wait here, waiting longer
+   * gains nothing.
    */
-  activeJobs: () => number;
+  readingJobs: () => number;
 }
 
 interface Waiting {
@@ -22,8 +23,8 @@ type Batch = Map<string, Waiting[]>;
 
 /**
  * Reads entities of one family from the API for the jobs of this process, in batches when many
- * jobs run: the fetches that meet within a few milliseconds go out as one search with their ids
- * (the family's `byIds`). A fetch goes out at once when every running job is waiting for one (a
+ * jobs read: the fetches that meet within a few milliseconds go out as one search with their ids
+ * (the family's `byIds`). A fetch goes out at once when every job still reading waits for one (a
  * single event is read at once, by id), when the batch is full, or after `lingerMs`. A search lists
  * one soft-delete status at a time: published, then archived for those still missing; one found by
  * neither is read by id (a 404, or a status no search lists). A family without a search by ids
@@ -114,7 +115,7 @@ export function createEntityFetcher(api: FlexpriceApi, family: ApiFamily, option
         if (waiting) waiting.push({ resolve, reject });
         else pending.set(id, [{ resolve, reject }]);
         waitingCount += 1;
-        if (pending.size >= maxBatch || waitingCount >= options.activeJobs()) {
+        if (pending.size >= maxBatch || waitingCount >= options.readingJobs()) {
           // Everyone who could join has: go now (after the other fetches of this turn).
           clearTimeout(timer);
           timer = setTimeout(flush, 0);

@@ -39,7 +39,7 @@ interface OrderingDeps {
 
 export interface CustomerKeeperDeps extends OrderingDeps {
   store: CustomerStore;
-  /** The customer route (CUSTOMER_FORWARD_URL, or a FORWARD_ROUTES pattern); unset: store only. */
+  /** The customer route (the FORWARD_ROUTES route of customer events, or its alias CUSTOMER_FORWARD_URL); unset: store only. */
   forward: ForwardTarget | undefined;
 }
 

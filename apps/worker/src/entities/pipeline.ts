@@ -47,13 +47,17 @@ const hadNotFound = (job: HandlerContext['job']) =>
 export function createApiPipeline(deps: ApiPipelineDeps) {
   const { api } = deps;
   const fetchers = new Map<ApiFamily, EntityFetcher>();
-  /** API-backed jobs of each family this process is reading for now (its fetcher batches while they wait). */
+  /**
+   * Jobs of each family reading their entity now, from the start of the read to its answer (not
+   * the jobs still storing or forwarding, which will not join a batch): its fetcher's batch waits
+   * for these at most.
+   */
   const reading = new Map<ApiFamily, number>();
 
   function fetcherOf(family: ApiFamily): EntityFetcher {
     let fetcher = fetchers.get(family);
     if (!fetcher) {
-      fetcher = createEntityFetcher(api, family, { activeJobs: () => reading.get(family) ?? 0 });
+      fetcher = createEntityFetcher(api, family, { readingJobs: () => reading.get(family) ?? 0 });
       fetchers.set(family, fetcher);
     }
     return fetcher;

@@ -19,13 +19,7 @@ describe('the handler registry', () => {
   it('gives every routed type a handler, and consumes the built-in families whatever is queued', () => {
     const parsed = parseForwardRoutes('invoice.*=https://billing.internal/ wallet.created=https://w.internal/');
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-    const targets = createForwardTargets(
-      parsed.routes.map((route) => ({
-        ...route,
-        secrets: [TEST_SECRET],
-        timeoutMs: 1000,
-      })),
-    );
+    const targets = createForwardTargets(parsed.routes, { secrets: [TEST_SECRET], timeoutMs: 1000 });
     const handled = Object.keys(createHandlers({ ...deps, routes: targets.routes }));
     expect(handled).toHaveLength(3 + 6 + 1);
     expect(handled).toContain('wallet.created');
@@ -36,9 +30,7 @@ describe('the handler registry', () => {
   it('with an API key, reads the API for every API-backed type a route takes, and forwards the rest from the body', () => {
     const parsed = parseForwardRoutes('invoice.*=https://billing.internal/ wallet.*=https://w.internal/');
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-    const targets = createForwardTargets(
-      parsed.routes.map((route) => ({ ...route, secrets: [TEST_SECRET], timeoutMs: 1000 })),
-    );
+    const targets = createForwardTargets(parsed.routes, { secrets: [TEST_SECRET], timeoutMs: 1000 });
     const readers: string[] = [];
     const api = {
       handler: (family: string) => {

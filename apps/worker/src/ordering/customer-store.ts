@@ -11,7 +11,7 @@ export type { ApplyOutcome, ApplyResult, ForwardGate } from './versioned-store.j
  *   <prefix>:customer-ids:<env>:<external id>         set: the live customers with that external id
  *   <prefix>:forward-lock:<flexprice id>              string: held while a forward is in flight
  *   <prefix>:delivery:<idempotency key>               string: the version of the first job of a
- *                                                     delivery with an id, for PROCESSED_TTL_SECONDS
+ *                                                     delivery with an id, for DELIVERY_PIN_TTL
  *
  * (`<env>` and `<external id>` are URI-encoded, so neither holds a `:` and the key is unambiguous.)
  *
@@ -51,8 +51,8 @@ export interface StoredCustomer {
 
 export interface CustomerStoreOptions {
   prefix: string;
-  /** How long a delivery's first version is remembered (PROCESSED_TTL_SECONDS). */
-  processedTtlSeconds: number;
+  /** How long a delivery's first version is remembered (DELIVERY_PIN_TTL). */
+  deliveryPinTtlSeconds: number;
   /** QUEUE_SHARDS, and whether Redis is a cluster: where each customer's keys live (see `space`). */
   layout?: { shards: number; cluster: boolean };
   now?: () => number;
@@ -63,7 +63,7 @@ export interface ApplyRequest {
   idempotencyKey: string;
   /**
    * The delivery had an id (Svix): a later job of the same key (a resend after the dedupe window)
-   * takes the first job's version, for PROCESSED_TTL_SECONDS. A native body is a fresh read of the
+   * takes the first job's version, for DELIVERY_PIN_TTL. A native body is a fresh read of the
    * entity every time, so its own acceptance time stands.
    */
   pinToDelivery: boolean;
@@ -208,7 +208,7 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
         idempotencyKey: request.idempotencyKey,
         deleting,
         provisional: deleting && request.provisional,
-        pinTtlSeconds: request.pinToDelivery ? options.processedTtlSeconds : 0,
+        pinTtlSeconds: request.pinToDelivery ? options.deliveryPinTtlSeconds : 0,
         lock: request.lock,
         ordering: 'state',
         recordTtlSeconds: 0,

@@ -19,8 +19,8 @@ import { clockSuffix, keyPart, type Mark, type VersionClock, versionedCommands }
  */
 export interface EntityMarkOptions {
   prefix: string;
-  /** How long a delivery's first version is remembered (PROCESSED_TTL_SECONDS). */
-  processedTtlSeconds: number;
+  /** How long a delivery's first version is remembered (DELIVERY_PIN_TTL). */
+  deliveryPinTtlSeconds: number;
   /** How long a record lives after its last event (ENTITY_MARK_TTL_SECONDS). */
   markTtlSeconds: number;
   /** QUEUE_SHARDS, and whether Redis is a cluster: where an entity's keys live. */
@@ -100,7 +100,7 @@ export function createEntityMarks(redis: RedisClient, options: EntityMarkOptions
             idempotencyKey: request.idempotencyKey,
             deleting: request.deleting,
             provisional: request.provisional,
-            pinTtlSeconds: request.pinToDelivery && request.clock === 'receipt' ? options.processedTtlSeconds : 0,
+            pinTtlSeconds: request.pinToDelivery && request.clock === 'receipt' ? options.deliveryPinTtlSeconds : 0,
             lock,
             ordering: request.clock === 'api' ? (request.announce ? 'announce' : 'state') : 'event',
             clock: request.clock,

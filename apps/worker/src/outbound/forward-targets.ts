@@ -1,12 +1,13 @@
-import { type EventType, familyOf } from '@flexprice/contracts';
-import type { RouteConfig } from '../config.js';
+import { type EventType, type ForwardRoute, familyOf } from '@flexprice/contracts';
 import type { ForwardTarget } from '../entities/keepers.js';
 import type { ForwardStatusClass } from '../metrics.js';
 import { createForwarder } from './forwarder.js';
 
-/** One signed forwarder per route, in route order (the first match wins). */
+/** One signed forwarder per route, in route order (the first match wins), all signed and timed alike. */
 export function createForwardTargets(
-  routes: readonly RouteConfig[],
+  routes: readonly ForwardRoute[],
+  /** FORWARD_SECRET and FORWARD_TIMEOUT_MS: the secrets every forward is signed with, its deadline. */
+  forward: { secrets: readonly string[]; timeoutMs: number },
   /** Times each forward by route and answer class (Prometheus). */
   observe?: (route: string, statusClass: ForwardStatusClass, seconds: number) => void,
 ) {
@@ -14,11 +15,11 @@ export function createForwardTargets(
     const target: ForwardTarget = {
       send: createForwarder({
         url: route.url,
-        secrets: route.secrets,
-        timeoutMs: route.timeoutMs,
+        secrets: [...forward.secrets],
+        timeoutMs: forward.timeoutMs,
         ...(observe && { observe: (statusClass, seconds) => observe(route.pattern, statusClass, seconds) }),
       }),
-      timeoutMs: route.timeoutMs,
+      timeoutMs: forward.timeoutMs,
       takes: (eventType) => route.claims.includes(eventType as EventType),
     };
     return { route, target };

@@ -1,7 +1,7 @@
 import { Flexprice } from '@flexprice/sdk';
 import { FlexPriceError, ResponseValidationError } from '@flexprice/sdk/sdk/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiFamily, type FlexpriceApiStandIn, startFlexpriceApiStandIn } from './flexprice-api.js';
+import { type ApiFamily, type FlexpriceApiStandIn, startFlexpriceApiStandIn } from '../src/flexprice-api.js';
 
 /**
  * Every family the stand-in serves, read through `@flexprice/sdk` as installed (its own response

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { redisTest as test, uniquePrefix } from './fixtures.js';
+import { redisTest as test, uniquePrefix } from '../src/fixtures.js';
 
 test('gives a Redis that answers', async ({ redis }) => {
   const client = new Redis(redis.url);

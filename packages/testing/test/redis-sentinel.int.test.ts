@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { canStartRedisSentinel, startRedisSentinelSet } from './redis-sentinel.js';
+import { canStartRedisSentinel, startRedisSentinelSet } from '../src/redis-sentinel.js';
 
 /** Retries `read` until it returns `expected`: during a failover commands fail or time out for a while. */
 async function eventually<T>(read: () => Promise<T>, expected: T, timeoutMs = 20_000): Promise<unknown> {
@@ -70,6 +70,27 @@ describe.skipIf(!(await canStartRedisSentinel()))('startRedisSentinelSet', () =>
       client.disconnect();
       await set.dispose();
       await set.dispose(); // a second call is a no-op
+    }
+  });
+
+  it('with two replicas, a primary killed for good leaves a primary and a replica in sync', {
+    timeout: 60_000,
+  }, async () => {
+    const set = await startRedisSentinelSet({ replicas: 2 });
+    try {
+      expect((await set.nodes()).map((node) => node.role).sort()).toEqual(['master', 'replica', 'replica']);
+      expect(await set.connectedReplicas()).toBe(2);
+      const killed = await set.killPrimary();
+      const promoted = await set.waitForPromotion(killed);
+      // The sentinels point the other replica at the promoted one: WAIT 1 has a replica again, with
+      // the old primary still gone.
+      expect(await eventually(() => set.connectedReplicas(), 1)).toBe(1);
+      const roles = await set.nodes();
+      expect(roles.find((node) => node.port === killed.port)?.role).toBe('down');
+      expect(roles.find((node) => node.port === promoted.port)?.role).toBe('master');
+      expect(roles.map((node) => node.role).sort()).toEqual(['down', 'master', 'replica']);
+    } finally {
+      await set.dispose();
     }
   });
 });
