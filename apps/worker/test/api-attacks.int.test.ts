@@ -311,7 +311,7 @@ describe('the reconciler', () => {
       for (const [i, id] of ['w_a', 'w_b', 'w_c', 'w_d'].entries()) {
         wallets.upsert({ id, name: id, updated_at: `2026-11-20T10:00:0${i}.000001Z` });
       }
-      const marks = createEntityMarks(connection, { prefix, processedTtlSeconds: 60, markTtlSeconds: 3600 });
+      const marks = createEntityMarks(connection, { prefix, deliveryPinTtlSeconds: 60, markTtlSeconds: 3600 });
       const forward = {
         send: createForwarder({ url: target.url, secrets: [FORWARD_SECRET], timeoutMs: 2_000 }),
         timeoutMs: 2_000,
@@ -367,7 +367,7 @@ describe('the reconciler', () => {
       if (!config.api) throw new Error('no api config');
       // An invoice paid in Flexprice whose invoice.update.payment webhook never arrived.
       api.family('invoice').upsert({ id: 'inv_missed', invoice_status: 'FINALIZED', payment_status: 'SUCCEEDED' });
-      const targets = createForwardTargets(config.routes);
+      const targets = createForwardTargets(config.routes, config.forward);
       await runSync({
         families: ['invoice'],
         deps: {
@@ -378,7 +378,7 @@ describe('the reconciler', () => {
           }),
           marks: createEntityMarks(connection, {
             prefix: config.store.prefix,
-            processedTtlSeconds: 60,
+            deliveryPinTtlSeconds: 60,
             markTtlSeconds: 3600,
           }),
           routes: targets.routes,
@@ -412,7 +412,7 @@ describe('soft-deleted entities, by load', () => {
     }
     // What the jobs' fetcher does under load: two jobs waiting, one search.
     const client = createFlexpriceApi({ url: api.url, key: KEY, timeoutMs: 2_000 });
-    const fetcher = createEntityFetcher(client, 'subscription', { activeJobs: () => 2 });
+    const fetcher = createEntityFetcher(client, 'subscription', { readingJobs: () => 2 });
     const batched = await Promise.all(['subs_b1', 'subs_b2'].map((id) => fetcher.fetch(id)));
     expect(batched.map((e) => e?.status)).toEqual(['archived', 'archived']);
 
@@ -453,7 +453,7 @@ describe('payments have no status in their JSON', () => {
       const prefix = uniquePrefix('r22');
       api.family('payment').upsert({ id: 'pay_deleted' });
       api.family('payment').archive('pay_deleted');
-      const marks = createEntityMarks(connection, { prefix, processedTtlSeconds: 60, markTtlSeconds: 3600 });
+      const marks = createEntityMarks(connection, { prefix, deliveryPinTtlSeconds: 60, markTtlSeconds: 3600 });
       const forward = {
         send: createForwarder({ url: target.url, secrets: [FORWARD_SECRET], timeoutMs: 2_000 }),
         timeoutMs: 2_000,
