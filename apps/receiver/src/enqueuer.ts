@@ -40,6 +40,10 @@ export interface Delivery {
   rawBody: Uint8Array;
 }
 
+/** What picks a delivery's shard: its entity, else its delivery id, else its content (contracts' `shardOf`). */
+const shardKeyOf = (delivery: Delivery): string =>
+  delivery.entityId ?? delivery.deliveryId ?? contentHash(delivery.eventType, delivery.rawBody);
+
 export interface EnqueuerOptions {
   /** A fail-fast connection: no offline queue, so a Redis outage surfaces as an error at once. */
   connection: RedisClient;
@@ -173,7 +177,7 @@ export function createEnqueuer(options: EnqueuerOptions) {
 
     async enqueue(delivery: Delivery): Promise<EnqueueResult> {
       const { family } = routeOf(delivery.eventType);
-      const name = shardQueueName(family, shardOf(delivery.entityId, shards), shards);
+      const name = shardQueueName(family, shards > 1 ? shardOf(shardKeyOf(delivery), shards) : 0, shards);
       const queue = queueFor(name);
       try {
         const result = await withTimeout(addReplicated(delivery, queue, name), options.timeoutMs);

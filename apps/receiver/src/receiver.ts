@@ -53,7 +53,7 @@ export async function createReceiver(config: Config, logger: Logger) {
       role: 'receiver',
       instance,
       version: packageVersion(import.meta.url),
-      queue: { prefix: config.queue.prefix },
+      queue: { prefix: config.queue.prefix, shards: config.queue.shards },
       enqueues: config.queue.enqueueEvents,
       routes: config.routes,
     }),

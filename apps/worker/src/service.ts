@@ -152,25 +152,6 @@ export function startWorker(config: Config, logger: Logger) {
     });
   };
   gauge(SYNC_QUEUE, SYNC_QUEUE);
-  // What this worker processes, recorded for (and compared with) the live receivers'.
-  const agreement = watchConfigAgreement({
-    redis: storeRedis,
-    prefix: config.queue.prefix,
-    self: describeConfig({
-      role: 'worker',
-      instance: instanceId(),
-      version: packageVersion(import.meta.url),
-      queue: { prefix: config.queue.prefix },
-      enqueues: config.enqueueEvents,
-      routes: config.routes,
-      handles: Object.keys(handlers),
-      consumes: families,
-    }),
-    logger,
-  });
-  // Not awaited: on the patient store connection, a Redis that is away would hold the start.
-  void agreement.start();
-  metrics.watchConfigAgreement(agreement);
   const processor = createProcessor(handlers, logger);
   const pool = startWorkerPool({
     redis: config.redis,
@@ -185,8 +166,10 @@ export function startWorker(config: Config, logger: Logger) {
   // shards (on one server: on a sharded cluster its keys could not be used), and any other a
   // receiver recorded (`layoutsKey`), looked for every minute: a count changed leaves no job behind.
   const layouts = new Set<number>();
+  const sharded = config.redis.mode === 'cluster' && config.queue.shards > 1;
   const addLayout = (shards: number) => {
-    if (layouts.has(shards)) return;
+    // On a sharded cluster the prefix carries no hash tag: one queue per family could not run there.
+    if (layouts.has(shards) || (sharded && shards === 1)) return;
     layouts.add(shards);
     for (const family of FAMILIES) {
       for (const name of familyQueueNames(family, shards)) {
@@ -196,7 +179,7 @@ export function startWorker(config: Config, logger: Logger) {
     }
   };
   addLayout(config.queue.shards);
-  if (!(config.redis.mode === 'cluster' && config.queue.shards > 1)) addLayout(1);
+  addLayout(1);
   const lookForLayouts = () =>
     recordedLayouts(storeRedis, layoutsKey(config.queue.prefix)).then(
       (recorded) => {
@@ -207,6 +190,30 @@ export function startWorker(config: Config, logger: Logger) {
   void lookForLayouts();
   const layoutWatch = setInterval(() => void lookForLayouts(), 60_000);
   layoutWatch.unref();
+  // What this worker processes, recorded for (and compared with) the live receivers'.
+  const agreement = watchConfigAgreement({
+    redis: storeRedis,
+    prefix: config.queue.prefix,
+    self: describeConfig({
+      role: 'worker',
+      instance: instanceId(),
+      version: packageVersion(import.meta.url),
+      queue: { prefix: config.queue.prefix, shards: config.queue.shards },
+      enqueues: config.enqueueEvents,
+      routes: config.routes,
+      handles: Object.keys(handlers),
+      consumes: families,
+    }),
+    drains: () => [...layouts],
+    // A live receiver's count is taken up at once, without waiting for the next look at the recorded ones.
+    onReceiverShards: (counts) => {
+      for (const shards of counts) addLayout(shards);
+    },
+    logger,
+  });
+  // Not awaited: on the patient store connection, a Redis that is away would hold the start.
+  void agreement.start();
+  metrics.watchConfigAgreement(agreement);
   const scheduler =
     api && config.sync
       ? startSyncScheduler({

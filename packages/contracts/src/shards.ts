@@ -60,13 +60,12 @@ function fnv1a(value: string): number {
 }
 
 /**
- * The shard of an entity: a stable hash of its id. An event about no entity (undefined) may go to
- * any shard: `spread` picks one (the receivers pass a random one).
+ * The shard of a key: a stable hash of it. The receivers key an event by its entity's id, so one
+ * entity's events share a shard; an event about no entity by its delivery id (or, without one, its
+ * content), so that a retry of it lands where the first try did and is recognised there.
  */
-export function shardOf(entityId: string | undefined, shards: number, spread: () => number = Math.random): number {
-  if (shards <= 1) return 0;
-  if (entityId === undefined) return Math.floor(spread() * shards) % shards;
-  return fnv1a(entityId) % shards;
+export function shardOf(key: string, shards: number): number {
+  return shards <= 1 ? 0 : fnv1a(key) % shards;
 }
 
 /** The queue of shard `shard` of a family (see the top of this file). */

@@ -33,3 +33,19 @@ export async function refuseOtherClusterLayout(target: RedisTarget, key: string,
       'queues are drained (docs/operations.md, "Sharded queues").',
   ]);
 }
+
+/**
+ * The shard counts whose queues an app must see: the configured one, the one queue per family of
+ * versions before shards, and every one recorded. On a sharded Redis Cluster (several shards, a
+ * prefix without hash tag) one queue per family cannot run, so it is left out there.
+ */
+export async function layoutsToSee(
+  redis: RedisClient,
+  key: string,
+  configured: { shards: number; cluster: boolean },
+): Promise<number[]> {
+  const sharded = configured.cluster && configured.shards > 1;
+  const counts = new Set([configured.shards, 1, ...(await recordedLayouts(redis, key))]);
+  if (sharded) counts.delete(1);
+  return [...counts].sort((a, b) => a - b);
+}
