@@ -33,6 +33,7 @@ const DEFAULT_SCENARIOS: ScenarioId[] = [
   'replicaWait',
   'workerDrains',
   'systemCost',
+  'clusterSpread',
   'endToEnd',
 ];
 

@@ -27,6 +27,8 @@ export interface Ratios {
   wholeSystemVsNaive: number;
   /** Redis CPU per webhook, ours over the naive pair (median of the rounds' ratios; goal ≤ 1.0). */
   redisVsNaive: number;
+  /** The busiest cluster master's CPU per webhook, QUEUE_SHARDS=6 over one queue per family (below 1: more capacity). */
+  busiestMasterSharded: number;
 }
 
 /** bench/results/latest.json. */
@@ -74,6 +76,7 @@ function ratios(results: Results): Ratios {
     waitOneVsNoWait: rps(results.replicaWait?.waitOne.rps) / rps(results.replicaWait?.noWait.rps),
     wholeSystemVsNaive: results.systemCost?.wholeRatio ?? Number.NaN,
     redisVsNaive: results.systemCost?.redisRatio ?? Number.NaN,
+    busiestMasterSharded: results.clusterSpread?.busiestRatio ?? Number.NaN,
   };
 }
 
@@ -180,6 +183,21 @@ export function formatReport(report: Report): string {
     );
     lines.push('');
   }
+  const k = results.clusterSpread;
+  if (k) {
+    lines.push(
+      `a 3-master Redis Cluster (${k.rate} req/s for ${k.seconds} s, Svix-signed customer.created, drained as it comes; medians of ${k.rounds} interleaved rounds; per webhook)`,
+    );
+    lines.push(
+      `  ${''.padEnd(24)} ${'Redis cmds'.padStart(10)}  ${'Redis µs'.padStart(8)}  ${'busiest master µs'.padStart(17)}  ${'apps µs'.padStart(7)}  command share per master`,
+    );
+    for (const l of k.layouts) {
+      lines.push(
+        `  ${(l.shards === 1 ? 'one queue per family' : `QUEUE_SHARDS=${l.shards}`).padEnd(24)} ${fmt(l.redisCommands, 1).padStart(10)}  ${fmt(l.redisMicros).padStart(8)}  ${fmt(l.busiestMasterMicros).padStart(17)}  ${fmt(l.appMicros).padStart(7)}  ${l.masters.map((m) => fmt(m.commandShare, 2)).join(' / ')}`,
+      );
+    }
+    lines.push('');
+  }
   const e = results.endToEnd;
   if (e) {
     lines.push(
@@ -205,6 +223,9 @@ export function formatReport(report: Report): string {
     parts.push(
       `whole system ${fmt(ratios.wholeSystemVsNaive, 2)}× the naive pair's CPU per webhook (goal ≤ 1.25), Redis ${fmt(ratios.redisVsNaive, 2)}× (goal ≤ 1.0)`,
     );
+  }
+  if (results.clusterSpread) {
+    parts.push(`busiest cluster master ${fmt(ratios.busiestMasterSharded, 2)}× with QUEUE_SHARDS=6`);
   }
   // A drain subset (BENCH_DRAINS) may leave out either side.
   if (Number.isFinite(ratios.workerPerReplicaVsNaive))

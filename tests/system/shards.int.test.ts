@@ -226,6 +226,15 @@ describe.skipIf(!clusterAvailable)('on a 3-master Redis Cluster with QUEUE_SHARD
       }
       expect(wrong).toEqual([]);
 
+      // A Svix retry is a duplicate on its shard (the dedupe key lives beside the shard's queue).
+      const again = await Promise.all(
+        ids.slice(0, 24).map(async (id) => {
+          const first = await postWebhook(receiver.port, customer(id, last), 'signed', `msg_again_${id}`);
+          const retry = await postWebhook(receiver.port, customer(id, last), 'signed', `msg_again_${id}`);
+          return `${first.answer.status} ${retry.answer.status}`;
+        }),
+      );
+      expect(new Set(again)).toEqual(new Set(['queued duplicate']));
       // Every master took a share of the commands, none more than half.
       const after = await processed();
       const done = after.map((n, i) => n - (before[i] as number));

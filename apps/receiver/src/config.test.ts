@@ -31,6 +31,7 @@ describe('loadConfig', () => {
     expect(config.redis).toEqual({ mode: 'standalone', url: 'redis://127.0.0.1:6379' });
     expect(config.queue).toEqual({
       prefix: 'bull',
+      shards: 1,
       enqueueEvents: ['customer.created', 'customer.updated', 'customer.deleted'],
       dedupeTtlSeconds: 72 * 3600,
       attempts: 10,

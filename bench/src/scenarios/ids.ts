@@ -8,6 +8,7 @@ export const SCENARIO_IDS = [
   'replicaWait',
   'workerDrains',
   'systemCost',
+  'clusterSpread',
   'endToEnd',
   'soak',
 ] as const;

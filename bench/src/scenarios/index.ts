@@ -1,3 +1,4 @@
+import { type ClusterSpreadResult, clusterSpread } from './cluster-spread.js';
 import { type EndToEndResult, endToEnd } from './end-to-end.js';
 import type { ScenarioId } from './ids.js';
 import { type ReceiversResult, receivers } from './receivers.js';
@@ -15,6 +16,7 @@ export interface Results {
   replicaWait: ReplicaWaitResult | null;
   workerDrains: WorkerDrainsResult | null;
   systemCost: SystemCostResult | null;
+  clusterSpread: ClusterSpreadResult | null;
   endToEnd: EndToEndResult | null;
   soak: SoakResult | null;
 }
@@ -27,6 +29,7 @@ export const SCENARIOS: Scenarios = {
   replicaWait,
   workerDrains,
   systemCost,
+  clusterSpread,
   endToEnd,
   soak,
 };
@@ -37,6 +40,7 @@ export const noResults = (): Results => ({
   replicaWait: null,
   workerDrains: null,
   systemCost: null,
+  clusterSpread: null,
   endToEnd: null,
   soak: null,
 });
