@@ -27,7 +27,15 @@ export interface BenchOptions {
 }
 
 /** The scenarios of a plain `pnpm bench`; `--soak` adds `soak`. */
-const DEFAULT_SCENARIOS: ScenarioId[] = ['receivers', 'redisRoundTrips', 'replicaWait', 'workerDrains', 'endToEnd'];
+const DEFAULT_SCENARIOS: ScenarioId[] = [
+  'receivers',
+  'redisRoundTrips',
+  'replicaWait',
+  'workerDrains',
+  'systemCost',
+  'clusterSpread',
+  'endToEnd',
+];
 
 function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];

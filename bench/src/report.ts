@@ -23,6 +23,12 @@ export interface Ratios {
   workerPerReplicaVsNaive: number;
   /** Throughput with REDIS_WAIT_REPLICAS=1 over that with 0, one replica attached (goal ≥ 0.8). */
   waitOneVsNoWait: number;
+  /** CPU of receiver + worker + Redis per webhook, ours over the naive pair (median of the rounds' ratios; goal ≤ 1.25). */
+  wholeSystemVsNaive: number;
+  /** Redis CPU per webhook, ours over the naive pair (median of the rounds' ratios; goal ≤ 1.0). */
+  redisVsNaive: number;
+  /** The busiest cluster master's CPU per webhook, QUEUE_SHARDS=6 over one queue per family (below 1: more capacity). */
+  busiestMasterSharded: number;
 }
 
 /** bench/results/latest.json. */
@@ -68,6 +74,9 @@ function ratios(results: Results): Ratios {
     receiverVsMinimal: rps(ours?.rps) / rps(minimal?.rps),
     workerPerReplicaVsNaive: rps(workers?.oursStore1?.perReplica) / rps(workers?.naiveWorker?.perReplica),
     waitOneVsNoWait: rps(results.replicaWait?.waitOne.rps) / rps(results.replicaWait?.noWait.rps),
+    wholeSystemVsNaive: results.systemCost?.wholeRatio ?? Number.NaN,
+    redisVsNaive: results.systemCost?.redisRatio ?? Number.NaN,
+    busiestMasterSharded: results.clusterSpread?.busiestRatio ?? Number.NaN,
   };
 }
 
@@ -153,6 +162,42 @@ export function formatReport(report: Report): string {
     }
     lines.push('');
   }
+  const c = results.systemCost;
+  if (c) {
+    lines.push(
+      `system cost per webhook (${c.rate} req/s for ${c.seconds} s, Svix-signed customer.created, drained as it comes; CPU µs; median of ${c.rounds.length} interleaved rounds)`,
+    );
+    lines.push(
+      `  ${''.padEnd(40)} ${'receiver'.padStart(8)}  ${'worker'.padStart(6)}  ${'Redis'.padStart(6)}  ${'whole'.padStart(6)}  ${'Redis cmds'.padStart(10)}`,
+    );
+    for (const [label, p] of [
+      ['ours', c.ours],
+      ['naive Express + BullMQ pair', c.naive],
+    ] as const) {
+      lines.push(
+        `  ${label.padEnd(40)} ${fmt(p.receiverMicros).padStart(8)}  ${fmt(p.workerMicros).padStart(6)}  ${fmt(p.redisMicros).padStart(6)}  ${fmt(p.wholeMicros).padStart(6)}  ${fmt(p.redisCommands, 1).padStart(10)}`,
+      );
+    }
+    lines.push(
+      `  ours / naive, per round: whole ${c.rounds.map((r) => fmt(r.wholeRatio, 2)).join(', ')}; Redis ${c.rounds.map((r) => fmt(r.redisRatio, 2)).join(', ')}`,
+    );
+    lines.push('');
+  }
+  const k = results.clusterSpread;
+  if (k) {
+    lines.push(
+      `a 3-master Redis Cluster (${k.rate} req/s for ${k.seconds} s, Svix-signed customer.created, drained as it comes; medians of ${k.rounds} interleaved rounds; per webhook)`,
+    );
+    lines.push(
+      `  ${''.padEnd(24)} ${'Redis cmds'.padStart(10)}  ${'Redis µs'.padStart(8)}  ${'busiest master µs'.padStart(17)}  ${'apps µs'.padStart(7)}  command share per master`,
+    );
+    for (const l of k.layouts) {
+      lines.push(
+        `  ${(l.shards === 1 ? 'one queue per family' : `QUEUE_SHARDS=${l.shards}`).padEnd(24)} ${fmt(l.redisCommands, 1).padStart(10)}  ${fmt(l.redisMicros).padStart(8)}  ${fmt(l.busiestMasterMicros).padStart(17)}  ${fmt(l.appMicros).padStart(7)}  ${l.masters.map((m) => fmt(m.commandShare, 2)).join(' / ')}`,
+      );
+    }
+    lines.push('');
+  }
   const e = results.endToEnd;
   if (e) {
     lines.push(
@@ -174,6 +219,14 @@ export function formatReport(report: Report): string {
     );
   }
   if (results.replicaWait) parts.push(`REDIS_WAIT_REPLICAS=1 ${fmt(ratios.waitOneVsNoWait, 2)}× the throughput of 0`);
+  if (results.systemCost) {
+    parts.push(
+      `whole system ${fmt(ratios.wholeSystemVsNaive, 2)}× the naive pair's CPU per webhook (goal ≤ 1.25), Redis ${fmt(ratios.redisVsNaive, 2)}× (goal ≤ 1.0)`,
+    );
+  }
+  if (results.clusterSpread) {
+    parts.push(`busiest cluster master ${fmt(ratios.busiestMasterSharded, 2)}× with QUEUE_SHARDS=6`);
+  }
   // A drain subset (BENCH_DRAINS) may leave out either side.
   if (Number.isFinite(ratios.workerPerReplicaVsNaive))
     parts.push(`worker ${fmt(ratios.workerPerReplicaVsNaive, 2)}× naive per replica`);

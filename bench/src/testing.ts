@@ -3,6 +3,7 @@
 // cannot load).
 
 export { type FlexpriceApiStandIn, startFlexpriceApiStandIn } from '@flexprice/testing/flexprice-api';
+export { canStartRedisCluster, startRedisCluster, type TestRedisCluster } from '@flexprice/testing/redis-cluster';
 export type { TestRedis } from '@flexprice/testing/redis-server';
 export { freePort, spawnRedisServer } from '@flexprice/testing/redis-server';
 export {

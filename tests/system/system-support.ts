@@ -153,6 +153,8 @@ export async function startReceiverProcess(env: Record<string, string>) {
     FLEXPRICE_WEBHOOK_AUTH_HEADER: STATIC_AUTH.header,
     FLEXPRICE_WEBHOOK_AUTH_TOKEN: STATIC_AUTH.token,
     LOG_LEVEL: 'warn',
+    // Completed jobs kept, for the tests to count and read back (production removes them at once).
+    JOB_KEEP_COMPLETED: '100000',
     ...env,
   });
   return { ...proc, port, metricsPort };

@@ -49,7 +49,7 @@ export const ENV_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 export interface Config {
   redis: RedisTarget;
-  queue: { prefix: string };
+  queue: { prefix: string; shards: number };
   http: { port: number; host: string };
   /** ADMIN_LOGIN_ATTEMPTS failed logins per client per ADMIN_LOGIN_WINDOW (ms). */
   logins: { attempts: number; windowMs: number };
@@ -64,7 +64,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const redis = redisTargetOf(e);
   return {
     redis,
-    queue: { prefix: resolvePrefix(redis, e.QUEUE_PREFIX, QUEUE_PREFIX_DEFAULTS) },
+    queue: {
+      prefix: resolvePrefix(redis, e.QUEUE_PREFIX, QUEUE_PREFIX_DEFAULTS, e.QUEUE_SHARDS),
+      shards: e.QUEUE_SHARDS,
+    },
     http: { port: e.ADMIN_PORT, host: e.ADMIN_HOST },
     logins: { attempts: e.ADMIN_LOGIN_ATTEMPTS, windowMs: e.ADMIN_LOGIN_WINDOW },
     credentials:

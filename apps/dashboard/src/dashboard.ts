@@ -2,11 +2,12 @@ import { createServer, type Server } from 'node:http';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { QUEUE_NAMES } from '@flexprice/contracts';
+import { allQueueNames, layoutsKey, SYNC_QUEUE } from '@flexprice/contracts';
 import {
   createEvictionWatch,
   createRedis,
   handleOps,
+  layoutsToSee,
   ping,
   type RedisClient,
   reportRedisErrors,
@@ -65,16 +66,22 @@ export function createDashboard(
 } {
   const connection: RedisClient = createRedis(config.redis, 'producer');
   reportRedisErrors(connection, logger, 'queues');
-  const queues = QUEUE_NAMES.map((name) => {
+  const queues = new Map<string, Queue>();
+  const open = (name: string) => {
     const queue = new Queue(name, { connection, prefix: config.queue.prefix });
     reportRedisErrors(queue, logger, queue.name);
-    return queue;
-  });
+    queues.set(name, queue);
+    return new BullMQAdapter(queue, { readOnlyMode: config.readOnly });
+  };
+  // The queues of the configured shard count (QUEUE_SHARDS) now; those of any other count a
+  // receiver recorded (their jobs are drained by the workers, and may fail) as they are found.
+  const sharded = config.redis.mode === 'cluster' && config.queue.shards > 1;
+  const initial = allQueueNames(sharded ? [config.queue.shards] : [1, config.queue.shards], SYNC_QUEUE);
 
   const board = new ExpressAdapter();
   board.setBasePath(BASE_PATH);
-  createBullBoard({
-    queues: queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode: config.readOnly })),
+  const bullBoard = createBullBoard({
+    queues: initial.map(open),
     serverAdapter: board,
     options: {
       uiConfig: { boardTitle: 'Flexprice webhooks' },
@@ -86,6 +93,20 @@ export function createDashboard(
       },
     },
   });
+
+  const lookForLayouts = () =>
+    layoutsToSee(connection, layoutsKey(config.queue.prefix), {
+      shards: config.queue.shards,
+      cluster: config.redis.mode === 'cluster',
+    }).then(
+      (layouts) => {
+        for (const name of allQueueNames(layouts, SYNC_QUEUE)) if (!queues.has(name)) bullBoard.addQueue(open(name));
+      },
+      (err: Error) => logger.warn({ err: { message: err.message } }, 'could not read the recorded shard counts'),
+    );
+  void lookForLayouts();
+  const layoutWatch = setInterval(() => void lookForLayouts(), 60_000);
+  layoutWatch.unref();
 
   const app = express();
   app.disable('x-powered-by');
@@ -142,7 +163,8 @@ export function createDashboard(
       return server;
     },
     async close(): Promise<void> {
-      await Promise.all(queues.map((queue) => queue.close()));
+      clearInterval(layoutWatch);
+      await Promise.all([...queues.values()].map((queue) => queue.close()));
       await connection.quit().catch(() => connection.disconnect());
     },
   };

@@ -31,11 +31,12 @@ describe('loadConfig', () => {
     expect(config.redis).toEqual({ mode: 'standalone', url: 'redis://127.0.0.1:6379' });
     expect(config.queue).toEqual({
       prefix: 'bull',
+      shards: 1,
       enqueueEvents: ['customer.created', 'customer.updated', 'customer.deleted'],
       dedupeTtlSeconds: 72 * 3600,
       attempts: 10,
       backoffMs: 1000,
-      keepCompleted: 1000,
+      keepCompleted: 0,
       enqueueTimeoutMs: 2000,
     });
     expect(config.auth).toMatchObject({

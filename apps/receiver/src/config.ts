@@ -113,7 +113,7 @@ const envSchema = z
       'a shorter first delay retries a failing job at once',
     ).default(1000),
     // Completed jobs kept (newest first, a day at most); failed jobs are always kept.
-    JOB_KEEP_COMPLETED: wholeNumber(0).default(1000),
+    JOB_KEEP_COMPLETED: wholeNumber(0).default(0),
     // Longest wait for Redis to take a job before answering 503: below Flexprice's 5 s deadline,
     // or the sender has given up before it hears the 503.
     ENQUEUE_TIMEOUT_MS: durationIn('ms', 50, SENDER_DEADLINE_MS - 1_000).default(2000),
@@ -246,6 +246,8 @@ export interface Config {
   };
   queue: {
     prefix: string;
+    /** QUEUE_SHARDS: queues per family. */
+    shards: number;
     enqueueEvents: readonly EventType[];
     dedupeTtlSeconds: number;
     attempts: number;
@@ -301,7 +303,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisWait: replicaWaitOf(e, redis),
     auth: { secrets, staticHeader, disabled, toleranceSeconds: e.FLEXPRICE_WEBHOOK_TOLERANCE_SECONDS },
     queue: {
-      prefix: resolvePrefix(redis, e.QUEUE_PREFIX, QUEUE_PREFIX_DEFAULTS),
+      prefix: resolvePrefix(redis, e.QUEUE_PREFIX, QUEUE_PREFIX_DEFAULTS, e.QUEUE_SHARDS),
+      shards: e.QUEUE_SHARDS,
       enqueueEvents: filter.ok ? filter.selected : [],
       dedupeTtlSeconds: e.DEDUPE_TTL_SECONDS,
       attempts: e.JOB_ATTEMPTS,

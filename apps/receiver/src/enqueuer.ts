@@ -3,11 +3,14 @@ import {
   contentHash,
   type EventType,
   type Family,
+  familyQueueNames,
   idempotencyKey,
   keySafe,
-  type QueueName,
+  layoutsKey,
   type Receipt,
   routeOf,
+  shardOf,
+  shardQueueName,
   type WebhookEvent,
   webhookJob,
   webhookJobOptions,
@@ -18,10 +21,11 @@ import type { Logger } from 'pino';
 import { createAcceptor } from './acceptance.js';
 import { isUnavailable } from './redis-errors.js';
 
+/** `queue`: the queue's name, its shard's with QUEUE_SHARDS above 1 (`flexprice.customer.{3}`). */
 export type EnqueueResult =
-  | { status: 'queued' | 'duplicate'; jobId: string; queue: QueueName; idempotencyKey: string }
-  | { status: 'unavailable'; queue: QueueName; error: Error }
-  | { status: 'error'; queue: QueueName; error: Error };
+  | { status: 'queued' | 'duplicate'; jobId: string; queue: string; idempotencyKey: string }
+  | { status: 'unavailable'; queue: string; error: Error }
+  | { status: 'error'; queue: string; error: Error };
 
 /** A validated delivery, and what identifies it. */
 export interface Delivery {
@@ -36,10 +40,16 @@ export interface Delivery {
   rawBody: Uint8Array;
 }
 
+/** What picks a delivery's shard: its entity, else its delivery id, else its content (contracts' `shardOf`). */
+const shardKeyOf = (delivery: Delivery): string =>
+  delivery.entityId ?? delivery.deliveryId ?? contentHash(delivery.eventType, delivery.rawBody);
+
 export interface EnqueuerOptions {
   /** A fail-fast connection: no offline queue, so a Redis outage surfaces as an error at once. */
   connection: RedisClient;
   prefix: string;
+  /** QUEUE_SHARDS: an event goes to its entity's shard of its family's queues (contracts' `shards.ts`). */
+  shards?: number;
   dedupeTtlSeconds: number;
   attempts: number;
   backoffMs: number;
@@ -93,19 +103,20 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  *   within DEDUPE_TTL_SECONDS.
  */
 export function createEnqueuer(options: EnqueuerOptions) {
-  const queues = new Map<Family, Queue>();
+  const shards = options.shards ?? 1;
+  const queues = new Map<string, Queue>();
   const jobOptions = webhookJobOptions(options);
   const ttl = options.dedupeTtlSeconds * 1000;
   const redis = options.connection;
   const acceptor = createAcceptor(redis, { markTtlSeconds: options.dedupeTtlSeconds });
 
-  function queueFor(family: Family, name: QueueName): Queue {
-    let queue = queues.get(family);
+  function queueFor(name: string): Queue {
+    let queue = queues.get(name);
     if (!queue) {
       queue = new Queue(name, { connection: redis, prefix: options.prefix });
       // Connection errors also reach the request that hit them; this keeps them from crashing us.
       queue.on('error', (err) => options.logger.warn({ err, queue: name }, 'queue connection error'));
-      queues.set(family, queue);
+      queues.set(name, queue);
     }
     return queue;
   }
@@ -116,7 +127,7 @@ export function createEnqueuer(options: EnqueuerOptions) {
    * and a WAIT covers the replication stream up to this connection's last write, so the original
    * job is covered whichever receiver wrote it.
    */
-  async function addReplicated(delivery: Delivery, queue: Queue, name: QueueName) {
+  async function addReplicated(delivery: Delivery, queue: Queue, name: string) {
     const { replicas } = options;
     const since = replicas?.generation() ?? 0;
     const result = await add(delivery, queue, name);
@@ -124,7 +135,7 @@ export function createEnqueuer(options: EnqueuerOptions) {
     return result;
   }
 
-  async function add(delivery: Delivery, queue: Queue, name: QueueName) {
+  async function add(delivery: Delivery, queue: Queue, name: string) {
     const { eventType, deliveryId, entityId, rawBody } = delivery;
     const native = deliveryId === undefined && entityId !== undefined;
     const queueKey = `${options.prefix}:${name}`;
@@ -152,18 +163,22 @@ export function createEnqueuer(options: EnqueuerOptions) {
   }
 
   return {
-    /** Opens the queues of these event types now, so the first webhook does not pay for it. */
+    /**
+     * Opens the queues (every shard) of these event types now, so the first webhook does not pay
+     * for it, and records the shard count in Redis: the workers drain the queues of every count a
+     * deployment has run with, so a count changed leaves no job behind (docs/operations.md).
+     */
     async open(eventTypes: readonly EventType[]): Promise<void> {
-      const opened = eventTypes.map((type) => {
-        const { family, queue } = routeOf(type);
-        return queueFor(family, queue);
-      });
-      await Promise.all([...new Set(opened)].map((queue) => queue.waitUntilReady()));
+      const families = new Set<Family>(eventTypes.map((type) => routeOf(type).family));
+      const opened = [...families].flatMap((family) => familyQueueNames(family, shards).map(queueFor));
+      await Promise.all(opened.map((queue) => queue.waitUntilReady()));
+      await redis.sadd(layoutsKey(options.prefix), String(shards));
     },
 
     async enqueue(delivery: Delivery): Promise<EnqueueResult> {
-      const { family, queue: name } = routeOf(delivery.eventType);
-      const queue = queueFor(family, name);
+      const { family } = routeOf(delivery.eventType);
+      const name = shardQueueName(family, shards > 1 ? shardOf(shardKeyOf(delivery), shards) : 0, shards);
+      const queue = queueFor(name);
       try {
         const result = await withTimeout(addReplicated(delivery, queue, name), options.timeoutMs);
         return { ...result, queue: name };

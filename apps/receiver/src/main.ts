@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { describeTarget, refuseEvictingRedis, runMain } from '@flexprice/runtime';
+import { layoutsKey } from '@flexprice/contracts';
+import { describeTarget, refuseEvictingRedis, refuseOtherClusterLayout, runMain } from '@flexprice/runtime';
 import closeWithGrace from 'close-with-grace';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
@@ -17,6 +18,7 @@ runMain('receiver', async () => {
 
   logger.info({ redis: describeTarget(config.redis), prefix: config.queue.prefix }, 'waiting for redis');
   await refuseEvictingRedis(config.redis, logger);
+  await refuseOtherClusterLayout(config.redis, layoutsKey(config.queue.prefix), config.queue.shards);
   const receiver = await createReceiver(config, logger);
   const server = receiver.createServer().listen(config.http.port, config.http.host);
   const metricsServer = receiver.createMetricsServer().listen(config.metrics.port, config.metrics.host);

@@ -33,6 +33,7 @@ export async function createReceiver(config: Config, logger: Logger) {
   const enqueuer = createEnqueuer({
     connection: redis,
     prefix: config.queue.prefix,
+    shards: config.queue.shards,
     dedupeTtlSeconds: config.queue.dedupeTtlSeconds,
     attempts: config.queue.attempts,
     backoffMs: config.queue.backoffMs,
@@ -52,7 +53,7 @@ export async function createReceiver(config: Config, logger: Logger) {
       role: 'receiver',
       instance,
       version: packageVersion(import.meta.url),
-      queue: { prefix: config.queue.prefix },
+      queue: { prefix: config.queue.prefix, shards: config.queue.shards },
       enqueues: config.queue.enqueueEvents,
       routes: config.routes,
     }),

@@ -39,6 +39,8 @@ export async function startReceiver(redisUrl: string, env: Record<string, string
     QUEUE_PREFIX: prefix,
     FLEXPRICE_WEBHOOK_SECRET: `${OTHER_SECRET} ${SECRET}`,
     ENQUEUE_TIMEOUT_MS: '1000',
+    // Completed jobs kept, for the tests to count and read back (production removes them at once).
+    JOB_KEEP_COMPLETED: '100000',
     ...env,
   });
   const receiver = await createReceiver(config, pino({ level: 'silent' }));

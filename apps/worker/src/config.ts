@@ -41,7 +41,11 @@ export { ConfigError };
 export const FLEXPRICE_CLOUD_API = 'https://us.api.flexprice.io/v1';
 
 /** The store's Lua script touches a customer's record, its index and the marks: one slot in a cluster. */
-export const STORE_PREFIX_DEFAULTS: PrefixDefaults = { standalone: 'fpstore', cluster: '{fpstore}' };
+export const STORE_PREFIX_DEFAULTS: PrefixDefaults = {
+  standalone: 'fpstore',
+  cluster: '{fpstore}',
+  sharded: 'fpstore',
+};
 
 const envSchema = z
   .object({
@@ -278,7 +282,7 @@ export interface Config {
   redis: RedisTarget;
   /** REDIS_WAIT_REPLICAS / REDIS_WAIT_TIMEOUT_MS: a version is forwarded once that many replicas hold it. */
   redisWait: ReplicaWaitSettings;
-  queue: { prefix: string };
+  queue: { prefix: string; shards: number };
   worker: {
     concurrency: number;
     lockDurationMs: number;
@@ -298,8 +302,11 @@ export interface Config {
   api: { url: string; key: string; timeoutMs: number; notFoundConfirmMs: number } | undefined;
   /** The scheduled reconciler; unset: off. */
   sync: { intervalMs: number } | undefined;
-  /** STORE_PREFIX; DELIVERY_PIN_TTL: how long a delivery's first version is remembered. */
-  store: { prefix: string; deliveryPinTtlSeconds: number };
+  /**
+   * STORE_PREFIX; DELIVERY_PIN_TTL: how long a delivery's first version is remembered; `layout`:
+   * QUEUE_SHARDS and the Redis mode, which say where an entity's keys live (contracts' shards.ts).
+   */
+  store: { prefix: string; deliveryPinTtlSeconds: number; layout: { shards: number; cluster: boolean } };
   shutdownTimeoutMs: number;
   logLevel: string;
 }
@@ -312,7 +319,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     redis,
     redisWait: replicaWaitOf(e, redis),
-    queue: { prefix: resolvePrefix(redis, e.QUEUE_PREFIX, QUEUE_PREFIX_DEFAULTS) },
+    queue: {
+      prefix: resolvePrefix(redis, e.QUEUE_PREFIX, QUEUE_PREFIX_DEFAULTS, e.QUEUE_SHARDS),
+      shards: e.QUEUE_SHARDS,
+    },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       lockDurationMs: e.WORKER_LOCK_DURATION_MS,
@@ -338,7 +348,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       return intervalMs === undefined ? undefined : { intervalMs };
     })(),
     store: {
-      prefix: resolvePrefix(redis, e.STORE_PREFIX, STORE_PREFIX_DEFAULTS),
+      prefix: resolvePrefix(redis, e.STORE_PREFIX, STORE_PREFIX_DEFAULTS, e.QUEUE_SHARDS),
+      layout: { shards: e.QUEUE_SHARDS, cluster: redis.mode === 'cluster' },
       deliveryPinTtlSeconds: Math.ceil(
         (e.DELIVERY_PIN_TTL ?? secondsToMs(e.PROCESSED_TTL_SECONDS) ?? 7 * 86_400_000) / 1000,
       ),

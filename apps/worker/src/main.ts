@@ -1,11 +1,13 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { layoutsKey } from '@flexprice/contracts';
 import {
   ConfigError,
   createOpsServer,
   describeTarget,
   redactUrl,
   refuseEvictingRedis,
+  refuseOtherClusterLayout,
   runMain,
 } from '@flexprice/runtime';
 import closeWithGrace from 'close-with-grace';
@@ -43,6 +45,7 @@ runMain('worker', async () => {
   const logger = createLogger(config.logLevel);
   logger.info({ redis: describeTarget(config.redis), prefix: config.queue.prefix }, 'connecting to redis');
   await refuseEvictingRedis(config.redis, logger);
+  await refuseOtherClusterLayout(config.redis, layoutsKey(config.queue.prefix), config.queue.shards);
   logger.info(
     {
       enqueueEvents: config.enqueueEvents.length,

@@ -1,4 +1,13 @@
-import { describeConfig, type EventType, familyOf, QUEUE_NAMES, queueNameOf } from '@flexprice/contracts';
+import {
+  describeConfig,
+  type EventType,
+  FAMILIES,
+  familyOf,
+  familyQueueNames,
+  layoutsKey,
+  queueNameOf,
+  SYNC_QUEUE,
+} from '@flexprice/contracts';
 import {
   createEvictionWatch,
   createRedis,
@@ -7,6 +16,7 @@ import {
   packageVersion,
   ping,
   readinessDeadlineMs,
+  recordedLayouts,
   replicaProblem,
   reportRedisErrors,
 } from '@flexprice/runtime';
@@ -80,6 +90,7 @@ export function startWorker(config: Config, logger: Logger) {
     prefix: config.store.prefix,
     deliveryPinTtlSeconds: config.store.deliveryPinTtlSeconds,
     markTtlSeconds: config.entityMarkTtlSeconds,
+    layout: config.store.layout,
   });
   const pipeline =
     api &&
@@ -105,18 +116,80 @@ export function startWorker(config: Config, logger: Logger) {
     config.routes.flatMap((route) => route.claims),
   );
   // Queue handles for the gauges only (counts read on scrape), on the store's connection: every
-  // queue, consumed or not, so that jobs nobody drains (queued under an older ENQUEUE_EVENTS)
-  // show in the oldest-waiting age and its alert.
-  const queues = QUEUE_NAMES.map((name) => {
+  // queue, consumed or not, so that jobs nobody drains (queued under an older ENQUEUE_EVENTS, or
+  // another QUEUE_SHARDS) show in the oldest-waiting age and its alert. A family's shards are
+  // summed under the family's queue name; the reconciler's queue is its own.
+  const queues: Queue[] = [];
+  const shardsOf = new Map<string, Queue[]>();
+  const gauge = (label: string, name: string) => {
     const queue = new Queue(name, { connection: storeRedis, prefix: config.queue.prefix });
     reportRedisErrors(queue, logger, queue.name);
+    queues.push(queue);
+    const known = shardsOf.get(label);
+    if (known) {
+      known.push(queue);
+      return;
+    }
+    const shards = [queue];
+    shardsOf.set(label, shards);
     metrics.watch({
-      queue: queue.name,
-      counts: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
-      oldestWaitingAt: async () => (await queue.getJobs(['waiting'], 0, 0, true))[0]?.timestamp,
+      queue: label,
+      counts: async () => {
+        const all = await Promise.all(
+          shards.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed')),
+        );
+        const sum: Record<string, number> = {};
+        for (const counts of all) for (const [state, n] of Object.entries(counts)) sum[state] = (sum[state] ?? 0) + n;
+        return sum;
+      },
+      oldestWaitingAt: async () => {
+        const oldest = await Promise.all(
+          shards.map(async (q) => (await q.getJobs(['waiting'], 0, 0, true))[0]?.timestamp),
+        );
+        const times = oldest.filter((t): t is number => t !== undefined);
+        return times.length === 0 ? undefined : Math.min(...times);
+      },
     });
-    return queue;
+  };
+  gauge(SYNC_QUEUE, SYNC_QUEUE);
+  const processor = createProcessor(handlers, logger);
+  const pool = startWorkerPool({
+    redis: config.redis,
+    prefix: config.queue.prefix,
+    queues: [],
+    processor,
+    ...config.worker,
+    logger,
+    metrics,
   });
+  // The queues of every shard count: the configured one, the one-queue layout of versions before
+  // shards (on one server: on a sharded cluster its keys could not be used), and any other a
+  // receiver recorded (`layoutsKey`), looked for every minute: a count changed leaves no job behind.
+  const layouts = new Set<number>();
+  const sharded = config.redis.mode === 'cluster' && config.queue.shards > 1;
+  const addLayout = (shards: number) => {
+    // On a sharded cluster the prefix carries no hash tag: one queue per family could not run there.
+    if (layouts.has(shards) || (sharded && shards === 1)) return;
+    layouts.add(shards);
+    for (const family of FAMILIES) {
+      for (const name of familyQueueNames(family, shards)) {
+        gauge(queueNameOf(family), name);
+        if (families.includes(family)) pool.consume({ family, name });
+      }
+    }
+  };
+  addLayout(config.queue.shards);
+  addLayout(1);
+  const lookForLayouts = () =>
+    recordedLayouts(storeRedis, layoutsKey(config.queue.prefix)).then(
+      (recorded) => {
+        for (const shards of recorded) addLayout(shards);
+      },
+      (err: Error) => logger.warn({ err: { message: err.message } }, 'could not read the recorded shard counts'),
+    );
+  void lookForLayouts();
+  const layoutWatch = setInterval(() => void lookForLayouts(), 60_000);
+  layoutWatch.unref();
   // What this worker processes, recorded for (and compared with) the live receivers'.
   const agreement = watchConfigAgreement({
     redis: storeRedis,
@@ -125,27 +198,22 @@ export function startWorker(config: Config, logger: Logger) {
       role: 'worker',
       instance: instanceId(),
       version: packageVersion(import.meta.url),
-      queue: { prefix: config.queue.prefix },
+      queue: { prefix: config.queue.prefix, shards: config.queue.shards },
       enqueues: config.enqueueEvents,
       routes: config.routes,
       handles: Object.keys(handlers),
       consumes: families,
     }),
+    drains: () => [...layouts],
+    // A live receiver's count is taken up at once, without waiting for the next look at the recorded ones.
+    onReceiverShards: (counts) => {
+      for (const shards of counts) addLayout(shards);
+    },
     logger,
   });
   // Not awaited: on the patient store connection, a Redis that is away would hold the start.
   void agreement.start();
   metrics.watchConfigAgreement(agreement);
-  const processor = createProcessor(handlers, logger);
-  const pool = startWorkerPool({
-    redis: config.redis,
-    prefix: config.queue.prefix,
-    families,
-    processor,
-    ...config.worker,
-    logger,
-    metrics,
-  });
   const scheduler =
     api && config.sync
       ? startSyncScheduler({
@@ -187,6 +255,7 @@ export function startWorker(config: Config, logger: Logger) {
     },
     /** Drains the workers (up to `timeoutMs`) and closes the store. True when nothing was cut off. */
     async close(timeoutMs: number): Promise<boolean> {
+      clearInterval(layoutWatch);
       const [drained] = await Promise.all([pool.close(timeoutMs), scheduler?.close(timeoutMs), agreement.close()]);
       await Promise.all(queues.map((queue) => queue.close().catch(() => undefined)));
       if (drained) await storeRedis.quit().catch(() => storeRedis.disconnect());

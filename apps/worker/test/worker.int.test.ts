@@ -16,6 +16,9 @@ const test = targetTest.extend('worker', async ({ redis, target }, { onCleanup }
   return worker;
 });
 
+/** The id of the fixtures' customer. */
+const CUSTOMER_ID = 'cust_01K2ZQ8R3V7M5N4P6Q8R0S2T4V';
+
 const created = (overrides: Record<string, unknown> = {}) =>
   customerEvent('customer.created', currentCustomer(overrides));
 
@@ -331,8 +334,8 @@ describe('order independence', () => {
     const env = 'env_01K2ZQ0A1B2C3D4E5F6G7H8J9K';
     const client = new Redis(redis.url);
     try {
-      expect(await client.exists(worker.store.keys.index(env, 'acme-old'))).toBe(0);
-      expect(await client.exists(worker.store.keys.index(env, 'acme-new'))).toBe(1);
+      expect(await client.exists(worker.store.keys.index(env, 'acme-old', CUSTOMER_ID))).toBe(0);
+      expect(await client.exists(worker.store.keys.index(env, 'acme-new', CUSTOMER_ID))).toBe(1);
     } finally {
       client.disconnect();
     }
@@ -442,7 +445,7 @@ describe('the worker pool', () => {
     const pool = startWorkerPool({
       redis: { mode: 'standalone', url: redis.url },
       prefix: 'pool-supervisor',
-      families: ['customer'],
+      queues: [{ family: 'customer', name: 'flexprice.customer' }],
       processor: async () => ({ outcome: 'applied' }),
       concurrency: 1,
       lockDurationMs: 30_000,
@@ -453,14 +456,14 @@ describe('the worker pool', () => {
       superviseEveryMs: 100,
     });
     try {
-      const first = pool.workers.get('customer');
+      const first = pool.workers.get('flexprice.customer');
       await first?.waitUntilReady();
       await expect.poll(() => first?.isRunning()).toBe(true);
       const running = await clients();
       expect(running).toBeGreaterThan(before);
       // A paused worker's run loop ends without closing it: what the supervisor looks for.
       await first?.pause();
-      await expect.poll(() => pool.workers.get('customer') !== first, { timeout: 5_000 }).toBe(true);
+      await expect.poll(() => pool.workers.get('flexprice.customer') !== first, { timeout: 5_000 }).toBe(true);
       await expect.poll(() => pool.isRunning(), { timeout: 5_000 }).toBe(true);
       await expect.poll(clients, { timeout: 5_000 }).toBe(running);
     } finally {

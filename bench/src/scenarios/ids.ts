@@ -7,6 +7,8 @@ export const SCENARIO_IDS = [
   'redisRoundTrips',
   'replicaWait',
   'workerDrains',
+  'systemCost',
+  'clusterSpread',
   'endToEnd',
   'soak',
 ] as const;

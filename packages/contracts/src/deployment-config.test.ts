@@ -102,4 +102,20 @@ describe('configMismatches', () => {
       'queue invoice.brand_new, which this worker has no handler for; invoice.brand_new are unknown to this version',
     );
   });
+
+  it('names receivers that queue with a shard count whose queues this worker does not drain', () => {
+    const sharded = (instance: string, shards?: number) => ({
+      ...receiver(instance, CUSTOMER),
+      queue: shards === undefined ? { prefix: 'bull' } : { prefix: 'bull', shards },
+    });
+    const drains = (counts: number[]): WorkerSettings => ({ ...customersOnly, drains: counts });
+    // A record without shards is a version before them: one queue per family.
+    expect(configMismatches(drains([1, 3]), [sharded('r1', 3), sharded('r2')])).toEqual([]);
+    expect(configMismatches(drains([1]), [sharded('r1', 1), sharded('r2', 4), sharded('r3', 4)])).toEqual([
+      '2 of 3 live receivers (r2, r3) queue with QUEUE_SHARDS=4, whose queues this worker does not drain ' +
+        '(it drains 1): give every app the same QUEUE_SHARDS',
+    ]);
+    // A worker that does not say what it drains is not judged on it.
+    expect(configMismatches(customersOnly, [sharded('r1', 4)])).toEqual([]);
+  });
 });

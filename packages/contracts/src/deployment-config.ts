@@ -23,10 +23,9 @@ export const recordedConfigSchema = z.object({
   at: z.number(),
   /**
    * The queues: QUEUE_PREFIX (records are read per prefix, so a worker under another prefix sees
-   * no receiver at all). QUEUE_SHARDS, once there, belongs here too, with its check in
-   * CONFIG_CHECKS.
+   * no receiver at all) and QUEUE_SHARDS (absent from versions before shards: one queue per family).
    */
-  queue: z.looseObject({ prefix: z.string() }),
+  queue: z.looseObject({ prefix: z.string(), shards: z.number().int().positive().optional() }),
   /** The event types this process queues (receiver) or was told are queued (worker's ENQUEUE_EVENTS). */
   enqueues: z.array(z.string()),
   /** FORWARD_ROUTES (and the customer route's alias), as patterns and the types each claims. */
@@ -81,8 +80,13 @@ export function describeConfig(config: {
   };
 }
 
-/** The worker's side of a comparison. */
-export type WorkerSettings = Pick<Required<RecordedConfig>, 'handles' | 'consumes'>;
+/**
+ * The worker's side of a comparison: its handlers, the families it consumes and, when known, the
+ * shard counts whose queues it drains now (its QUEUE_SHARDS and every count recorded).
+ */
+export type WorkerSettings = Pick<Required<RecordedConfig>, 'handles' | 'consumes'> & {
+  drains?: readonly number[];
+};
 
 /** One rule the live receivers and a worker must satisfy together: a problem, or undefined. */
 type ConfigCheck = (worker: WorkerSettings, receivers: readonly RecordedConfig[]) => string | undefined;
@@ -130,8 +134,29 @@ const unprocessedTypes: ConfigCheck = (worker, receivers) => {
   );
 };
 
+/**
+ * Receivers that queue into a shard count (QUEUE_SHARDS) whose queues this worker does not drain:
+ * their jobs wait. A worker drains every count a receiver recorded, looked for every minute, so
+ * this lasts only that long, unless the count could not be taken up (a sharded Redis Cluster keeps
+ * one count for good: the apps refuse to start with another).
+ */
+const undrainedShards: ConfigCheck = (worker, receivers) => {
+  if (worker.drains === undefined) return undefined;
+  const drained = new Set(worker.drains);
+  const undrained = receivers.filter((receiver) => !drained.has(receiver.queue.shards ?? 1));
+  if (undrained.length === 0) return undefined;
+  const counts = [...new Set(undrained.map((receiver) => receiver.queue.shards ?? 1))].sort((a, b) => a - b);
+  return (
+    `${undrained.length} of ${receivers.length} live receivers (${listed(
+      undrained.map((receiver) => receiver.instance),
+      3,
+    )}) queue with QUEUE_SHARDS=${counts.join(', ')}, whose queues this worker does not drain ` +
+    `(it drains ${[...drained].sort((a, b) => a - b).join(', ')}): give every app the same QUEUE_SHARDS`
+  );
+};
+
 /** Every rule the receivers and the workers must satisfy together. */
-const CONFIG_CHECKS: readonly ConfigCheck[] = [unprocessedTypes];
+const CONFIG_CHECKS: readonly ConfigCheck[] = [unprocessedTypes, undrainedShards];
 
 /**
  * What the live receivers' configurations ask of this worker that it cannot do, one problem per

@@ -17,4 +17,5 @@ export * from './routing.js';
 export * from './schemas/common.js';
 export * from './schemas/customer.js';
 export * from './schemas/families.js';
+export * from './shards.js';
 export * from './versions.js';

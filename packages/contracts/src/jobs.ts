@@ -123,7 +123,8 @@ export function webhookJobOptions(policy: JobPolicy) {
   return {
     attempts: policy.attempts,
     backoff: { type: WEBHOOK_BACKOFF_TYPE, delay: policy.backoffMs },
-    removeOnComplete: { age: 24 * 3600, count: policy.keepCompleted },
+    // 0: removed at once (BullMQ's cheapest path: the job is deleted, not added to a set and trimmed).
+    removeOnComplete: policy.keepCompleted === 0 ? true : { age: 24 * 3600, count: policy.keepCompleted },
     removeOnFail: false,
   };
 }

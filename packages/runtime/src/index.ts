@@ -3,6 +3,7 @@
 export * from './config-record.js';
 export * from './env.js';
 export * from './eviction.js';
+export * from './layouts.js';
 export * from './logger.js';
 export * from './main.js';
 export * from './ops-server.js';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError, parseEnv } from './env.js';
 import { checkRedisEnv, describeTarget, hashTagOf, redisEnv, redisTargetOf, resolvePrefix } from './redis.js';
 
-const DEFAULTS = { standalone: 'bull', cluster: '{flexprice}' };
+const DEFAULTS = { standalone: 'bull', cluster: '{flexprice}', sharded: 'flexprice' };
 const schema = z.object(redisEnv).superRefine((env, ctx) => {
   checkRedisEnv(env, ctx, [{ variable: 'QUEUE_PREFIX', value: env.QUEUE_PREFIX, defaults: DEFAULTS }]);
 });
@@ -41,6 +41,21 @@ describe('Redis targets', () => {
     expect(problem).toContain('QUEUE_PREFIX: must carry a hash tag in cluster mode, e.g. "{flexprice}"');
     expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:1', QUEUE_PREFIX: 'app{q}' })).toEqual([]);
     expect(problemsOf({ QUEUE_PREFIX: 'bull' })).toEqual([]);
+  });
+
+  it('with QUEUE_SHARDS above 1 on a cluster: a prefix without a tag (the shards carry theirs), 1–64 shards', () => {
+    const cluster = redisTargetOf(parseEnv(schema, { REDIS_CLUSTER_NODES: 'a:1' }));
+    expect(resolvePrefix(cluster, undefined, DEFAULTS, 6)).toBe('flexprice');
+    expect(resolvePrefix(cluster, undefined, DEFAULTS, 1)).toBe('{flexprice}');
+    // On one server the shard count changes nothing about the prefix.
+    expect(resolvePrefix({ mode: 'standalone', url: 'redis://x' }, undefined, DEFAULTS, 6)).toBe('bull');
+    const [problem] = problemsOf({ REDIS_CLUSTER_NODES: 'a:1', QUEUE_SHARDS: '6', QUEUE_PREFIX: '{flexprice}' });
+    expect(problem).toContain('QUEUE_PREFIX: must carry no hash tag with QUEUE_SHARDS above 1, e.g. "flexprice"');
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:1', QUEUE_SHARDS: '6', QUEUE_PREFIX: 'app' })).toEqual([]);
+    expect(problemsOf({ QUEUE_SHARDS: '6', QUEUE_PREFIX: '{app}' })).toEqual([]);
+    expect(problemsOf({ QUEUE_SHARDS: '0' })).toEqual(['QUEUE_SHARDS: must be at least 1']);
+    expect(problemsOf({ QUEUE_SHARDS: '65' })).toEqual(['QUEUE_SHARDS: must be at most 64']);
+    expect(problemsOf({ QUEUE_SHARDS: '2.5' })).toEqual(['QUEUE_SHARDS: must be a whole number']);
   });
 
   it('follows a sentinel-managed primary with REDIS_SENTINELS and REDIS_SENTINEL_NAME', () => {

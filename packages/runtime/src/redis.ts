@@ -75,10 +75,19 @@ export const redisEnv = {
   REDIS_SENTINEL_PASSWORD: optional(refusingPlaceholders(z.string(), 'set the password the sentinels require')),
   // Password of the cluster or sentinel-managed nodes (one server: put it in REDIS_URL).
   REDIS_PASSWORD: optional(refusingPlaceholders(z.string(), 'set the password the Redis nodes require')),
-  // BullMQ key prefix; `bull` by default, `{flexprice}` in cluster mode (it must carry a hash tag).
+  // BullMQ key prefix; `bull` by default, `{flexprice}` in cluster mode (it must carry a hash tag),
+  // `flexprice` with QUEUE_SHARDS above 1 there (the shards' queue names carry theirs).
   QUEUE_PREFIX: optional(
     z.string().regex(/^[A-Za-z0-9_{}.-]+$/, { error: 'may hold letters, digits, "_", "-", ".", "{", "}" only' }),
   ),
+  // Queues per family (1–64): on a Redis Cluster each on slots of its own, so that every master
+  // takes a share; an entity's events stay on one. The same value for every app.
+  QUEUE_SHARDS: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be at least 1' })
+    .max(64, { error: 'must be at most 64' })
+    .default(1),
 };
 
 type RedisEnv = {
@@ -89,6 +98,7 @@ type RedisEnv = {
   REDIS_SENTINEL_PASSWORD?: string | undefined;
   REDIS_PASSWORD?: string | undefined;
   QUEUE_PREFIX?: string | undefined;
+  QUEUE_SHARDS?: number | undefined;
 };
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -111,21 +121,34 @@ export function redisTargetOf(env: RedisEnv): RedisTarget {
 
 export interface PrefixDefaults {
   standalone: string;
+  /** On a Redis Cluster, one shard: every key on one slot. */
   cluster: string;
+  /** On a Redis Cluster with QUEUE_SHARDS above 1: no tag (the shards' keys carry theirs). */
+  sharded: string;
 }
 
 /** The mode's prefix default: a sentinel-managed primary is one server, as far as keys go. */
-const prefixMode = (target: RedisTarget) => (target.mode === 'cluster' ? 'cluster' : 'standalone');
+const prefixMode = (target: RedisTarget, shards: number) =>
+  target.mode !== 'cluster' ? 'standalone' : shards > 1 ? 'sharded' : 'cluster';
 
 /**
  * QUEUE_PREFIX when unset, shared by every app that touches the queues (they are shared state). The
  * cluster one carries a hash tag: every queue key in one slot.
  */
-export const QUEUE_PREFIX_DEFAULTS: PrefixDefaults = { standalone: 'bull', cluster: '{flexprice}' };
+export const QUEUE_PREFIX_DEFAULTS: PrefixDefaults = {
+  standalone: 'bull',
+  cluster: '{flexprice}',
+  sharded: 'flexprice',
+};
 
 /** The given key prefix, or the mode's default (validated by `checkRedisEnv` beforehand). */
-export function resolvePrefix(target: RedisTarget, given: string | undefined, defaults: PrefixDefaults): string {
-  return given ?? defaults[prefixMode(target)];
+export function resolvePrefix(
+  target: RedisTarget,
+  given: string | undefined,
+  defaults: PrefixDefaults,
+  shards = 1,
+): string {
+  return given ?? defaults[prefixMode(target, shards)];
 }
 
 /** Checks the Redis variables together, and the key prefixes against the mode; for a superRefine. */
@@ -150,15 +173,27 @@ export function checkRedisEnv(
     }
   }
   if (redisTargetOf(env).mode !== 'cluster') return;
+  const sharded = (env.QUEUE_SHARDS ?? 1) > 1;
   for (const { variable, value, defaults } of prefixes) {
-    if (value === undefined || hashTagOf(value) !== undefined) continue;
-    ctx.addIssue({
-      code: 'custom',
-      path: [variable],
-      message:
-        `must carry a hash tag in cluster mode, e.g. "${defaults.cluster}": scripts touch several keys ` +
-        'at once, which a cluster allows only within one slot',
-    });
+    if (value === undefined) continue;
+    const tagged = hashTagOf(value) !== undefined;
+    if (!sharded && !tagged) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [variable],
+        message:
+          `must carry a hash tag in cluster mode, e.g. "${defaults.cluster}": scripts touch several keys ` +
+          'at once, which a cluster allows only within one slot',
+      });
+    } else if (sharded && tagged) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [variable],
+        message:
+          `must carry no hash tag with QUEUE_SHARDS above 1, e.g. "${defaults.sharded}": each shard's keys ` +
+          'carry a tag of their own, and a tag in the prefix would put every shard on one slot',
+      });
+    }
   }
 }
 

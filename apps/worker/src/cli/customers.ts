@@ -16,8 +16,8 @@
  * a customer for good), 2 usage or configuration error.
  */
 import { parseArgs } from 'node:util';
-import { queueNameOf } from '@flexprice/contracts';
-import { createLogger, createRedis, reportRedisErrors, runCli, UsageError } from '@flexprice/runtime';
+import { familyQueueNames, layoutsKey } from '@flexprice/contracts';
+import { createLogger, createRedis, layoutsToSee, reportRedisErrors, runCli, UsageError } from '@flexprice/runtime';
 import { Queue } from 'bullmq';
 import { loadConfig } from '../config.js';
 import { createCustomerStore } from '../ordering/customer-store.js';
@@ -92,8 +92,12 @@ async function erase(id: string | undefined): Promise<number> {
   const config = loadConfig();
   const redis = createRedis(config.redis, 'oneshot');
   reportRedisErrors(redis, createLogger('customers', { level: 'warn', destination: 2 }), 'store');
-  const queue = new Queue(queueNameOf('customer'), { connection: redis, prefix: config.queue.prefix });
+  const queues: Queue[] = [];
   try {
+    // The customer queue of every shard count the deployment ran with.
+    for (const shards of await layoutsToSee(redis, layoutsKey(config.queue.prefix), config.store.layout))
+      for (const name of familyQueueNames('customer', shards))
+        queues.push(new Queue(name, { connection: redis, prefix: config.queue.prefix }));
     const store = createCustomerStore(redis, config.store);
     if (id === undefined) {
       const stripped = await store.stripTombstones();
@@ -103,18 +107,21 @@ async function erase(id: string | undefined): Promise<number> {
     const existed = await store.erase(id);
     let removed = 0;
     let pending = 0;
-    for (const state of ['completed', 'failed', 'waiting', 'delayed', 'active', 'prioritized'] as const) {
-      for (let start = 0; ; start += 500) {
-        const jobs = await queue.getJobs([state], start, start + 499, true);
-        for (const job of jobs) {
-          const customerId = (job.data as { event?: { customer?: { id?: unknown } } } | undefined)?.event?.customer?.id;
-          if (customerId !== id) continue;
-          if (state === 'completed' || state === 'failed') {
-            await job.remove();
-            removed += 1;
-          } else pending += 1;
+    for (const queue of queues) {
+      for (const state of ['completed', 'failed', 'waiting', 'delayed', 'active', 'prioritized'] as const) {
+        for (let start = 0; ; start += 500) {
+          const jobs = await queue.getJobs([state], start, start + 499, true);
+          for (const job of jobs) {
+            const customerId = (job.data as { event?: { customer?: { id?: unknown } } } | undefined)?.event?.customer
+              ?.id;
+            if (customerId !== id) continue;
+            if (state === 'completed' || state === 'failed') {
+              await job.remove();
+              removed += 1;
+            } else pending += 1;
+          }
+          if (jobs.length < 500) break;
         }
-        if (jobs.length < 500) break;
       }
     }
     process.stdout.write(
@@ -122,7 +129,7 @@ async function erase(id: string | undefined): Promise<number> {
     );
     return 0;
   } finally {
-    await queue.close().catch(() => undefined);
+    await Promise.all(queues.map((queue) => queue.close().catch(() => undefined)));
     redis.disconnect();
   }
 }

@@ -8,10 +8,20 @@
  * Exit codes: 0 done, 1 nothing matched (unknown job id), 2 usage or configuration error.
  */
 import { parseArgs } from 'node:util';
-import { apiFamilyOf, BUILT_IN_HANDLERS, ENTITY_CATALOG, isEventType, QUEUE_NAMES } from '@flexprice/contracts';
+import {
+  allQueueNames,
+  apiFamilyOf,
+  BUILT_IN_HANDLERS,
+  ENTITY_CATALOG,
+  isEventType,
+  layoutsKey,
+  QUEUE_NAMES,
+  SYNC_QUEUE,
+} from '@flexprice/contracts';
 import {
   createLogger,
   createRedis,
+  layoutsToSee,
   parseDuration,
   redactUrlsIn,
   reportRedisErrors,
@@ -65,16 +75,35 @@ async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = positionals;
   if (values.help || command === undefined) throw new UsageError(USAGE);
 
-  const allQueues = QUEUE_NAMES;
-  const names: string[] = values.queue === undefined ? [...allQueues] : [values.queue];
-  if (values.queue !== undefined && !allQueues.includes(values.queue as (typeof allQueues)[number])) {
-    throw new UsageError(`unknown queue "${values.queue}"; queues are ${allQueues.join(', ')}`);
+  // A family's queue (`flexprice.customer`) names all its shards; a shard's name, that one.
+  const families: readonly string[] = QUEUE_NAMES;
+  const ofQueue = (name: string) => (wanted: string) =>
+    wanted === name || (families.includes(name) && wanted.startsWith(`${name}.{`));
+  if (
+    values.queue !== undefined &&
+    !families.includes(values.queue) &&
+    !/^flexprice\.[a-z_]+\.\{[\w-]+\}$/.test(values.queue)
+  ) {
+    throw new UsageError(`unknown queue "${values.queue}"; queues are ${families.join(', ')} (or one of their shards)`);
   }
 
   const config = loadConfig();
   const connection = createRedis(config.redis, 'oneshot');
   const log = createLogger('dlq', { level: 'warn', destination: 2 });
   reportRedisErrors(connection, log, 'queues');
+  // Every queue of every shard count the deployment ran with (QUEUE_SHARDS, and those recorded).
+  const all = allQueueNames(
+    await layoutsToSee(connection, layoutsKey(config.queue.prefix), config.store.layout).catch((err: Error) => {
+      connection.disconnect();
+      throw err;
+    }),
+    SYNC_QUEUE,
+  );
+  const names = values.queue === undefined ? all : all.filter(ofQueue(values.queue));
+  if (names.length === 0) {
+    connection.disconnect();
+    throw new UsageError(`no queue "${values.queue}" here; queues are ${all.join(', ')}`);
+  }
   const queues = names.map((name) => {
     const queue = new Queue(name, { connection, prefix: config.queue.prefix });
     reportRedisErrors(queue, log, name);

@@ -66,6 +66,7 @@ export async function syncFromCli(options: {
           prefix: config.store.prefix,
           deliveryPinTtlSeconds: config.store.deliveryPinTtlSeconds,
           markTtlSeconds: config.entityMarkTtlSeconds,
+          layout: config.store.layout,
         }),
         routes: targets.routes,
         ...ordering,

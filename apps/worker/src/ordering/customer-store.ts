@@ -1,3 +1,4 @@
+import { shardTag, storeTagOf } from '@flexprice/contracts';
 import { type RedisClient, scanKeys } from '@flexprice/runtime';
 import { type ApplyResult, keyPart, type MarkKeys, versionedCommands } from './versioned-store.js';
 
@@ -52,6 +53,8 @@ export interface CustomerStoreOptions {
   prefix: string;
   /** How long a delivery's first version is remembered (DELIVERY_PIN_TTL). */
   deliveryPinTtlSeconds: number;
+  /** QUEUE_SHARDS, and whether Redis is a cluster: where each customer's keys live (see `space`). */
+  layout?: { shards: number; cluster: boolean };
   now?: () => number;
 }
 
@@ -116,17 +119,34 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
   const now = options.now ?? Date.now;
   const commands = versionedCommands(redis);
   if (!('eraseCustomer' in redis)) redis.defineCommand('eraseCustomer', { lua: ERASE_SCRIPT });
+  const layout = options.layout ?? { shards: 1, cluster: false };
+  const sharded = layout.cluster && layout.shards > 1;
+  /**
+   * Where a customer's keys live: under the prefix, and on a Redis Cluster with several shards in
+   * its shard's hash tag (contracts' `storeTagOf`): its record, index entry, lock and delivery pins
+   * share one slot (one script touches them), and the customers spread over the masters.
+   */
+  const space = (id: string) => {
+    const tag = storeTagOf(id, layout.shards, layout.cluster);
+    return tag === undefined ? prefix : `${prefix}:{${tag}}`;
+  };
+  /** Every space: each shard's on a sharded cluster, else the prefix alone. */
+  const spaces = sharded
+    ? Array.from({ length: layout.shards }, (_, shard) => `${prefix}:{${shardTag(shard, layout.shards)}}`)
+    : [prefix];
 
   const keys = {
     // (Flexprice's ids, `cust_<ULID>`, are left as they are by `keyPart`.)
-    record: (id: string) => `${prefix}:customer:${part(id)}`,
-    index: (environmentId: string, externalId: string) =>
-      `${prefix}:customer-ids:${part(environmentId)}:${part(externalId)}`,
+    record: (id: string) => `${space(id)}:customer:${part(id)}`,
+    /** The live customers with an external id, of `owner`'s space (one set per space). */
+    index: (environmentId: string, externalId: string, owner: string) =>
+      `${space(owner)}:customer-ids:${part(environmentId)}:${part(externalId)}`,
     /** Written by versions that kept deleted customers' external ids; emptied by `erase --tombstones`. */
     deletedIndex: (environmentId: string, externalId: string) =>
       `${prefix}:customer-ids-deleted:${part(environmentId)}:${part(externalId)}`,
-    forwardLock: (id: string) => `${prefix}:forward-lock:${part(id)}`,
-    delivery: (idempotencyKey: string) => `${prefix}:delivery:${idempotencyKey}`,
+    forwardLock: (id: string) => `${space(id)}:forward-lock:${part(id)}`,
+    /** A delivery's pinned version, in the space of the customer it is about. */
+    delivery: (idempotencyKey: string, id: string) => `${space(id)}:delivery:${idempotencyKey}`,
     /** Written by versions before the set index (one id per key); still read by `findByExternalId`. */
     legacyIndex: (environmentId: string, externalId: string) =>
       `${prefix}:customer-index:${environmentId}:${externalId}`,
@@ -137,10 +157,10 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
     return {
       record: keys.record(id),
       lock: keys.forwardLock(id),
-      delivery: keys.delivery(idempotencyKey),
+      delivery: keys.delivery(idempotencyKey, id),
       ...(environmentId !== undefined &&
         externalId !== undefined && {
-          index: { live: keys.index(environmentId, externalId) },
+          index: { live: keys.index(environmentId, externalId, id) },
         }),
     };
   }
@@ -231,11 +251,13 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
       const setKeys: string[] = [];
       const legacyKeys: string[] = [];
       if (environmentId !== undefined) {
-        setKeys.push(keys.index(environmentId, externalId));
-        legacyKeys.push(keys.legacyIndex(environmentId, externalId));
+        for (const at of spaces) setKeys.push(`${at}:customer-ids:${part(environmentId)}:${part(externalId)}`);
+        if (!sharded) legacyKeys.push(keys.legacyIndex(environmentId, externalId));
       } else {
-        setKeys.push(...(await scanKeys(redis, `${prefix}:customer-ids:*:${part(externalId)}`)));
-        legacyKeys.push(...(await scanKeys(redis, keys.legacyIndex('*', externalId.replace(/[*?[\]\\]/g, '\\$&')))));
+        for (const at of spaces) setKeys.push(...(await scanKeys(redis, `${at}:customer-ids:*:${part(externalId)}`)));
+        if (!sharded) {
+          legacyKeys.push(...(await scanKeys(redis, keys.legacyIndex('*', externalId.replace(/[*?[\]\\]/g, '\\$&')))));
+        }
       }
       const ids = (await Promise.all(setKeys.map((key) => redis.smembers(key)))).flat();
       for (const key of legacyKeys) {
@@ -259,10 +281,11 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
      */
     async erase(id: string): Promise<boolean> {
       const [environmentId, externalId] = await redis.hmget(keys.record(id), 'environment_id', 'external_id');
+      // (The older keys exist only where the store has one space: versions before shards.)
       const indexes =
-        typeof environmentId === 'string' && typeof externalId === 'string'
+        typeof environmentId === 'string' && typeof externalId === 'string' && !sharded
           ? [
-              keys.index(environmentId, externalId),
+              keys.index(environmentId, externalId, id),
               keys.deletedIndex(environmentId, externalId),
               keys.legacyIndex(environmentId, externalId),
             ]
@@ -284,7 +307,7 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
      */
     async stripTombstones(): Promise<number> {
       let stripped = 0;
-      for (const key of await scanKeys(redis, `${prefix}:customer:*`)) {
+      for (const key of (await Promise.all(spaces.map((at) => scanKeys(redis, `${at}:customer:*`)))).flat()) {
         const [id, deleted, data, externalId] = await redis.hmget(key, 'id', 'deleted', 'customer', 'external_id');
         if (typeof id !== 'string' || deleted !== '1' || (data === null && externalId === null)) continue;
         await this.erase(id);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Family } from '@flexprice/contracts';
+import { type Family, storeTagOf } from '@flexprice/contracts';
 import type { RedisClient } from '@flexprice/runtime';
 import { clockSuffix, keyPart, type Mark, type VersionClock, versionedCommands } from './versioned-store.js';
 
@@ -23,6 +23,8 @@ export interface EntityMarkOptions {
   deliveryPinTtlSeconds: number;
   /** How long a record lives after its last event (ENTITY_MARK_TTL_SECONDS). */
   markTtlSeconds: number;
+  /** QUEUE_SHARDS, and whether Redis is a cluster: where an entity's keys live. */
+  layout?: { shards: number; cluster: boolean };
   now?: () => number;
 }
 
@@ -60,9 +62,16 @@ export function createEntityMarks(redis: RedisClient, options: EntityMarkOptions
   const now = options.now ?? Date.now;
   const commands = versionedCommands(redis);
 
+  const layout = options.layout ?? { shards: 1, cluster: false };
+  /** An entity's keys' space: its shard's hash tag on a sharded cluster (see the customer store's). */
+  const space = (entityId: string) => {
+    const tag = storeTagOf(entityId, layout.shards, layout.cluster);
+    return tag === undefined ? prefix : `${prefix}:{${tag}}`;
+  };
   const keysOf = (family: Family, target: string, entityId: string) => {
     const path = `${family}:${target}:${keyPart(entityId)}`;
-    return { record: `${prefix}:entity:${path}`, lock: `${prefix}:entity-lock:${path}` };
+    const at = space(entityId);
+    return { record: `${at}:entity:${path}`, lock: `${at}:entity-lock:${path}` };
   };
 
   return {
@@ -82,7 +91,7 @@ export function createEntityMarks(redis: RedisClient, options: EntityMarkOptions
     mark(request: EntityMarkRequest): Mark {
       const keys = {
         ...keysOf(request.family, request.target, request.entityId),
-        delivery: `${prefix}:delivery:${request.idempotencyKey}`,
+        delivery: `${space(request.entityId)}:delivery:${request.idempotencyKey}`,
       };
       return {
         apply: (lock) =>

@@ -71,9 +71,10 @@ if announce then ordering = 'state' end
 local versionField, forwardedField, keyField = 'version' .. clock, 'forwarded_version' .. clock, 'last_key' .. clock
 
 -- A delivery with an id: its first job's version stands for every later job of it.
+-- (One command: SET … NX GET answers the pinned version, or sets this one.)
 if pinTtl ~= '0' then
-  local first = redis.call('GET', delivery)
-  if first then version = first else redis.call('SET', delivery, version, 'EX', pinTtl) end
+  local first = redis.call('SET', delivery, version, 'NX', 'GET', 'EX', pinTtl)
+  if first then version = first end
 end
 
 local stored = redis.call('HMGET', record, versionField, 'deleted', 'index_key', forwardedField, 'updated_at_ms', keyField,
@@ -125,10 +126,16 @@ else
     -- The index follows the record: out of the old set (changed external id, or deletion), into
     -- the new one's. (Every set shares the prefix's hash tag.)
     if indexKey and (deleting or indexKey ~= liveIndex) then redis.call('SREM', indexKey, id) end
-    -- (What a record shows besides, the customer store's id and time, comes with the fields: an
-    -- order mark keeps only what orders it.)
-    redis.call('HSET', record, keyField, key, versionField, version)
-    if #ARGV > 11 then redis.call('HSET', record, unpack(ARGV, 12)) end
+    -- One HSET for the version, the fields (what a record shows besides, the customer store's id,
+    -- time and data: an order mark keeps only what orders it) and the index key. (An order mark's
+    -- fields and a tombstone's stay under Lua's stack limit for unpack: a handful of pairs.)
+    local values = {keyField, key, versionField, version}
+    for i = 12, #ARGV do values[#values + 1] = ARGV[i] end
+    if liveIndex and not deleting then
+      values[#values + 1] = 'index_key'
+      values[#values + 1] = liveIndex
+    end
+    redis.call('HSET', record, unpack(values))
     if deleting then
       -- A deletion keeps what ordering needs, nothing personal: the state's data and the external
       -- id (in the record and in the index key's name) go. The caller sends neither.
@@ -140,10 +147,7 @@ else
     else
       -- A live state over a provisional deletion: the entity is back.
       if deleted then redis.call('HDEL', record, 'deleted', 'deleted_at', 'provisional') end
-      if liveIndex then
-        redis.call('HSET', record, 'index_key', liveIndex)
-        redis.call('SADD', liveIndex, id)
-      end
+      if liveIndex then redis.call('SADD', liveIndex, id) end
     end
   end
 end

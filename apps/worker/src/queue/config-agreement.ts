@@ -15,10 +15,14 @@ export function watchConfigAgreement(deps: {
   prefix: string;
   /** This worker's record (`describeConfig`). */
   self: Omit<RecordedConfig, 'at'>;
+  /** The shard counts whose queues this worker drains now (they grow as counts are recorded). */
+  drains?: () => readonly number[];
+  /** Called with the shard counts the live receivers queue with, at each refresh. */
+  onReceiverShards?: (counts: number[]) => void;
   logger: Pick<Logger, 'warn' | 'info'>;
 }) {
   const { self, logger } = deps;
-  const worker = { handles: self.handles ?? [], consumes: self.consumes ?? [] };
+  const settings = () => ({ handles: self.handles ?? [], consumes: self.consumes ?? [], drains: deps.drains?.() });
   let problems: string[] = [];
   let receivers = 0;
   const recorder = createConfigRecorder(deps.redis, {
@@ -36,7 +40,8 @@ export function watchConfigAgreement(deps: {
           return parsed.success ? [parsed.data] : [];
         });
         receivers = live.length;
-        const next = configMismatches(worker, live);
+        deps.onReceiverShards?.([...new Set(live.map((receiver) => receiver.queue.shards ?? 1))]);
+        const next = configMismatches(settings(), live);
         if (next.join() !== problems.join()) {
           if (next.length > 0)
             logger.warn({ problems: next }, 'configuration mismatch with the live receivers: not ready');

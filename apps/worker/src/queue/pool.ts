@@ -9,7 +9,8 @@ import { RetryableForwardError } from '../outbound/forwarder.js';
 export interface WorkerPoolOptions {
   redis: RedisTarget;
   prefix: string;
-  families: readonly Family[];
+  /** The queues to consume at start, each with its family (one per family, or one per shard). */
+  queues: readonly ConsumedQueue[];
   processor: Processor;
   concurrency: number;
   lockDurationMs: number;
@@ -19,6 +20,12 @@ export interface WorkerPoolOptions {
   metrics: WorkerMetrics;
   /** How often a stopped worker is looked for (and re-created). */
   superviseEveryMs?: number;
+}
+
+export interface ConsumedQueue {
+  family: Family;
+  /** The queue's name: the family's, or one of its shards' (contracts' `shards.ts`). */
+  name: string;
 }
 
 /** What ties a job's log lines to the webhook's request: its request id and idempotency key. */
@@ -39,22 +46,24 @@ function baseDelayOf(job: MinimalJob | undefined): number {
 }
 
 /**
- * One BullMQ worker per family that has handlers. The consumer is patient: its connections retry
- * forever (`maxRetriesPerRequest: null`) and a worker whose run loop stopped (Redis gone for long)
- * is re-created. Failures are logged here, once, by the `failed` listener.
+ * One BullMQ worker per consumed queue (a family's, or each of its shards'). The consumer is
+ * patient: its connections retry forever (`maxRetriesPerRequest: null`) and a worker whose run loop
+ * stopped (Redis gone for long) is re-created. Failures are logged here, once, by the `failed`
+ * listener. Metrics are labelled by the family's queue, whatever the shard (a label set that does
+ * not grow with QUEUE_SHARDS).
  */
 export function startWorkerPool(options: WorkerPoolOptions) {
   const { logger } = options;
-  const workers = new Map<Family, Worker>();
+  const workers = new Map<string, { family: Family; worker: Worker }>();
   // BullMQ leaves a connection it was given open: each worker's is ours to close, with the worker.
   const connections = new Map<Worker, RedisClient>();
   let closing = false;
 
-  function create(family: Family): Worker {
+  function create({ family, name }: ConsumedQueue): Worker {
     const queue = queueNameOf(family);
     const connection = createRedis(options.redis, 'consumer');
     connection.on('error', () => {}); // reported by the worker's 'error' listener
-    const worker = new Worker(queue, options.processor, {
+    const worker = new Worker(name, options.processor, {
       connection,
       prefix: options.prefix,
       concurrency: options.concurrency,
@@ -113,25 +122,38 @@ export function startWorkerPool(options: WorkerPoolOptions) {
       .finally(() => connection?.disconnect());
   }
 
-  for (const family of options.families) workers.set(family, create(family));
-  logger.info({ queues: options.families.map(queueNameOf), concurrency: options.concurrency }, 'workers started');
+  /** Consumes a queue from now on (once: a queue already consumed is left as it is). */
+  function consume(queue: ConsumedQueue): void {
+    if (closing || workers.has(queue.name)) return;
+    workers.set(queue.name, { family: queue.family, worker: create(queue) });
+  }
+
+  for (const queue of options.queues) consume(queue);
+  logger.info({ queues: options.queues.map(({ name }) => name), concurrency: options.concurrency }, 'workers started');
 
   const supervisor = setInterval(() => {
     if (closing) return;
-    for (const [family, worker] of workers) {
+    for (const [name, { family, worker }] of workers) {
       if (worker.isRunning() || worker.closing !== undefined) continue;
-      logger.error({ queue: queueNameOf(family) }, 'worker stopped running: re-creating it');
+      logger.error({ queue: name }, 'worker stopped running: re-creating it');
       retire(worker);
-      workers.set(family, create(family));
+      workers.set(name, { family, worker: create({ family, name }) });
     }
   }, options.superviseEveryMs ?? 5_000);
   supervisor.unref();
 
-  return {
-    isRunning: () => !closing && [...workers.values()].every((worker) => worker.isRunning()),
+  const all = () => [...workers.values()].map(({ worker }) => worker);
 
-    /** The BullMQ worker of each consumed family now (the supervisor replaces one that stopped). */
-    workers: workers as ReadonlyMap<Family, Worker>,
+  return {
+    isRunning: () => !closing && all().every((worker) => worker.isRunning()),
+
+    consume,
+
+    /** The BullMQ worker of each consumed queue now (the supervisor replaces one that stopped). */
+    workers: {
+      get: (name: string) => workers.get(name)?.worker,
+      names: () => [...workers.keys()],
+    },
 
     /**
      * Stops taking jobs and waits for the active ones, up to `timeoutMs`. Jobs still running then
@@ -142,7 +164,7 @@ export function startWorkerPool(options: WorkerPoolOptions) {
       closing = true;
       clearInterval(supervisor);
       let timer: NodeJS.Timeout | undefined;
-      const drained = Promise.all([...workers.values()].map((worker) => worker.close())).then(() => true);
+      const drained = Promise.all(all().map((worker) => worker.close())).then(() => true);
       const timedOut = new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), timeoutMs);
       });
@@ -155,7 +177,7 @@ export function startWorkerPool(options: WorkerPoolOptions) {
       } else {
         // Even a forced close waits for the running processors, which nothing can cancel. The
         // process is about to exit: their locks lapse and another worker retries those jobs.
-        for (const worker of workers.values()) void worker.close(true).catch(() => undefined);
+        for (const worker of all()) void worker.close(true).catch(() => undefined);
         for (const connection of connections.values()) connection.disconnect();
       }
       return finished;
