@@ -94,10 +94,12 @@ async function erase(id: string | undefined): Promise<number> {
   reportRedisErrors(redis, createLogger('customers', { level: 'warn', destination: 2 }), 'store');
   const queues: Queue[] = [];
   try {
-    // The customer queue of every shard count the deployment ran with.
+    // The customer queue of every shard count the deployment ran with (once each: layouts share
+    // queues, shard 0 of 2 being shard 0 of 3).
+    const names = new Set<string>();
     for (const shards of await layoutsToSee(redis, layoutsKey(config.queue.prefix), config.store.layout))
-      for (const name of familyQueueNames('customer', shards))
-        queues.push(new Queue(name, { connection: redis, prefix: config.queue.prefix }));
+      for (const name of familyQueueNames('customer', shards)) names.add(name);
+    for (const name of names) queues.push(new Queue(name, { connection: redis, prefix: config.queue.prefix }));
     const store = createCustomerStore(redis, config.store);
     if (id === undefined) {
       const stripped = await store.stripTombstones();
