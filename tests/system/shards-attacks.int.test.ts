@@ -217,6 +217,41 @@ describe.skipIf(!clusterAvailable)('on a 3-master Redis Cluster', () => {
     }
   });
 
+  it('workers of two shard counts cannot both run on one cluster (before any receiver recorded one)', {
+    timeout: 90_000,
+  }, async () => {
+    const cluster = await startRedisCluster();
+    const target = await startForwardTarget(() => ({ status: 200 }));
+    const env = { REDIS_CLUSTER_NODES: cluster.nodeList };
+    const processes: { child: { kill: (signal: NodeJS.Signals) => boolean }; exited: Promise<unknown> }[] = [];
+    try {
+      // Workers first (a new deployment, or receivers down): one fleet with 6, one with 3. Each
+      // keys the store by its own count, so each would keep an entity's versions, lock and pins in
+      // another slot, and neither would order against the other. The count is recorded by the
+      // receivers only, so nothing refuses the second.
+      const sixPort = await freePort();
+      const six = await startWorkerProcess(
+        { ...env, QUEUE_SHARDS: '6', WORKER_METRICS_PORT: String(sixPort) },
+        target.url,
+      );
+      processes.push(six);
+      await waitReady(sixPort, 30_000, six);
+      const three = await startWorkerProcess({ ...env, QUEUE_SHARDS: '3' }, target.url);
+      processes.push(three);
+      const outcome = await Promise.race([
+        three.exited.then((code) => `exited ${String(code)}`),
+        new Promise((resolve) => setTimeout(() => resolve('running'), 8_000)),
+      ]);
+      expect(outcome).toBe('exited 1');
+      expect(three.output()).toMatch(/QUEUE_SHARDS=6, not 3/);
+    } finally {
+      for (const proc of processes) proc.child.kill('SIGKILL');
+      await Promise.all(processes.map((proc) => proc.exited));
+      await target.close();
+      await cluster.dispose();
+    }
+  });
+
   it('QUEUE_SHARDS 1 → 6 with the default prefixes: the jobs the 1-shard receiver acknowledged are processed, or the count is refused', {
     timeout: 90_000,
   }, async () => {
