@@ -13,7 +13,12 @@ export async function recordedLayouts(redis: RedisClient, key: string): Promise<
   return (await redis.smembers(key)).map(Number).filter((n) => Number.isInteger(n) && n > 0);
 }
 
-/** At start, on a cluster: refuses a QUEUE_SHARDS other than the one recorded (see above). */
+/**
+ * At start, on a cluster: refuses a QUEUE_SHARDS other than the one recorded (see above), and
+ * records this one, whichever app starts first (workers started before any receiver key the store
+ * by their count too). Two apps of two counts starting at once may both record theirs: each then
+ * sees the other's, takes back its own and refuses (a restart settles it).
+ */
 export async function refuseOtherClusterLayout(target: RedisTarget, key: string, shards: number): Promise<void> {
   if (target.mode !== 'cluster') return;
   const client = createRedis(target, 'consumer');
@@ -21,7 +26,13 @@ export async function refuseOtherClusterLayout(target: RedisTarget, key: string,
   let other: number[];
   try {
     if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
-    other = (await recordedLayouts(client, key)).filter((n) => n !== shards);
+    const others = async () => (await recordedLayouts(client, key)).filter((n) => n !== shards);
+    other = await others();
+    if (other.length === 0) {
+      const added = await client.sadd(key, String(shards));
+      other = await others();
+      if (other.length > 0 && added === 1) await client.srem(key, String(shards));
+    }
   } finally {
     client.disconnect();
   }
