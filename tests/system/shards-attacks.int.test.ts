@@ -26,6 +26,7 @@ import {
 // Review of QUEUE_SHARDS (issue 23 item 2): attacks on the sharded queues, each a defect found.
 
 const DLQ_CLI = fileURLToPath(new URL('../../apps/worker/dist/cli/dlq.js', import.meta.url));
+const CUSTOMERS_CLI = fileURLToPath(new URL('../../apps/worker/dist/cli/customers.js', import.meta.url));
 
 const test = redisTest.extend('system', async ({ redis }, { onCleanup }) => {
   const system = await startSystem(redis);
@@ -252,6 +253,44 @@ describe.skipIf(!clusterAvailable)('on a 3-master Redis Cluster', () => {
     }
   });
 
+  it('pnpm customers erase run without the QUEUE_SHARDS of a sharded cluster erases the customer, or refuses', {
+    timeout: 90_000,
+  }, async () => {
+    const cluster = await startRedisCluster();
+    const target = await startForwardTarget(() => ({ status: 200 }));
+    const env = { REDIS_CLUSTER_NODES: cluster.nodeList, QUEUE_SHARDS: '6' };
+    const storeRedis = createRedis({ mode: 'cluster', nodes: cluster.nodes, password: undefined }, 'consumer');
+    const processes: { child: { kill: (signal: NodeJS.Signals) => boolean }; exited: Promise<unknown> }[] = [];
+    try {
+      const receiver = await startReceiverProcess(env);
+      processes.push(receiver);
+      processes.push(await startWorkerProcess(env, target.url));
+      await waitReady(receiver.port);
+      const id = 'cust_erase_me';
+      expect((await postWebhook(receiver.port, customer(id, 'Personal Name'), 'signed')).status).toBe(202);
+      const store = createCustomerStore(storeRedis, {
+        prefix: 'fpstore',
+        deliveryPinTtlSeconds: 3600,
+        layout: { shards: 6, cluster: true },
+      });
+      await expect.poll(async () => (await store.get(id))?.customer.name, { timeout: 20_000 }).toBe('Personal Name');
+
+      // The operator's shell has the cluster's nodes but not QUEUE_SHARDS (the apps' deployment
+      // sets it): the CLI takes the 1-shard defaults ({fpstore}), tombstones a record nobody
+      // reads, says "no record existed" and exits 0, while the customer's data stays.
+      const erase = runNode(CUSTOMERS_CLI, { REDIS_CLUSTER_NODES: cluster.nodeList }, ['erase', id]);
+      const code = await erase.exited;
+      const stillThere = (await store.get(id))?.customer.name;
+      expect({ code, stillThere }, erase.output()).not.toEqual({ code: 0, stillThere: 'Personal Name' });
+    } finally {
+      storeRedis.disconnect();
+      for (const proc of processes) proc.child.kill('SIGKILL');
+      await Promise.all(processes.map((proc) => proc.exited));
+      await target.close();
+      await cluster.dispose();
+    }
+  });
+
   it('QUEUE_SHARDS 1 → 6 with the default prefixes: the jobs the 1-shard receiver acknowledged are processed, or the count is refused', {
     timeout: 90_000,
   }, async () => {
@@ -289,6 +328,10 @@ describe.skipIf(!clusterAvailable)('on a 3-master Redis Cluster', () => {
           ),
       ]);
       expect(outcome).not.toBe('stranded');
+      if (outcome.includes('exited')) {
+        const refused = outcome.startsWith('receiver') ? after : worker;
+        expect(refused.output()).toMatch(/run with QUEUE_SHARDS=1, not 6 \(recorded in \{flexprice\}:layouts/);
+      }
     } finally {
       for (const proc of processes) proc.child.kill('SIGKILL');
       await Promise.all(processes.map((proc) => proc.exited));
