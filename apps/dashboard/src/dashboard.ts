@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { allQueueNames, layoutsKey, SYNC_QUEUE } from '@flexprice/contracts';
+import { allQueueNames, layoutsKey, syncQueueName } from '@flexprice/contracts';
 import {
   createEvictionWatch,
   createRedis,
@@ -76,7 +76,8 @@ export function createDashboard(
   // The queues of the configured shard count (QUEUE_SHARDS) now; those of any other count a
   // receiver recorded (their jobs are drained by the workers, and may fail) as they are found.
   const sharded = config.redis.mode === 'cluster' && config.queue.shards > 1;
-  const initial = allQueueNames(sharded ? [config.queue.shards] : [1, config.queue.shards], SYNC_QUEUE);
+  const syncQueue = syncQueueName(config.queue.shards, config.redis.mode === 'cluster');
+  const initial = allQueueNames(sharded ? [config.queue.shards] : [1, config.queue.shards], syncQueue);
 
   const board = new ExpressAdapter();
   board.setBasePath(BASE_PATH);
@@ -100,7 +101,7 @@ export function createDashboard(
       cluster: config.redis.mode === 'cluster',
     }).then(
       (layouts) => {
-        for (const name of allQueueNames(layouts, SYNC_QUEUE)) if (!queues.has(name)) bullBoard.addQueue(open(name));
+        for (const name of allQueueNames(layouts, syncQueue)) if (!queues.has(name)) bullBoard.addQueue(open(name));
       },
       (err: Error) => logger.warn({ err: { message: err.message } }, 'could not read the recorded shard counts'),
     );

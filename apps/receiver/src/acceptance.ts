@@ -78,8 +78,13 @@ export type Acceptance =
   | { verdict: 'duplicate'; acceptedAt: string; jobId: string; key: string };
 
 export interface AcceptRequest {
-  /** `<prefix>:<queue name>`: the queue whose clock stamps the delivery. */
+  /** `<prefix>:<queue name>`: the queue the job goes to (its BullMQ dedupe keys). */
   queueKey: string;
+  /**
+   * `<prefix>:<queue name>` whose clock stamps the delivery (`<key>:clock`): the job's queue unless
+   * given. Every layout of QUEUE_SHARDS on one server shares its family's (see the enqueuer).
+   */
+  clockQueueKey?: string;
   /** Natively, the entity's latest-delivery mark key, and the delivery's content hash. */
   native?: { markKey: string; content: string };
   jobId: string;
@@ -101,8 +106,12 @@ export function createAcceptor(redis: RedisClient, options: { markTtlSeconds: nu
   let batches = new Map<string, Pending[]>();
   let scheduled = false;
 
-  async function send(queueKey: string, batch: Pending[]): Promise<void> {
-    const clockKey = `${queueKey}:clock`;
+  /** One call for a batch: its deliveries share their queue and their clock (`accept`'s batch key). */
+  async function send(batch: Pending[]): Promise<void> {
+    const first = batch[0];
+    if (first === undefined) return;
+    const { queueKey } = first;
+    const clockKey = `${first.clockQueueKey ?? queueKey}:clock`;
     const keys = [clockKey, ...batch.map((p) => p.native?.markKey ?? clockKey)];
     const args = [`${queueKey}:de:`, String(options.markTtlSeconds)];
     for (const p of batch) args.push(p.native ? '1' : '0', p.native?.content ?? '', p.jobId);
@@ -126,15 +135,16 @@ export function createAcceptor(redis: RedisClient, options: { markTtlSeconds: nu
     scheduled = false;
     const due = batches;
     batches = new Map();
-    for (const [queueKey, batch] of due) void send(queueKey, batch);
+    for (const batch of due.values()) void send(batch);
   }
 
   return {
     accept(request: AcceptRequest): Promise<Acceptance> {
       return new Promise((resolve, reject) => {
-        const batch = batches.get(request.queueKey);
+        const batchKey = `${request.clockQueueKey ?? request.queueKey}\n${request.queueKey}`;
+        const batch = batches.get(batchKey);
         if (batch) batch.push({ ...request, resolve, reject });
-        else batches.set(request.queueKey, [{ ...request, resolve, reject }]);
+        else batches.set(batchKey, [{ ...request, resolve, reject }]);
         if (!scheduled) {
           scheduled = true;
           // After every request whose body completed in this turn has been read.

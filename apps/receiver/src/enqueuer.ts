@@ -17,6 +17,7 @@ import {
 } from '@flexprice/contracts';
 import { type RedisClient, type ReplicaWait, ReplicaWaitError } from '@flexprice/runtime';
 import { Queue } from 'bullmq';
+import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import { createAcceptor } from './acceptance.js';
 import { isUnavailable } from './redis-errors.js';
@@ -104,6 +105,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  */
 export function createEnqueuer(options: EnqueuerOptions) {
   const shards = options.shards ?? 1;
+  const shardedCluster = options.connection instanceof Cluster && shards > 1;
   const queues = new Map<string, Queue>();
   const jobOptions = webhookJobOptions(options);
   const ttl = options.dedupeTtlSeconds * 1000;
@@ -127,26 +129,34 @@ export function createEnqueuer(options: EnqueuerOptions) {
    * and a WAIT covers the replication stream up to this connection's last write, so the original
    * job is covered whichever receiver wrote it.
    */
-  async function addReplicated(delivery: Delivery, queue: Queue, name: string) {
+  async function addReplicated(delivery: Delivery, family: Family, queue: Queue, name: string) {
     const { replicas } = options;
     const since = replicas?.generation() ?? 0;
-    const result = await add(delivery, queue, name);
+    const result = await add(delivery, family, queue, name);
     await replicas?.confirm(since);
     return result;
   }
 
-  async function add(delivery: Delivery, queue: Queue, name: string) {
+  async function add(delivery: Delivery, family: Family, queue: Queue, name: string) {
     const { eventType, deliveryId, entityId, rawBody } = delivery;
     const native = deliveryId === undefined && entityId !== undefined;
     const queueKey = `${options.prefix}:${name}`;
+    // The acceptance clock and the entity's latest-delivery mark: on one server (or Sentinel's
+    // primary) those of the family's one queue, whatever QUEUE_SHARDS, so that receivers of two
+    // counts (a count changed, or changing in a rolling deploy) share them: per queue, an entity's
+    // marks and clocks would differ between layouts (a new state taken for a duplicate of an older
+    // one, a later delivery stamped earlier). On a sharded cluster the count never changes, and
+    // they must share the job's queue's slot.
+    const acceptKey = shardedCluster ? queueKey : `${options.prefix}:${shardQueueName(family, 0, 1)}`;
     // 120 random bits in 20 characters (no `:`): the job id is the tie-break of the event's version,
     // and a version under 64 bytes keeps each order mark in Redis' compact hash encoding (about
     // 410 bytes a mark instead of 680: docs/operations.md, "Sizing the order marks").
     const jobId = randomBytes(15).toString('base64url');
     const accepted = await acceptor.accept({
       queueKey,
+      clockQueueKey: acceptKey,
       native: native
-        ? { markKey: `${queueKey}:latest:${keySafe(entityId)}`, content: contentHash(eventType, rawBody) }
+        ? { markKey: `${acceptKey}:latest:${keySafe(entityId)}`, content: contentHash(eventType, rawBody) }
         : undefined,
       jobId,
     });
@@ -180,7 +190,7 @@ export function createEnqueuer(options: EnqueuerOptions) {
       const name = shardQueueName(family, shards > 1 ? shardOf(shardKeyOf(delivery), shards) : 0, shards);
       const queue = queueFor(name);
       try {
-        const result = await withTimeout(addReplicated(delivery, queue, name), options.timeoutMs);
+        const result = await withTimeout(addReplicated(delivery, family, queue, name), options.timeoutMs);
         return { ...result, queue: name };
       } catch (caught) {
         const error = caught instanceof Error ? caught : new Error(String(caught));

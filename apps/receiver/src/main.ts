@@ -18,7 +18,11 @@ runMain('receiver', async () => {
 
   logger.info({ redis: describeTarget(config.redis), prefix: config.queue.prefix }, 'waiting for redis');
   await refuseEvictingRedis(config.redis, logger);
-  await refuseOtherClusterLayout(config.redis, layoutsKey(config.queue.prefix), config.queue.shards);
+  await refuseOtherClusterLayout(config.redis, {
+    prefix: config.queue.prefix,
+    shards: config.queue.shards,
+    keyOf: layoutsKey,
+  });
   const receiver = await createReceiver(config, logger);
   const server = receiver.createServer().listen(config.http.port, config.http.host);
   const metricsServer = receiver.createMetricsServer().listen(config.metrics.port, config.metrics.host);

@@ -45,7 +45,11 @@ runMain('worker', async () => {
   const logger = createLogger(config.logLevel);
   logger.info({ redis: describeTarget(config.redis), prefix: config.queue.prefix }, 'connecting to redis');
   await refuseEvictingRedis(config.redis, logger);
-  await refuseOtherClusterLayout(config.redis, layoutsKey(config.queue.prefix), config.queue.shards);
+  await refuseOtherClusterLayout(config.redis, {
+    prefix: config.queue.prefix,
+    shards: config.queue.shards,
+    keyOf: layoutsKey,
+  });
   logger.info(
     {
       enqueueEvents: config.enqueueEvents.length,

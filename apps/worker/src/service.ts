@@ -7,6 +7,7 @@ import {
   layoutsKey,
   queueNameOf,
   SYNC_QUEUE,
+  syncQueueName,
 } from '@flexprice/contracts';
 import {
   createEvictionWatch,
@@ -122,6 +123,8 @@ export function startWorker(config: Config, logger: Logger) {
   const queues: Queue[] = [];
   const shardsOf = new Map<string, Queue[]>();
   const gauge = (label: string, name: string) => {
+    // Layouts share queues (shard 0 of 2 is shard 0 of 3, `shardTag`): each is counted once.
+    if (queues.some((queue) => queue.name === name)) return;
     const queue = new Queue(name, { connection: storeRedis, prefix: config.queue.prefix });
     reportRedisErrors(queue, logger, queue.name);
     queues.push(queue);
@@ -151,7 +154,9 @@ export function startWorker(config: Config, logger: Logger) {
       },
     });
   };
-  gauge(SYNC_QUEUE, SYNC_QUEUE);
+  // (On a sharded Redis Cluster its name carries a hash tag of its own: `syncQueueName`.)
+  const syncQueue = syncQueueName(config.queue.shards, config.redis.mode === 'cluster');
+  gauge(SYNC_QUEUE, syncQueue);
   const processor = createProcessor(handlers, logger);
   const pool = startWorkerPool({
     redis: config.redis,
@@ -220,6 +225,7 @@ export function startWorker(config: Config, logger: Logger) {
           redis: config.redis,
           storeRedis,
           queuePrefix: config.queue.prefix,
+          queueName: syncQueue,
           storePrefix: config.store.prefix,
           intervalMs: config.sync.intervalMs,
           lockDurationMs: config.worker.lockDurationMs,

@@ -10,6 +10,7 @@ import {
   shardTag,
   slotOf,
   storeTagOf,
+  syncQueueName,
 } from './shards.js';
 
 describe('Redis Cluster slots', () => {
@@ -47,6 +48,13 @@ describe('shard tags', () => {
     expect(names).toHaveLength(FAMILIES.length * 4 + 1);
     expect(new Set(names).size).toBe(names.length);
     expect(names.at(-1)).toBe('flexprice.sync');
+  });
+
+  it("gives the reconciler's queue a hash tag of its own on a sharded cluster (its prefix has none)", () => {
+    expect(syncQueueName(1, false)).toBe('flexprice.sync');
+    expect(syncQueueName(6, false)).toBe('flexprice.sync');
+    expect(syncQueueName(1, true)).toBe('flexprice.sync');
+    expect(syncQueueName(6, true)).toBe('flexprice.sync.{sync}');
   });
 });
 

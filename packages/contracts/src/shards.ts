@@ -1,4 +1,5 @@
 import { FAMILIES, type Family } from './event-types.js';
+import { SYNC_QUEUE } from './routing.js';
 
 /**
  * QUEUE_SHARDS: each family's queue split into that many queues whose keys hash to different
@@ -90,6 +91,16 @@ export function allQueueNames(layouts: readonly number[], syncQueue: string): st
     for (const family of FAMILIES) for (const name of familyQueueNames(family, shards)) names.add(name);
   names.add(syncQueue);
   return [...names];
+}
+
+/**
+ * The reconciler's queue (SYNC_INTERVAL): `flexprice.sync` (contracts' `SYNC_QUEUE`), but on a Redis
+ * Cluster with several shards, whose queue prefix carries no hash tag, a name that carries its own
+ * (`flexprice.sync.{sync}`): BullMQ's scripts touch several keys of a queue at once, which a cluster
+ * allows only within one slot. Metrics label it `flexprice.sync` either way.
+ */
+export function syncQueueName(shards: number, cluster: boolean): string {
+  return cluster && shards > 1 ? `${SYNC_QUEUE}.{sync}` : SYNC_QUEUE;
 }
 
 /**

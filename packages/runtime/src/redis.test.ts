@@ -58,6 +58,14 @@ describe('Redis targets', () => {
     expect(problemsOf({ QUEUE_SHARDS: '2.5' })).toEqual(['QUEUE_SHARDS: must be a whole number']);
   });
 
+  it('with QUEUE_SHARDS above 1 on a cluster: refuses a prefix with braces but no tag (an empty "{}" hashes whole keys)', () => {
+    // `fp{}x:flexprice.customer.{3}:wait`: Redis reads the first "{" and the first "}" after it; with
+    // nothing between, it hashes the whole key, so the shard's tag is never read and a queue's (or
+    // an entity's store) keys land on different slots: every script fails with CROSSSLOT.
+    const [problem] = problemsOf({ REDIS_CLUSTER_NODES: 'a:1', QUEUE_SHARDS: '6', QUEUE_PREFIX: 'fp{}x' });
+    expect(problem).toContain('QUEUE_PREFIX: must carry no hash tag with QUEUE_SHARDS above 1');
+  });
+
   it('follows a sentinel-managed primary with REDIS_SENTINELS and REDIS_SENTINEL_NAME', () => {
     const env = parseEnv(schema, {
       REDIS_SENTINELS: 's1:26379, s2:26379,s3:26380',

@@ -185,13 +185,15 @@ export function checkRedisEnv(
           `must carry a hash tag in cluster mode, e.g. "${defaults.cluster}": scripts touch several keys ` +
           'at once, which a cluster allows only within one slot',
       });
-    } else if (sharded && tagged) {
+    } else if (sharded && /[{}]/.test(value)) {
+      // (A brace without a tag is refused too: Redis reads the prefix's "{" first, and an empty
+      // "{}" makes it hash whole keys, the shards' tags unread.)
       ctx.addIssue({
         code: 'custom',
         path: [variable],
         message:
-          `must carry no hash tag with QUEUE_SHARDS above 1, e.g. "${defaults.sharded}": each shard's keys ` +
-          'carry a tag of their own, and a tag in the prefix would put every shard on one slot',
+          `must carry no hash tag with QUEUE_SHARDS above 1, e.g. "${defaults.sharded}" (nor any "{" or "}"): ` +
+          "each shard's keys carry a tag of their own, and a tag in the prefix would put every shard on one slot",
       });
     }
   }

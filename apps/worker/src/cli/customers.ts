@@ -17,9 +17,31 @@
  */
 import { parseArgs } from 'node:util';
 import { familyQueueNames, layoutsKey } from '@flexprice/contracts';
-import { createLogger, createRedis, layoutsToSee, reportRedisErrors, runCli, UsageError } from '@flexprice/runtime';
+import {
+  createLogger,
+  createRedis,
+  layoutsToSee,
+  refuseOtherClusterLayout,
+  reportRedisErrors,
+  runCli,
+  UsageError,
+} from '@flexprice/runtime';
 import { Queue } from 'bullmq';
-import { loadConfig } from '../config.js';
+import { type Config, loadConfig } from '../config.js';
+
+/**
+ * On a Redis Cluster the store's keys follow QUEUE_SHARDS: a shell without the deployment's count
+ * would read (and erase in) keys nobody uses. Refused as the apps refuse it, without recording.
+ */
+function refuseOtherLayout(config: Config): Promise<void> {
+  return refuseOtherClusterLayout(config.redis, {
+    prefix: config.queue.prefix,
+    shards: config.queue.shards,
+    keyOf: layoutsKey,
+    record: false,
+  });
+}
+
 import { createCustomerStore } from '../ordering/customer-store.js';
 import { syncFromCli } from './sync-command.js';
 
@@ -54,6 +76,7 @@ async function run(argv: string[]): Promise<number> {
   if (command === 'find' && externalId === undefined) throw new UsageError(`find takes --external-id\n${USAGE}`);
 
   const config = loadConfig();
+  await refuseOtherLayout(config);
   const redis = createRedis(config.redis, 'oneshot');
   reportRedisErrors(redis, createLogger('customers', { level: 'warn', destination: 2 }), 'store');
   try {
@@ -90,14 +113,17 @@ async function run(argv: string[]): Promise<number> {
 /** `id` unset: `--tombstones`. */
 async function erase(id: string | undefined): Promise<number> {
   const config = loadConfig();
+  await refuseOtherLayout(config);
   const redis = createRedis(config.redis, 'oneshot');
   reportRedisErrors(redis, createLogger('customers', { level: 'warn', destination: 2 }), 'store');
   const queues: Queue[] = [];
   try {
-    // The customer queue of every shard count the deployment ran with.
+    // The customer queue of every shard count the deployment ran with (once each: layouts share
+    // queues, shard 0 of 2 being shard 0 of 3).
+    const names = new Set<string>();
     for (const shards of await layoutsToSee(redis, layoutsKey(config.queue.prefix), config.store.layout))
-      for (const name of familyQueueNames('customer', shards))
-        queues.push(new Queue(name, { connection: redis, prefix: config.queue.prefix }));
+      for (const name of familyQueueNames('customer', shards)) names.add(name);
+    for (const name of names) queues.push(new Queue(name, { connection: redis, prefix: config.queue.prefix }));
     const store = createCustomerStore(redis, config.store);
     if (id === undefined) {
       const stripped = await store.stripTombstones();

@@ -16,7 +16,7 @@ import {
   isEventType,
   layoutsKey,
   QUEUE_NAMES,
-  SYNC_QUEUE,
+  syncQueueName,
 } from '@flexprice/contracts';
 import {
   createLogger,
@@ -97,7 +97,7 @@ async function run(argv: string[]): Promise<number> {
       connection.disconnect();
       throw err;
     }),
-    SYNC_QUEUE,
+    syncQueueName(config.store.layout.shards, config.store.layout.cluster),
   );
   const names = values.queue === undefined ? all : all.filter(ofQueue(values.queue));
   if (names.length === 0) {

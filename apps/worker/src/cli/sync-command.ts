@@ -1,6 +1,13 @@
 /** What `pnpm sync` and `pnpm customers sync` run (`sync.ts` is the command). */
-import { API_FAMILIES, type ApiFamily, timestampNanos } from '@flexprice/contracts';
-import { createLogger, createRedis, createReplicaWait, reportRedisErrors, UsageError } from '@flexprice/runtime';
+import { API_FAMILIES, type ApiFamily, layoutsKey, timestampNanos } from '@flexprice/contracts';
+import {
+  createLogger,
+  createRedis,
+  createReplicaWait,
+  refuseOtherClusterLayout,
+  reportRedisErrors,
+  UsageError,
+} from '@flexprice/runtime';
 import { loadConfig } from '../config.js';
 import { createCustomerKeeper } from '../entities/keepers.js';
 import { defaultSyncFamilies, type FamilyRun, runSync } from '../entities/reconciler.js';
@@ -43,6 +50,13 @@ export async function syncFromCli(options: {
   if (!config.api) {
     throw new UsageError('sync reads Flexprice: set FLEXPRICE_API_KEY (and FLEXPRICE_API_URL when self-hosted)');
   }
+  // On a cluster the store's keys follow QUEUE_SHARDS: refused as the apps refuse it, unrecorded.
+  await refuseOtherClusterLayout(config.redis, {
+    prefix: config.queue.prefix,
+    shards: config.queue.shards,
+    keyOf: layoutsKey,
+    record: false,
+  });
   const redis = createRedis(config.redis, 'oneshot');
   reportRedisErrors(redis, createLogger('sync', { level: 'warn', destination: 2 }), 'store');
   const log = createLogger('sync', { level: config.logLevel === 'info' ? 'warn' : config.logLevel, destination: 2 });

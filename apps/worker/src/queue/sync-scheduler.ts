@@ -10,6 +10,8 @@ export interface SyncSchedulerOptions {
   /** The store's connection (the watermarks and the queue handle). */
   storeRedis: RedisClient;
   queuePrefix: string;
+  /** The queue's name (contracts' `syncQueueName`: `SYNC_QUEUE`, tagged on a sharded cluster). */
+  queueName?: string;
   storePrefix: string;
   intervalMs: number;
   lockDurationMs: number;
@@ -29,7 +31,8 @@ export interface SyncSchedulerOptions {
 export function startSyncScheduler(options: SyncSchedulerOptions) {
   const { intervalMs, metrics, families } = options;
   const log = options.logger.child({ queue: SYNC_QUEUE });
-  const queue = new Queue(SYNC_QUEUE, { connection: options.storeRedis, prefix: options.queuePrefix });
+  const name = options.queueName ?? SYNC_QUEUE;
+  const queue = new Queue(name, { connection: options.storeRedis, prefix: options.queuePrefix });
   reportRedisErrors(queue, log, SYNC_QUEUE);
   Promise.all([
     // The scheduler's id is persisted state: the one releases before every family kept it.
@@ -54,7 +57,7 @@ export function startSyncScheduler(options: SyncSchedulerOptions) {
   const connection = createRedis(options.redis, 'consumer');
   reportRedisErrors(connection, log, `${SYNC_QUEUE} worker`);
   const worker = new Worker(
-    SYNC_QUEUE,
+    name,
     async () => {
       const results = await runSync({
         families,
