@@ -210,14 +210,19 @@ describe.skipIf(!clusterAvailable)('on a 3-master Redis Cluster with QUEUE_SHARD
         .toBe(INVOICES);
       // At the target too: each customer's last acknowledged forward is its newest state, and no
       // older state followed a newer one.
-      const wrong: string[] = [];
-      for (const id of ids) {
-        const names = target.received
+      // (A state is stored before it is forwarded: the forwards may still be on their way.)
+      const forwardedNames = (id: string) =>
+        target.received
           .filter((r) => r.status === 200)
           .map((r) => JSON.parse(r.body) as { customer: { id: string; name: string } })
           .filter((b) => b.customer.id === id)
           .map((b) => Number(b.customer.name.slice(1)));
-        if (names.at(-1) !== VERSIONS - 1) wrong.push(`${id}: last ${names.at(-1)}`);
+      await expect
+        .poll(() => ids.filter((id) => forwardedNames(id).at(-1) !== VERSIONS - 1), { timeout: 30_000, interval: 250 })
+        .toEqual([]);
+      const wrong: string[] = [];
+      for (const id of ids) {
+        const names = forwardedNames(id);
         if (names.some((n, k) => k > 0 && n < (names[k - 1] as number))) wrong.push(`${id}: ${names.join(',')}`);
       }
       expect(wrong).toEqual([]);
