@@ -56,15 +56,15 @@ export function loadScript(base: string, file: string, constants: Record<string,
     );
   }
   const entries = Object.entries(constants);
+  // Its code, that is: a header comment that lists a constant is no use of it.
+  const code = source.replace(/--[^\n]*/g, '');
   for (const [name] of entries) {
     if (!CONSTANT_NAME.test(name)) throw new Error(`Lua constant ${name}: UPPER_SNAKE_CASE only`);
-    if (!new RegExp(`\\b${name}\\b`).test(source))
-      throw new Error(`${file} never uses the constant ${name} it is given`);
+    if (!new RegExp(`\\b${name}\\b`).test(code)) throw new Error(`${file} never uses the constant ${name} it is given`);
   }
-  const declaration =
-    entries.length === 0
-      ? ''
-      : `local ${entries.map(([name]) => name).join(', ')} = ${entries.map(([name, value]) => luaLiteral(name, value)).join(', ')} `;
+  const names = entries.map(([name]) => name).join(', ');
+  const values = entries.map(([name, value]) => luaLiteral(name, value)).join(', ');
+  const declaration = entries.length === 0 ? '' : `local ${names} = ${values} `;
   const name = file.slice(0, -'.lua'.length).replace(/-([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
   return { file, name, lua: declaration + source };
 }
