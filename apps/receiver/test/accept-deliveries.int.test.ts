@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { scriptCommand } from '@flexprice/runtime';
-import { type Keys, keyspace, redisTest, uniquePrefix } from '@flexprice/testing';
+import { expectScriptCase, redisTest, type ScriptCase } from '@flexprice/testing';
 import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import { acceptDeliveriesScript } from '../src/acceptance.js';
@@ -17,21 +17,10 @@ const natKey = (content: string, previous: string) =>
 const fromRedisTime = () =>
   expect.toSatisfy((stamp: string) => /^\d{17}$/.test(stamp) && Math.abs(Number(stamp) / 1000 - Date.now()) < 60_000);
 
-interface Case {
-  name: string;
-  before: Keys;
-  /** The clock, then one mark per delivery. */
-  keys: string[];
-  /** Dedupe prefix, mark ttl, then native/content/job id per delivery. */
-  args: string[];
-  reply: unknown[] | { error: RegExp };
-  after: Keys;
-}
-
 const clock = { string: AHEAD };
 const MARK_TTL = '600';
 
-const cases: Case[] = [
+const cases: ScriptCase[] = [
   {
     name: "not native: a stamp from Redis' clock, the clock moved to it, no mark, the delivery's own key",
     before: {},
@@ -151,7 +140,7 @@ const cases: Case[] = [
     before: { '@clock': { hash: { x: '1' } } },
     keys: ['@clock', '@mark:cust_1'],
     args: ['@de:', MARK_TTL, '1', 'X', 'job-1'],
-    reply: { error: /WRONGTYPE/ },
+    error: /WRONGTYPE/,
     after: { '@clock': { hash: { x: '1' } } },
   },
 ];
@@ -163,14 +152,7 @@ const test = redisTest.extend('connection', async ({ redis }, { onCleanup }) => 
 });
 
 describe('accept-deliveries.lua', () => {
-  test.for(cases)('$name', async ({ before, keys, args, reply, after }, { connection }) => {
-    const space = keyspace(connection, uniquePrefix('accept'));
-    await space.write(before);
-    const run = scriptCommand<string[]>(connection, acceptDeliveriesScript);
-    const answer = await run(keys.map(space.at), args.map(space.at)).catch((error: Error) => error);
-    if ('error' in reply)
-      expect(answer).toMatchObject({ name: 'ReplyError', message: expect.stringMatching(reply.error) });
-    else expect(answer).toEqual(reply);
-    expect(await space.read()).toEqual(after);
+  test.for(cases)('$name', async (row, { connection }) => {
+    await expectScriptCase(connection, scriptCommand(connection, acceptDeliveriesScript), row);
   });
 });

@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import { expect } from 'vitest';
+import { uniquePrefix } from './fixtures.js';
 
 /** One key as a table-driven test writes and expects it; `ttl` in seconds, absent when it has none. */
 export type KeyState =
@@ -60,4 +62,33 @@ export function keyspace(redis: Redis, prefix: string) {
   }
 
   return { at, write, read };
+}
+
+/**
+ * One row of a Redis script's table of cases: the keys before, the script's KEYS and ARGV (`@name`
+ * for a key of the case's own prefix), and what it answers (or the error it fails with) and leaves.
+ */
+export interface ScriptCase {
+  name: string;
+  before: Keys;
+  keys: string[];
+  args: string[];
+  reply?: unknown;
+  /** Instead of `reply` when the script fails: its message. */
+  error?: RegExp;
+  after: Keys;
+}
+
+/** Runs one case under a prefix of its own: `run` is the script on the test's connection. */
+export async function expectScriptCase(
+  redis: Redis,
+  run: (keys: string[], args: string[]) => Promise<unknown>,
+  { before, keys, args, reply, error, after }: ScriptCase,
+): Promise<void> {
+  const space = keyspace(redis, uniquePrefix('lua'));
+  await space.write(before);
+  const answer = await run(keys.map(space.at), args.map(space.at)).catch((caught: unknown) => caught);
+  if (error) expect(answer).toMatchObject({ name: 'ReplyError', message: expect.stringMatching(error) });
+  else expect(answer).toEqual(reply);
+  expect(await space.read()).toEqual(after);
 }
