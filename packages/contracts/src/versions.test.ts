@@ -6,6 +6,7 @@ import {
   EVENT_TYPES,
   type EventType,
   entityIdOf,
+  erasureVersion,
   eventVersion,
   microsFromIso,
   microsFromRedisTime,
@@ -241,6 +242,18 @@ describe('provisionalDeletionVersion', () => {
     expect(provisionalDeletionVersion(undefined)).toBe(`0.${'0'.repeat(20)}.${'0'.repeat(17)}.gone.api`);
     expect(provisionalDeletionVersion(`0.${'1'.repeat(20)}.${'1'.repeat(17)}.job-1`)).toBe(
       `0.${'0'.repeat(20)}.${'0'.repeat(17)}.gone.api`,
+    );
+  });
+});
+
+describe('erasureVersion', () => {
+  it('is a deletion of that millisecond, after every live state, in the shape of every version', () => {
+    const ms = Date.parse('2026-08-20T10:05:00.456Z');
+    expect(erasureVersion(ms)).toBe('1.01787220300456000000.01787220300456000.erased');
+    expect(erasureVersion(ms)).toMatch(VERSION_PATTERN);
+    expect(erasureVersion(42)).toBe(`1.${'42'.padStart(14, '0')}000000.${'42'.padStart(14, '0')}000.erased`);
+    expect(erasureVersion(0) > (apiStateVersion({ deleted: false, updatedAt: '2099-01-01T00:00:00Z' }) ?? '')).toBe(
+      true,
     );
   });
 });

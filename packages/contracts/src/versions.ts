@@ -116,6 +116,15 @@ export function provisionalDeletionVersion(lastVersion: string | undefined): str
   return `0.${payload}.${accepted}.${before}${GONE_TIE_BREAK}`;
 }
 
+/**
+ * The version of a tombstone made by erasure (`pnpm customers erase`) at `ms`: a deletion (after
+ * every live state) of that time, accepted then, its tie-break `erased`.
+ */
+export function erasureVersion(ms: number): string {
+  const acceptedMicros = `${String(ms).padStart(ACCEPTED_AT_DIGITS - 3, '0')}000`;
+  return stateVersion({ deleted: true, payloadTime: undefined, acceptedMicros, tieBreak: 'erased' });
+}
+
 /** The shape of a version, for the checks of the stores that compare them. */
 export const VERSION_PATTERN = /^[01]\.\d{20}\.\d{17}\.[^\s]*$/;
 
