@@ -2,9 +2,9 @@
 // the deployment files honest instead: it parses them and checks their wiring against the apps.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newTestSecret } from '@flexprice/testing';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -115,6 +115,12 @@ function runShell(snippet: string, commands: Record<string, string>, env: Record
     return (error as { status?: number }).status ?? -1;
   }
 }
+
+/** The `.lua` files below `dir`, relative to it. */
+const luaFiles = (dir: string) =>
+  readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.lua'))
+    .map((entry) => relative(dir, join(entry.parentPath, entry.name)));
 
 /** The stages of the Dockerfile, with their instructions (continuation lines joined). */
 function dockerStages(): Map<string, string[]> {
@@ -898,5 +904,60 @@ describe('Dockerfile', () => {
       expect(manifest.files).toEqual(['dist']);
       expect(manifest.main).toBe('dist/main.js');
     }
+  });
+
+  it("ships each app's Redis scripts: its build copies src/**/*.lua into dist, which the image builds and deploys", () => {
+    const build = stages.get('build')?.join('\n') ?? '';
+    // The packages' own build scripts (tsc, then the copy), before the deploys that take dist whole.
+    expect(build.indexOf('pnpm --recursive run build')).toBeGreaterThan(-1);
+    expect(build.indexOf('pnpm --recursive run build')).toBeLessThan(build.indexOf('pnpm deploy'));
+    const withScripts = ['receiver', 'worker', 'dashboard'].filter(
+      (app) => luaFiles(root(`apps/${app}/src`)).length > 0,
+    );
+    expect(withScripts).toEqual(['receiver', 'worker']);
+    for (const app of withScripts) {
+      const manifest = JSON.parse(read(`apps/${app}/package.json`)) as { scripts: { build: string } };
+      expect(manifest.scripts.build).toBe('tsc -p tsconfig.build.json && node ../../scripts/copy-lua.mjs');
+    }
+    // Nothing the copy needs is kept out of the build context.
+    // A pattern as Docker reads it (from the context's root; `**/` any depth, `*` within a name),
+    // matching a path or one of its directories.
+    const glob = (pattern: string) =>
+      pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .split('**/')
+        .map((part) => part.replace(/\*/g, '[^/]*'))
+        .join('(?:.*/)?');
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith('#'))
+      .map((pattern) => new RegExp(`^${glob(pattern)}(?:/|$)`));
+    const needed = [
+      'scripts/copy-lua.mjs',
+      ...withScripts.flatMap((app) => luaFiles(root(`apps/${app}/src`)).map((file) => `apps/${app}/src/${file}`)),
+    ];
+    for (const path of needed)
+      expect(
+        ignored.filter((pattern) => pattern.test(path)),
+        path,
+      ).toEqual([]);
+  });
+
+  it('copy-lua.mjs puts every .lua of src at its place in dist, and drops those src no longer has', () => {
+    const dir = scratchDir();
+    const put = (path: string, text: string) => {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), text);
+    };
+    put('src/top.lua', 'return 1');
+    put('src/ordering/deep.lua', 'return 2');
+    put('src/main.ts', '');
+    put('dist/gone.lua', 'return 0');
+    put('dist/main.js', '');
+    execFileSync(process.execPath, [root('scripts/copy-lua.mjs')], { cwd: dir, stdio: 'pipe' });
+    expect(luaFiles(join(dir, 'dist')).sort()).toEqual(['ordering/deep.lua', 'top.lua']);
+    expect(readFileSync(join(dir, 'dist/ordering/deep.lua'), 'utf8')).toBe('return 2');
+    expect(existsSync(join(dir, 'dist/main.js'))).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
-import type { RedisClient } from '@flexprice/runtime';
+import { VERSION_FORMAT } from '@flexprice/contracts';
+import { loadScript, type RedisClient, scriptCommand } from '@flexprice/runtime';
 
 /**
  * Accepting deliveries, atomically, on the queue's node (every key shares the queue prefix's hash
@@ -20,57 +21,12 @@ import type { RedisClient } from '@flexprice/runtime';
  *    starts from its acceptance time, so no key repeats an earlier chain's), and the mark names it
  *    at once: a delivery accepted a moment later compares with this one.
  *
- * KEYS: the queue's clock, then per delivery its entity's mark (the clock again when not native).
- * ARGV: the dedupe key prefix, the mark ttl (s), then per delivery: native ('1'/'0'), content hash,
- * the new job's id. Answers four values per delivery: stamp, verdict (new, duplicate, error), job id
- * (or the error), key. A failing mark (a key of the wrong type) fails its own delivery only.
+ * The script is `accept-deliveries.lua`, beside this file (its KEYS, ARGV and answer in its header).
+ * A failing mark (a key of the wrong type) fails its own delivery only.
  */
-const ACCEPT_SCRIPT = `
-local count = #KEYS - 1
-local time = redis.call('TIME')
-local base = tonumber(time[1]) * 1000000 + tonumber(time[2])
-local high = redis.call('GET', KEYS[1])
-if high and tonumber(high) >= base then base = tonumber(high) + 1 end
-redis.call('SET', KEYS[1], string.format('%017.0f', base + count - 1))
-
-local function failed(reply) return type(reply) == 'table' and reply.err end
-local out = {}
-for i = 1, count do
-  local stamp = string.format('%017.0f', base + i - 1)
-  local native, content, jobId = ARGV[3 * i], ARGV[3 * i + 1], ARGV[3 * i + 2]
-  local verdict, id, key = 'new', jobId, ''
-  if native == '1' then
-    local markKey = KEYS[i + 1]
-    local mark = redis.pcall('GET', markKey)
-    if failed(mark) then
-      verdict, id = 'error', mark.err
-    else
-      -- A chain starts from its acceptance time, so that it never repeats a key of an earlier one.
-      local previous = 'start ' .. stamp
-      if mark then
-        local markedContent, markedJob, markedKey = string.match(mark, '^%S+ (%S+) (%S+) (%S+)$')
-        if markedContent == content then
-          -- The same bytes as the latest: a duplicate once its job exists; before that (its add is
-          -- in flight, or failed) the same key, so that BullMQ's dedupe keeps the two to one job.
-          if redis.call('EXISTS', ARGV[1] .. markedKey) == 1 then verdict, id = 'duplicate', markedJob end
-          key = markedKey
-        elseif markedKey then
-          previous = markedKey
-        end
-      end
-      if key == '' then
-        key = 'nat-' .. redis.sha1hex(content .. '\\n' .. previous)
-        redis.call('SET', markKey, stamp .. '.' .. jobId .. ' ' .. content .. ' ' .. jobId .. ' ' .. key, 'EX', ARGV[2])
-      end
-    end
-  end
-  out[#out + 1] = stamp
-  out[#out + 1] = verdict
-  out[#out + 1] = id
-  out[#out + 1] = key
-end
-return out
-`;
+export const acceptDeliveriesScript = loadScript(import.meta.url, 'accept-deliveries.lua', {
+  ACCEPTED_AT_DIGITS: VERSION_FORMAT.ACCEPTED_AT_DIGITS,
+});
 
 export type Acceptance =
   /** `key` is the chained native key, or '' when the delivery's own key stands. */
@@ -95,14 +51,9 @@ interface Pending extends AcceptRequest {
   reject: (error: Error) => void;
 }
 
-interface AcceptCommands {
-  acceptDeliveries(keyCount: number, ...keysAndArgs: string[]): Promise<string[]>;
-}
-
 /** Batches `accept` calls per queue and event-loop turn into one script call each. */
 export function createAcceptor(redis: RedisClient, options: { markTtlSeconds: number }) {
-  if (!('acceptDeliveries' in redis)) redis.defineCommand('acceptDeliveries', { lua: ACCEPT_SCRIPT });
-  const commands = redis as unknown as AcceptCommands;
+  const acceptDeliveries = scriptCommand<string[]>(redis, acceptDeliveriesScript);
   let batches = new Map<string, Pending[]>();
   let scheduled = false;
 
@@ -117,7 +68,7 @@ export function createAcceptor(redis: RedisClient, options: { markTtlSeconds: nu
     for (const p of batch) args.push(p.native ? '1' : '0', p.native?.content ?? '', p.jobId);
     let reply: string[];
     try {
-      reply = await commands.acceptDeliveries(keys.length, ...keys, ...args);
+      reply = await acceptDeliveries(keys, args);
     } catch (caught) {
       const error = caught instanceof Error ? caught : new Error(String(caught));
       for (const p of batch) p.reject(error);

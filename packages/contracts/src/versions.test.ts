@@ -6,14 +6,17 @@ import {
   EVENT_TYPES,
   type EventType,
   entityIdOf,
+  erasureVersion,
   eventVersion,
   microsFromIso,
   microsFromRedisTime,
   parseWebhookEvent,
   payloadVersionOf,
   provisionalDeletionVersion,
+  REVIVED_TIE_BREAK,
   stateVersion,
   timestampNanos,
+  VERSION_FORMAT,
   VERSION_PATTERN,
   versionClockOf,
 } from './index.js';
@@ -229,7 +232,7 @@ describe('provisionalDeletionVersion', () => {
 
   it('after a revival of that time (revived.api, the store script), sorts after it again, each flip after the last', () => {
     const gone = provisionalDeletionVersion(live);
-    const revived = gone.replace(/gone\.api$/, 'revived.api');
+    const revived = gone.replace(/gone\.api$/, REVIVED_TIE_BREAK);
     const goneAgain = provisionalDeletionVersion(revived);
     expect([live, gone, revived, goneAgain]).toEqual([live, gone, revived, goneAgain].sort());
     expect(goneAgain.endsWith('.revived.gone.api')).toBe(true);
@@ -240,5 +243,63 @@ describe('provisionalDeletionVersion', () => {
     expect(provisionalDeletionVersion(`0.${'1'.repeat(20)}.${'1'.repeat(17)}.job-1`)).toBe(
       `0.${'0'.repeat(20)}.${'0'.repeat(17)}.gone.api`,
     );
+  });
+});
+
+describe('erasureVersion', () => {
+  it('is a deletion of that millisecond, after every live state, in the shape of every version', () => {
+    const ms = Date.parse('2026-08-20T10:05:00.456Z');
+    expect(erasureVersion(ms)).toBe('1.01787220300456000000.01787220300456000.erased');
+    expect(erasureVersion(ms)).toMatch(VERSION_PATTERN);
+    expect(erasureVersion(42)).toBe(`1.${'42'.padStart(14, '0')}000000.${'42'.padStart(14, '0')}000.erased`);
+    expect(erasureVersion(0) > (apiStateVersion({ deleted: false, updatedAt: '2099-01-01T00:00:00Z' }) ?? '')).toBe(
+      true,
+    );
+  });
+});
+
+describe('VERSION_FORMAT (what the Redis scripts are told of the format)', () => {
+  const { LIVE_STATE, PAYLOAD_TIME_DIGITS, ACCEPTED_AT_DIGITS, PAYLOAD_TIME_END, ACCEPTED_AT_END } = VERSION_FORMAT;
+  // Lua's string.sub(v, 1, n): the first n characters.
+  const upTo = (version: string, end: number) => version.slice(0, end);
+  const webhook = stateVersion({
+    deleted: false,
+    payloadTime: '2026-08-20T10:05:00.456789123Z',
+    acceptedMicros: microsFromRedisTime(1787220300, 500),
+    tieBreak: 'job-1',
+  });
+  const api = apiStateVersion({ deleted: false, updatedAt: '2026-08-20T10:05:00.456789Z' }) ?? '';
+
+  it('has the widths and the live state of the versions made here', () => {
+    for (const version of [webhook, api, provisionalDeletionVersion(api), provisionalDeletionVersion(undefined)]) {
+      const [state, payload, accepted] = version.split('.');
+      expect(state).toBe(LIVE_STATE);
+      expect(payload).toHaveLength(PAYLOAD_TIME_DIGITS);
+      expect(accepted).toHaveLength(ACCEPTED_AT_DIGITS);
+    }
+    expect(timestampNanos('2026-08-20T10:05:00Z')).toHaveLength(PAYLOAD_TIME_DIGITS);
+    expect(microsFromRedisTime(1787220300, 0)).toHaveLength(ACCEPTED_AT_DIGITS);
+  });
+
+  it('ends the payload time and the acceptance time where they end', () => {
+    expect(upTo(webhook, PAYLOAD_TIME_END)).toBe(`0.${timestampNanos('2026-08-20T10:05:00.456789123Z')}`);
+    expect(upTo(webhook, ACCEPTED_AT_END)).toBe(
+      `0.${timestampNanos('2026-08-20T10:05:00.456789123Z')}.${microsFromRedisTime(1787220300, 500)}`,
+    );
+    expect(webhook.slice(ACCEPTED_AT_END)).toBe('.job-1');
+    expect(api.slice(ACCEPTED_AT_END)).toBe('.api');
+  });
+
+  it('names the tie-breaks the store script reads and writes', () => {
+    const gone = provisionalDeletionVersion(api);
+    expect(api.endsWith(VERSION_FORMAT.API_SUFFIX)).toBe(true);
+    expect(gone.endsWith(VERSION_FORMAT.API_SUFFIX)).toBe(true);
+    expect(gone.endsWith(VERSION_FORMAT.GONE_TIE_BREAK)).toBe(true);
+    expect(webhook.endsWith(VERSION_FORMAT.API_SUFFIX)).toBe(false);
+    // The revival: the deletion's version with REVIVED_TIE_BREAK for GONE_TIE_BREAK, an API version after it.
+    const revived = gone.slice(0, -VERSION_FORMAT.GONE_TIE_BREAK.length) + REVIVED_TIE_BREAK;
+    expect(revived).toMatch(VERSION_PATTERN);
+    expect(revived > gone && revived.endsWith(VERSION_FORMAT.API_SUFFIX)).toBe(true);
+    expect(upTo(revived, ACCEPTED_AT_END)).toBe(upTo(api, ACCEPTED_AT_END));
   });
 });

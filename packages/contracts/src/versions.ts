@@ -23,6 +23,10 @@
  * epoch prints as 1.7e+15 and a ns epoch exceeds 2^53, so versions are never numbers.)
  */
 
+/** Digits of a version's `payload time` (nanoseconds) and of its `accepted at` (microseconds). */
+export const PAYLOAD_TIME_DIGITS = 20;
+export const ACCEPTED_AT_DIGITS = 17;
+
 const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$/;
 
 /**
@@ -47,7 +51,7 @@ export function microsFromRedisTime(seconds: string | number, micros: string | n
 /** Microseconds since the epoch, 17 digits, from an ISO time (jobs queued before `acceptedAt`). */
 export function microsFromIso(value: string): string {
   const nanos = timestampNanos(value);
-  return nanos === undefined ? '0'.repeat(17) : nanos.slice(0, 17);
+  return nanos === undefined ? '0'.repeat(ACCEPTED_AT_DIGITS) : nanos.slice(0, ACCEPTED_AT_DIGITS);
 }
 
 export interface VersionParts {
@@ -75,7 +79,7 @@ export function stateVersion({ deleted, payloadTime, acceptedMicros, tieBreak }:
 export function apiStateVersion({ deleted, updatedAt }: { deleted: boolean; updatedAt: string }): string | undefined {
   const nanos = timestampNanos(updatedAt);
   if (nanos === undefined) return undefined;
-  return `${deleted ? 1 : 0}.${nanos}.${nanos.slice(0, 17)}.${API_TIE_BREAK}`;
+  return `${deleted ? 1 : 0}.${nanos}.${nanos.slice(0, ACCEPTED_AT_DIGITS)}.${API_TIE_BREAK}`;
 }
 
 /** The tie-break of every API-read version: what tells them from webhook ones. */
@@ -86,6 +90,12 @@ export const API_TIE_BREAK = 'api';
  * after a live one of the same time (`api` < `gone.api`).
  */
 export const GONE_TIE_BREAK = `gone.${API_TIE_BREAK}`;
+
+/**
+ * The tie-break of a live API state of the very time of a provisional deletion, which takes the
+ * deletion's version with this for `gone.api` (the worker's `apply-version.lua`): after it.
+ */
+export const REVIVED_TIE_BREAK = `revived.${API_TIE_BREAK}`;
 
 /**
  * The version of a provisional deletion: one that rests on a (confirmed) 404 alone, with no deleted
@@ -99,12 +109,43 @@ export const GONE_TIE_BREAK = `gone.${API_TIE_BREAK}`;
  */
 export function provisionalDeletionVersion(lastVersion: string | undefined): string {
   const live = /^0\.(\d{20})\.(\d{17})\.((?:[a-z]+\.)*)api$/.exec(lastVersion ?? '');
-  if (!live) return `0.${'0'.repeat(20)}.${'0'.repeat(17)}.${GONE_TIE_BREAK}`;
+  if (!live) return `0.${'0'.repeat(PAYLOAD_TIME_DIGITS)}.${'0'.repeat(ACCEPTED_AT_DIGITS)}.${GONE_TIE_BREAK}`;
   const [, payload, accepted, before = ''] = live;
   // Already a provisional deletion: the same one (a retry).
   if (before.endsWith('gone.')) return lastVersion ?? '';
   return `0.${payload}.${accepted}.${before}${GONE_TIE_BREAK}`;
 }
 
+/**
+ * The version of a tombstone made by erasure (`pnpm customers erase`) at `ms`: a deletion (after
+ * every live state) of that time, accepted then, its tie-break `erased`.
+ */
+export function erasureVersion(ms: number): string {
+  const acceptedMicros = `${String(ms).padStart(ACCEPTED_AT_DIGITS - 3, '0')}000`;
+  return stateVersion({ deleted: true, payloadTime: undefined, acceptedMicros, tieBreak: 'erased' });
+}
+
 /** The shape of a version, for the checks of the stores that compare them. */
 export const VERSION_PATTERN = /^[01]\.\d{20}\.\d{17}\.[^\s]*$/;
+
+/**
+ * The format as the code that takes versions apart needs it: the Redis scripts get these as
+ * constants (`loadScript` in `@flexprice/runtime` declares them above the file; the worker's
+ * `apply-version.lua`, the receiver's `accept-deliveries.lua`), so that no script spells a width,
+ * a position or a tie-break of its own. Positions count from 1 and include their end, as Lua's
+ * `string.sub` does. Each is checked against versions made by the functions above (`versions.test.ts`).
+ */
+export const VERSION_FORMAT = {
+  /** `<state>` of a live state (a deletion's is `1`). */
+  LIVE_STATE: '0',
+  PAYLOAD_TIME_DIGITS,
+  ACCEPTED_AT_DIGITS,
+  /** Where `<state>.<payload time>` ends: what orders events (by their payload time alone). */
+  PAYLOAD_TIME_END: 2 + PAYLOAD_TIME_DIGITS,
+  /** Where `<state>.<payload time>.<accepted at>` ends: a version without its tie-break. */
+  ACCEPTED_AT_END: 3 + PAYLOAD_TIME_DIGITS + ACCEPTED_AT_DIGITS,
+  /** What ends every version read from Flexprice's API (`apiStateVersion`, `provisionalDeletionVersion`). */
+  API_SUFFIX: `.${API_TIE_BREAK}`,
+  GONE_TIE_BREAK,
+  REVIVED_TIE_BREAK,
+} as const;

@@ -8,6 +8,7 @@ export * from './logger.js';
 export * from './main.js';
 export * from './ops-server.js';
 export * from './redis.js';
+export * from './redis-scripts.js';
 export * from './replicas.js';
 export * from './secrets.js';
 export * from './urls.js';

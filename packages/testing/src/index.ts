@@ -5,6 +5,7 @@ export * from './metrics.js';
 export * from './process.js';
 export * from './redis-cluster.js';
 export * from './redis-container.js';
+export * from './redis-keys.js';
 export * from './redis-sentinel.js';
 export * from './redis-server.js';
 export * from './targets.js';

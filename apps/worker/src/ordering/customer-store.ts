@@ -1,5 +1,5 @@
-import { shardTag, storeTagOf } from '@flexprice/contracts';
-import { type RedisClient, scanKeys } from '@flexprice/runtime';
+import { erasureVersion, shardTag, storeTagOf } from '@flexprice/contracts';
+import { loadScript, type RedisClient, scanKeys, scriptCommand } from '@flexprice/runtime';
 import { type ApplyResult, keyPart, type MarkKeys, versionedCommands } from './versioned-store.js';
 
 export type { ApplyOutcome, ApplyResult, ForwardGate } from './versioned-store.js';
@@ -21,10 +21,11 @@ export type { ApplyOutcome, ApplyResult, ForwardGate } from './versioned-store.j
  * before that, `<prefix>:customer-ids-deleted:<env>:<external id>` sets and tombstones with data
  * are stripped by `pnpm customers erase --tombstones`.
  *
- * Every state carries a version (contracts' `versions.ts`); one Lua script applies an event only
- * when its version is newer than the stored one, and keeps tombstones: nothing after a deletion
- * revives a customer. The same script says whether this job's state may be forwarded now and, if
- * so, takes the customer's forward lock, so forwards go out one at a time and in version order.
+ * Every state carries a version (contracts' `versions.ts`); one Lua script (`apply-version.lua`, run
+ * by `versioned-store.ts`) applies an event only when its version is newer than the stored one, and
+ * keeps tombstones: nothing after a deletion revives a customer. The same script says whether this
+ * job's state may be forwarded now and, if so, takes the customer's forward lock, so forwards go
+ * out one at a time and in version order.
  * A job run again (lost lock, retry, replay) finds its own version stored, or a newer one. A second
  * job of one delivery id (a Svix resend after the receiver's dedupe window) takes the first one's
  * version: old content never passes for new because it arrived again.
@@ -83,42 +84,14 @@ export interface CustomerStateInput {
 
 const text = (value: unknown) => (typeof value === 'string' && value.length > 0 ? value : undefined);
 
-/**
- * Erasure: the record becomes a final tombstone without personal data, out of every index.
- * KEYS: record, then (when known) its live set, the set of older tombstones, the older string index.
- * ARGV: id, now (ms), the version of a tombstone made for a record that did not exist.
- */
-const ERASE_SCRIPT = `
-local record, id, now = KEYS[1], ARGV[1], ARGV[2]
-local existed = redis.call('EXISTS', record)
-local indexKey = redis.call('HGET', record, 'index_key')
-if indexKey then redis.call('SREM', indexKey, id) end
-if KEYS[2] then
-  redis.call('SREM', KEYS[2], id)
-  redis.call('SREM', KEYS[3], id)
-  if redis.call('GET', KEYS[4]) == id then redis.call('DEL', KEYS[4]) end
-end
-redis.call('HDEL', record, 'customer', 'external_id', 'index_key', 'provisional')
-redis.call('HSET', record, 'id', id, 'last_event_type', 'customer.deleted')
-if redis.call('HGET', record, 'deleted') ~= '1' then redis.call('HSET', record, 'deleted', '1', 'deleted_at', now) end
-if not redis.call('HGET', record, 'version') then redis.call('HSET', record, 'version', ARGV[3], 'applied_at', now) end
-redis.call('PERSIST', record)
-return existed
-`;
-
-interface EraseCommands {
-  eraseCustomer(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number>;
-}
-
-/** The version of a tombstone made by erasure: a deletion of now, outranking any state. */
-const erasedVersion = (ms: number) =>
-  `1.${String(ms).padStart(14, '0')}000000.${String(ms).padStart(14, '0')}000.erased`;
+/** Erasure: the script is `erase-customer.lua`, beside this file (KEYS, ARGV and answer in its header). */
+export const eraseCustomerScript = loadScript(import.meta.url, 'erase-customer.lua');
 
 export function createCustomerStore(redis: RedisClient, options: CustomerStoreOptions) {
   const { prefix } = options;
   const now = options.now ?? Date.now;
   const commands = versionedCommands(redis);
-  if (!('eraseCustomer' in redis)) redis.defineCommand('eraseCustomer', { lua: ERASE_SCRIPT });
+  const eraseCustomer = scriptCommand<number>(redis, eraseCustomerScript);
   const layout = options.layout ?? { shards: 1, cluster: false };
   const sharded = layout.cluster && layout.shards > 1;
   /**
@@ -290,14 +263,7 @@ export function createCustomerStore(redis: RedisClient, options: CustomerStoreOp
               keys.legacyIndex(environmentId, externalId),
             ]
           : [];
-      const existed = await (redis as unknown as EraseCommands).eraseCustomer(
-        1 + indexes.length,
-        keys.record(id),
-        ...indexes,
-        id,
-        String(now()),
-        erasedVersion(now()),
-      );
+      const existed = await eraseCustomer([keys.record(id), ...indexes], [id, String(now()), erasureVersion(now())]);
       return existed === 1;
     },
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { RedisClient } from '@flexprice/runtime';
+import { VERSION_FORMAT } from '@flexprice/contracts';
+import { loadScript, type RedisClient, scriptCommand } from '@flexprice/runtime';
 
 /**
  * Versioned marks in Redis: the one atomic step behind "the state we keep and forward never goes
@@ -7,20 +8,22 @@ import type { RedisClient } from '@flexprice/runtime';
  * entity marks of every forwarded family (which keep only versions).
  *
  * A record is a hash holding the newest applied `version`, the key of the delivery that applied it,
- * a deletion flag and the newest version the forward target acknowledged. One Lua script applies a
- * version only when it is newer, keeps deletions final, and, when a forward is wanted, takes the
- * record's forward lock, so forwards of one record go out one at a time and in version order. A
- * second job of one delivery id (a Svix resend after the receiver's dedupe window) takes the first
- * job's version: old content never passes for new because it arrived again.
+ * a deletion flag and the newest version the forward target acknowledged. One Lua script
+ * (`apply-version.lua`) applies a version only when it is newer, keeps deletions final, and, when a
+ * forward is wanted, takes the record's forward lock, so forwards of one record go out one at a
+ * time and in version order. A second job of one delivery id (a Svix resend after the receiver's
+ * dedupe window) takes the first job's version: old content never passes for new because it
+ * arrived again.
  *
  * Two orderings, by what a version stands for:
  * - `state` (customers): the record holds a state; anything that does not supersede it is stale.
  *   A state read from Flexprice's API (version ending in `.api`) supersedes one from a webhook.
  * - `event` (forwarded families): an event is stale only when a newer one was acknowledged by the
  *   target (a newer one merely stored may yet fail for good), and only by its time: the version's
- *   first 22 characters, deletion flag and payload time. Two events of one time are both forwarded,
- *   one at a time. And versions are kept per clock (`versionClockOf`): an event stamped with its
- *   payload's time is never compared with one stamped with the time it was accepted.
+ *   deletion flag and payload time (up to `VERSION_FORMAT.PAYLOAD_TIME_END`). Two events of one
+ *   time are both forwarded, one at a time. And versions are kept per clock (`versionClockOf`): an
+ *   event stamped with its payload's time is never compared with one stamped with the time it was
+ *   accepted.
  */
 
 /**
@@ -56,159 +59,11 @@ export type Ordering = 'state' | 'event' | 'announce';
  */
 export type VersionClock = 'payload' | 'receipt' | 'api';
 
-const APPLY_SCRIPT = `
--- KEYS: record, forward lock, delivery pin [, live index]
--- ARGV: version, delivery key, now (ms), deletion ('0' live, '1' final, 'p' provisional), lock
---       token, lock ttl (ms), pin ttl (s), ordering, record ttl (s), id, clock (the suffix of this
---       clock's fields), then field/value pairs stored with the version
-local record, lock, delivery, liveIndex = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local version, key, now, deletion, lockToken, lockTtl, pinTtl, ordering, recordTtl, id, clock =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
-local deleting = deletion ~= '0'
--- An announcement: ordered as a state, but forwarded once per delivery even when its state was.
-local announce = ordering == 'announce'
-if announce then ordering = 'state' end
-local versionField, forwardedField, keyField = 'version' .. clock, 'forwarded_version' .. clock, 'last_key' .. clock
-
--- A delivery with an id: its first job's version stands for every later job of it.
--- (One command: SET … NX GET answers the pinned version, or sets this one.)
-if pinTtl ~= '0' then
-  local first = redis.call('SET', delivery, version, 'NX', 'GET', 'EX', pinTtl)
-  if first then version = first end
-end
-
-local stored = redis.call('HMGET', record, versionField, 'deleted', 'index_key', forwardedField, 'updated_at_ms', keyField,
-  'pending_version' .. clock, 'provisional')
-local storedVersion, deleted, indexKey, forwarded = stored[1] or '', stored[2] == '1', stored[3], stored[4] or ''
--- A deletion that rests on a 404 alone: ordered like any state, so a later live state supersedes it.
-local final = deleted and stored[8] ~= '1'
--- The newest version whose forward timed out: it may have reached the target (events only).
-local pending = stored[7] or ''
--- A customer written before versions existed: its legacy updated_at (ms) still orders it.
-if storedVersion == '' and stored[5] and stored[5] ~= '' then
-  storedVersion = '0.' .. string.rep('0', 14 - #stored[5]) .. stored[5] .. '000000.' .. string.rep('0', 17) .. '.'
-end
-
--- Whether version a supersedes b: an API-read state beats a webhook one, otherwise the later wins.
-local function fromApi(v) return string.sub(v, -4) == '.api' end
-local function supersedes(a, b)
-  if fromApi(a) and not fromApi(b) then return true end
-  return a > b
-end
--- Whether a is older than b: for events, by payload time alone (deletion flag and 20 digits).
-local function older(a, b)
-  if ordering == 'event' then return string.sub(a, 1, 22) < string.sub(b, 1, 22) end
-  return not supersedes(a, b)
-end
-
--- A live API state of the very time of a provisional deletion (the entity was not gone: the 404s
--- lied) supersedes it: it takes the deletion's version with its trailing 'gone.api' made
--- 'revived.api', which sorts after it, here and at the forward target. A live state of an earlier
--- time is a read behind: stale, as any.
-if deleted and not final and deletion == '0' and fromApi(version) and string.sub(storedVersion, -8) == 'gone.api'
-  and string.sub(version, 1, 40) == string.sub(storedVersion, 1, 40) then
-  version = string.sub(storedVersion, 1, -9) .. 'revived.api'
-end
-
-local outcome
-if final and (deletion ~= '1' or version ~= storedVersion) then
-  -- Nothing after a deletion but a retry of the deletion itself: no live event, whatever its
-  -- clock (a retry of one stored before it too), and no second deletion.
-  return {'skipped_tombstone', 'none', version}
-elseif version == storedVersion then
-  -- This delivery's own version (an earlier try stored it), or the same state from another one.
-  outcome = stored[6] == key and 'current' or 'unchanged'
-elseif ordering == 'state' and older(version, storedVersion) then
-  return {'skipped_stale', 'none', version}
-else
-  outcome = 'applied'
-  if supersedes(version, storedVersion) then
-    -- The index follows the record: out of the old set (changed external id, or deletion), into
-    -- the new one's. (Every set shares the prefix's hash tag.)
-    if indexKey and (deleting or indexKey ~= liveIndex) then redis.call('SREM', indexKey, id) end
-    -- One HSET for the version, the fields (what a record shows besides, the customer store's id,
-    -- time and data: an order mark keeps only what orders it) and the index key. (An order mark's
-    -- fields and a tombstone's stay under Lua's stack limit for unpack: a handful of pairs.)
-    local values = {keyField, key, versionField, version}
-    for i = 12, #ARGV do values[#values + 1] = ARGV[i] end
-    if liveIndex and not deleting then
-      values[#values + 1] = 'index_key'
-      values[#values + 1] = liveIndex
-    end
-    redis.call('HSET', record, unpack(values))
-    if deleting then
-      -- A deletion keeps what ordering needs, nothing personal: the state's data and the external
-      -- id (in the record and in the index key's name) go. The caller sends neither.
-      redis.call('HDEL', record, 'customer', 'external_id', 'index_key')
-      if not deleted then redis.call('HSET', record, 'deleted', '1', 'deleted_at', now) end
-      if deletion == 'p' then redis.call('HSET', record, 'provisional', '1')
-      else redis.call('HDEL', record, 'provisional') end
-      if liveIndex then redis.call('SREM', liveIndex, id) end
-    else
-      -- A live state over a provisional deletion: the entity is back.
-      if deleted then redis.call('HDEL', record, 'deleted', 'deleted_at', 'provisional') end
-      if liveIndex then redis.call('SADD', liveIndex, id) end
-    end
-  end
-end
--- A tombstone is kept for good: it is small, and a replay long after must not revive the entity.
--- Any other record lives recordTtl past its last event.
-if deleting or final then redis.call('PERSIST', record)
-elseif recordTtl ~= '0' then redis.call('EXPIRE', record, recordTtl) end
-
-if lockToken == '' then return {outcome, 'none', version} end
-if forwarded ~= '' and forwarded == version and not announce then return {outcome, 'already', version} end
-if ordering == 'state' then
-  -- A newer state was acknowledged (and is stored). (An announcement goes out with the state
-  -- acknowledged last, once more.)
-  if forwarded ~= '' and older(version, forwarded) and not (announce and version == forwarded) then
-    return {outcome, 'already', version}
-  end
-else
-  -- A newer event was acknowledged, or may have reached the target (its forward timed out): this
-  -- one going out now could put the target back.
-  local newest = forwarded
-  if pending > newest then newest = pending end
-  if newest ~= '' and newest ~= version and older(version, newest) then return {'skipped_stale', 'none', version} end
-end
-if redis.call('SET', lock, lockToken, 'NX', 'PX', lockTtl) then return {outcome, 'locked', version} end
--- Ours already: this very call, sent again by the client after a dropped connection.
-if redis.call('GET', lock) == lockToken then return {outcome, 'locked', version} end
-return {outcome, 'busy', version}
-`;
-
-// After the target's 2xx: remember the newest acknowledged version (of its clock), and let go of the
-// lock. With ARGV[4] 'pending', the forward timed out instead: remember the version as one that may
-// have reached the target, and keep the lock (it lapses by itself). ARGV[5]: the record's TTL.
-const FORWARDED_SCRIPT = `
-local field = (ARGV[4] == 'pending' and 'pending_version' or 'forwarded_version') .. ARGV[3]
-local forwarded = redis.call('HGET', KEYS[1], field)
-if not forwarded or forwarded < ARGV[1] then redis.call('HSET', KEYS[1], field, ARGV[1]) end
--- The record may have expired since it was applied: the fields just written must not outlive it.
-if ARGV[5] ~= '0' and redis.call('HGET', KEYS[1], 'deleted') ~= '1' then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
-if ARGV[4] == 'pending' then return 1 end
-if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
-return 1
-`;
-
-const RELEASE_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
-interface VersionedCommands {
-  applyVersioned(numberOfKeys: number, ...keysAndArgs: string[]): Promise<[ApplyOutcome, ForwardGate, string]>;
-  markForwarded(
-    record: string,
-    lock: string,
-    version: string,
-    token: string,
-    clock: string,
-    kind: 'acknowledged' | 'pending',
-    recordTtlSeconds: string,
-  ): Promise<number>;
-  releaseForwardLock(lock: string, token: string): Promise<number>;
-}
+// The scripts, beside this file (their KEYS, ARGV and answers in their headers). What the store
+// script knows of the version format, contracts' VERSION_FORMAT tells it.
+export const applyVersionScript = loadScript(import.meta.url, 'apply-version.lua', VERSION_FORMAT);
+export const markForwardedScript = loadScript(import.meta.url, 'mark-forwarded.lua');
+export const releaseForwardLockScript = loadScript(import.meta.url, 'release-forward-lock.lua');
 
 /** The suffix of a clock's fields in a record (`version_r`, …); none for the one clock of states. */
 export const clockSuffix = (clock: MarkRequest['clock']) =>
@@ -269,18 +124,13 @@ export interface MarkRequest {
 
 /** The versioned apply, forwarded and release steps on one connection. */
 export function versionedCommands(redis: RedisClient) {
-  if (!('applyVersioned' in redis)) {
-    redis.defineCommand('applyVersioned', { lua: APPLY_SCRIPT });
-    redis.defineCommand('markForwarded', { numberOfKeys: 2, lua: FORWARDED_SCRIPT });
-    redis.defineCommand('releaseForwardLock', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
-  }
-  const commands = redis as unknown as VersionedCommands;
+  const applyVersion = scriptCommand<[ApplyOutcome, ForwardGate, string]>(redis, applyVersionScript);
+  const markForwarded = scriptCommand<number>(redis, markForwardedScript);
+  const releaseForwardLock = scriptCommand<number>(redis, releaseForwardLockScript);
   return {
     async apply(keys: MarkKeys, request: MarkRequest): Promise<ApplyResult> {
       const keyList = [keys.record, keys.lock, keys.delivery, ...(keys.index ? [keys.index.live] : [])];
-      const [outcome, forward, version] = await commands.applyVersioned(
-        keyList.length,
-        ...keyList,
+      const [outcome, forward, version] = await applyVersion(keyList, [
         request.version,
         request.idempotencyKey,
         String(request.now),
@@ -293,7 +143,7 @@ export function versionedCommands(redis: RedisClient) {
         request.id,
         clockSuffix(request.clock),
         ...Object.entries(request.fields).flat(),
-      );
+      ]);
       return { outcome, forward, version };
     },
     /** The target acknowledged `version`: remember it and release the lock taken by `apply`. */
@@ -303,19 +153,20 @@ export function versionedCommands(redis: RedisClient) {
       token: string,
       options: { clock?: MarkRequest['clock']; recordTtlSeconds?: number; pending?: boolean } = {},
     ): Promise<void> {
-      await commands.markForwarded(
-        keys.record,
-        keys.lock,
-        version,
-        token,
-        clockSuffix(options.clock),
-        options.pending ? 'pending' : 'acknowledged',
-        String(options.recordTtlSeconds ?? 0),
+      await markForwarded(
+        [keys.record, keys.lock],
+        [
+          version,
+          token,
+          clockSuffix(options.clock),
+          options.pending ? 'pending' : 'acknowledged',
+          String(options.recordTtlSeconds ?? 0),
+        ],
       );
     },
     /** The forward failed: release the lock (if it is still ours) for the next try or a newer version. */
     async release(keys: MarkKeys, token: string): Promise<void> {
-      await commands.releaseForwardLock(keys.lock, token);
+      await releaseForwardLock([keys.lock], [token]);
     },
   };
 }
