@@ -1,9 +1,10 @@
 -- accept-deliveries.lua: accepts the deliveries of one queue that arrived in one turn of the event
--- loop, atomically, on the queue's node (every key shares the queue prefix's hash tag). Run by
+-- loop, atomically, on the queue's node (every key shares the queue's hash tag). Run by
 -- acceptance.ts; the why is there. Tested case by case in test/accept-deliveries.int.test.ts.
 --
--- KEYS: the queue's clock, then per delivery its entity's latest-delivery mark (the clock again
---       when not native).
+-- KEYS: the clock (on one server the family's, whatever QUEUE_SHARDS; on a sharded cluster the
+--       shard's), then per delivery its entity's latest-delivery mark (the clock again when not
+--       native).
 -- ARGV: the dedupe key prefix, the mark ttl (s), then per delivery: native ('1'/'0'), content
 --       hash, the new job's id.
 -- Answers four values per delivery: stamp, verdict ('new', 'duplicate', 'error'), job id (or the
