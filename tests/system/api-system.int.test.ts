@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
 import {
   type FlexpriceApiStandIn,
@@ -9,12 +8,18 @@ import {
 } from '@flexprice/testing';
 import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import { postWebhook, type System, startSystem, startWorkerProcess, storedCustomer } from './system-support.js';
+import {
+  CUSTOMERS_CLI,
+  postWebhook,
+  type System,
+  startSystem,
+  startWorkerProcess,
+  storedCustomer,
+} from './system-support.js';
 
 // Flexprice's API as the source of truth, with the built processes: the key check at start, the
 // reconciler from the command line and on a schedule, and a whole system healing lost webhooks.
 
-const CUSTOMERS_CLI = fileURLToPath(new URL('../../apps/worker/dist/cli/customers.js', import.meta.url));
 const KEY = 'test-api-key-0123456789';
 const ENV = 'env_01STANDIN0000000000000000';
 

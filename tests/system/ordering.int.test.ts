@@ -1,32 +1,28 @@
-import { fileURLToPath } from 'node:url';
 import { currentCustomer, customerEvent, legacyCustomer } from '@flexprice/contracts/fixtures';
-import { type Received, redisTest, runNode } from '@flexprice/testing';
-import { Redis } from 'ioredis';
+import { type Received, runNode } from '@flexprice/testing';
+import type { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import { type AuthMode, postWebhook, type System, startSystem, storedCustomer } from './system-support.js';
+import {
+  type AuthMode,
+  CUSTOMERS_CLI,
+  DLQ_CLI,
+  postWebhook,
+  type System,
+  storedCustomer,
+  systemTestWithClient,
+} from './system-support.js';
 
 // Customer state never goes backwards: whatever the number of workers, their concurrency, retries
 // that overtake, replays of dead letters, in both delivery modes. Built receiver and worker
 // processes, a real Redis, a forward target that records every request and what it answered.
-
-const CUSTOMERS_CLI = fileURLToPath(new URL('../../apps/worker/dist/cli/customers.js', import.meta.url));
-const DLQ_CLI = fileURLToPath(new URL('../../apps/worker/dist/cli/dlq.js', import.meta.url));
 
 /** Rounds of the race per delivery mode, and customers per round (`pnpm test:soak` raises both). */
 const ROUNDS = Number(process.env.ORDERING_ROUNDS ?? 5);
 const CUSTOMERS = Number(process.env.ORDERING_CUSTOMERS ?? 40);
 const EVENTS_PER_CUSTOMER = 10;
 
-const test = redisTest.extend('system', async ({ redis }, { onCleanup }) => {
-  // Retries come back fast (50 ms, doubling), so that they overtake newer deliveries.
-  const system = await startSystem(redis, { WORKER_STALLED_INTERVAL_MS: '1000' });
-  const client = new Redis(redis.url);
-  onCleanup(async () => {
-    client.disconnect();
-    await system.close();
-  });
-  return Object.assign(system, { client });
-});
+// Retries come back fast (50 ms, doubling), so that they overtake newer deliveries.
+const test = systemTestWithClient({ WORKER_STALLED_INTERVAL_MS: '1000' });
 
 type Event = ReturnType<typeof customerEvent>;
 type CustomerType = 'customer.created' | 'customer.updated' | 'customer.deleted';

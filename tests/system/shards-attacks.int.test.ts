@@ -1,51 +1,34 @@
-import { fileURLToPath } from 'node:url';
 import { familyQueueNames, shardTag } from '@flexprice/contracts';
 import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
 import { createRedis } from '@flexprice/runtime';
 import {
   canStartRedisCluster,
   freePort,
-  redisTest,
+  metricValue,
   runNode,
   startFlexpriceApiStandIn,
   startForwardTarget,
   startRedisCluster,
 } from '@flexprice/testing';
-import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createCustomerStore } from '../../apps/worker/src/ordering/customer-store.js';
 import {
+  CUSTOMERS_CLI,
   DASHBOARD_MAIN,
+  DLQ_CLI,
   postWebhook,
   startReceiverProcess,
-  startSystem,
   startWorkerProcess,
+  systemTestWithClient,
   waitReady,
 } from './system-support.js';
 
 // Review of QUEUE_SHARDS (issue 23 item 2): attacks on the sharded queues, each a defect found.
 
-const DLQ_CLI = fileURLToPath(new URL('../../apps/worker/dist/cli/dlq.js', import.meta.url));
-const CUSTOMERS_CLI = fileURLToPath(new URL('../../apps/worker/dist/cli/customers.js', import.meta.url));
-
-const test = redisTest.extend('system', async ({ redis }, { onCleanup }) => {
-  const system = await startSystem(redis);
-  const client = new Redis(redis.url);
-  onCleanup(async () => {
-    client.disconnect();
-    await system.close();
-  });
-  return Object.assign(system, { client });
-});
+const test = systemTestWithClient();
 
 const customer = (id: string, name: string) =>
   customerEvent('customer.updated', currentCustomer({ id, external_id: `ext-${id}`, name }));
-
-/** One sample of a Prometheus text exposition, by metric name and label text. */
-function sample(text: string, name: string, labels: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
 describe('on one Redis server, across a change of QUEUE_SHARDS', () => {
   test('a native state that comes back to earlier bytes is not dropped as a duplicate (receivers of 1 and 3 shards live at once)', {
@@ -117,11 +100,10 @@ describe('on one Redis server, across a change of QUEUE_SHARDS', () => {
     await expect.poll(() => system.target.received.length, { timeout: 20_000 }).toBe(JOBS);
     // Every job completed once (the receivers keep completed jobs in these tests).
     const completed = async () =>
-      sample(
-        await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(),
-        'flexprice_queue_jobs',
-        'queue="flexprice.customer",state="completed"',
-      );
+      metricValue(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(), 'flexprice_queue_jobs', {
+        queue: 'flexprice.customer',
+        state: 'completed',
+      });
     await expect.poll(completed, { timeout: 10_000 }).toBeGreaterThan(0);
     expect(await completed()).toBe(JOBS);
   });

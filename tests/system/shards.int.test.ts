@@ -1,10 +1,8 @@
-import { fileURLToPath } from 'node:url';
 import { familyQueueNames, layoutsKey, shardQueueName, shardTag, slotOf } from '@flexprice/contracts';
 import { currentCustomer, customerEvent } from '@flexprice/contracts/fixtures';
 import { createRedis } from '@flexprice/runtime';
 import {
   canStartRedisCluster,
-  redisTest,
   runNode,
   startEntityTarget,
   startForwardTarget,
@@ -14,12 +12,13 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createCustomerStore } from '../../apps/worker/src/ordering/customer-store.js';
 import {
+  DLQ_CLI,
   FORWARD_SECRET,
   familyBody,
   postWebhook,
   startReceiverProcess,
-  startSystem,
   startWorkerProcess,
+  systemTestWithClient,
   waitReady,
 } from './system-support.js';
 
@@ -27,17 +26,7 @@ import {
 // behind (the workers drain every layout recorded); on a Redis Cluster the shards spread the work
 // over the masters, an entity's state still never goes backwards, and another count is refused.
 
-const DLQ_CLI = fileURLToPath(new URL('../../apps/worker/dist/cli/dlq.js', import.meta.url));
-
-const test = redisTest.extend('system', async ({ redis }, { onCleanup }) => {
-  const system = await startSystem(redis);
-  const client = new Redis(redis.url);
-  onCleanup(async () => {
-    client.disconnect();
-    await system.close();
-  });
-  return Object.assign(system, { client });
-});
+const test = systemTestWithClient();
 
 const customer = (id: string, name: string) =>
   customerEvent('customer.updated', currentCustomer({ id, external_id: `ext-${id}`, name }));

@@ -6,6 +6,7 @@ import {
   type ForwardTarget,
   freePort,
   type RunningProcess,
+  redisTest,
   runNode,
   signedHeaders,
   startForwardTarget,
@@ -17,12 +18,14 @@ import {
   uniquePrefix,
 } from '@flexprice/testing';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 
 export const RECEIVER_MAIN = fileURLToPath(new URL('../../apps/receiver/dist/main.js', import.meta.url));
 export const WORKER_MAIN = fileURLToPath(new URL('../../apps/worker/dist/main.js', import.meta.url));
 export const DASHBOARD_MAIN = fileURLToPath(new URL('../../apps/dashboard/dist/main.js', import.meta.url));
+export const DLQ_CLI = fileURLToPath(new URL('../../apps/worker/dist/cli/dlq.js', import.meta.url));
+export const CUSTOMERS_CLI = fileURLToPath(new URL('../../apps/worker/dist/cli/customers.js', import.meta.url));
 export const WEBHOOK_SECRET = TEST_SECRET;
 /** What the worker processes sign their forwards with. */
 export const FORWARD_SECRET = TEST_OTHER_SECRET;
@@ -261,4 +264,20 @@ export function familyBody(type: EventType, id: string, seq: number): Record<str
   }
   body.test_seq = seq;
   return body;
+}
+
+/**
+ * `test` with a system on the file's Redis (`startSystem`, workers started with `workerDefaults`)
+ * and a client of that Redis, `system.client`, for reading what the apps wrote.
+ */
+export function systemTestWithClient(workerDefaults: Record<string, string> = {}) {
+  return redisTest.extend('system', async ({ redis }, { onCleanup }) => {
+    const system = await startSystem(redis, workerDefaults);
+    const client = new Redis(redis.url);
+    onCleanup(async () => {
+      client.disconnect();
+      await system.close();
+    });
+    return Object.assign(system, { client });
+  });
 }
