@@ -49,8 +49,8 @@ async function memory(ctx: BenchContext, system: System): Promise<MemorySample> 
  * Memory before and after 5 minutes of steady load (after 90 s of warm-up at the same rate).
  * A window of completed jobs (JOB_KEEP_COMPLETED 1000; the default keeps none) but one-minute
  * dedupe and delivery marks (and a 30 s signature tolerance, which a one-minute dedupe window
- * requires), so that five minutes reach the steady state a real deployment reaches after 72 h / 7 d; 1,000 customers updated over and
- * over, so the store itself stays the same size.
+ * requires), so that five minutes reach the steady state a real deployment reaches after 72 h /
+ * 7 d; 1,000 customers updated over and over, so the store itself stays the same size.
  */
 export const soak: Scenario<'soak', SoakResult> = {
   id: 'soak',
